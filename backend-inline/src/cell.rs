@@ -1,0 +1,104 @@
+//! An actor's code and state behind a type-erased interface, so the scheduler can run actors of
+//! every type from one table. Every hook runs under `catch_unwind`: a panic is a failure of the
+//! one actor, never of the system.
+
+use std::panic::{AssertUnwindSafe, catch_unwind};
+
+use actor_core::{Actor, ActorId, DeadLetterReason, Failure, Signal};
+
+use crate::context::InlineContext;
+use crate::mailbox::typed;
+use crate::scheduler::{Core, Fault};
+
+/// What handling the next message came to.
+pub(crate) enum Step {
+    Handled,
+    /// The handler failed; the message has been dead-lettered.
+    Failed(Failure),
+    Idle,
+}
+
+pub(crate) trait Cell: Send {
+    fn start(&mut self, core: &mut Core, id: ActorId) -> Result<(), Failure>;
+    fn handle_next(&mut self, core: &mut Core, id: ActorId) -> Step;
+    fn signal(&mut self, core: &mut Core, id: ActorId, signal: Signal) -> Result<(), Failure>;
+    fn stopped(&mut self) -> Result<(), Failure>;
+    /// Back to the initial state, for a restart.
+    fn reset(&mut self);
+}
+
+/// The initial state (kept for restarts) and the current one.
+pub(crate) struct ActorCell<A> {
+    initial: A,
+    current: A,
+}
+
+impl<A: Actor> ActorCell<A> {
+    pub fn new(actor: A) -> Self {
+        Self { initial: actor.clone(), current: actor }
+    }
+}
+
+fn caught<T>(run: impl FnOnce() -> Result<T, actor_core::ActorError>) -> Result<T, Failure> {
+    match catch_unwind(AssertUnwindSafe(run)) {
+        Ok(result) => result.map_err(actor_core::ActorError::into_failure),
+        Err(payload) => Err(Failure::from_panic(payload.as_ref())),
+    }
+}
+
+impl<A: Actor> Cell for ActorCell<A> {
+    fn start(&mut self, core: &mut Core, id: ActorId) -> Result<(), Failure> {
+        let mut ctx = InlineContext::<A>::new(core, id);
+        caught(|| self.current.started(&mut ctx))
+    }
+
+    fn handle_next(&mut self, core: &mut Core, id: ActorId) -> Step {
+        let Some(slot) = core.slot_mut(id) else { return Step::Idle };
+        let Some(env) = typed::<A::Msg>(slot.mailbox.as_mut()).and_then(|m| m.queue.pop_front()) else {
+            return Step::Idle;
+        };
+        slot.messages_begun += 1;
+        let nth = slot.messages_begun;
+        let injected = !core.faults.is_empty() && core.faults.contains(&Fault::FailAtMessage { actor: id, nth });
+        let result = if injected {
+            Err(Failure::Panic(format!("injected fault at message {nth}")))
+        } else {
+            let mut ctx = InlineContext::<A>::new(core, id);
+            let msg = env.msg;
+            caught(|| self.current.handle(&mut ctx, msg))
+        };
+        match result {
+            Ok(()) => {
+                if let Some(slot) = core.slot_mut(id) {
+                    slot.ledger.handled += 1;
+                }
+                core.record_handled(id, env.from, env.seq);
+                Step::Handled
+            }
+            Err(failure) => {
+                // The message was moved into the handler: the dead letter cannot hold it.
+                core.dead_letter(id, DeadLetterReason::FailedWhileHandling, None);
+                if let Some(request) = env.request {
+                    core.complete_ask(request, Err(actor_core::AskError::ReceiverFailed(failure.clone())));
+                }
+                Step::Failed(failure)
+            }
+        }
+    }
+
+    fn signal(&mut self, core: &mut Core, id: ActorId, signal: Signal) -> Result<(), Failure> {
+        let mut ctx = InlineContext::<A>::new(core, id);
+        caught(|| self.current.signal(&mut ctx, signal))
+    }
+
+    fn stopped(&mut self) -> Result<(), Failure> {
+        caught(|| {
+            self.current.stopped();
+            Ok(())
+        })
+    }
+
+    fn reset(&mut self) {
+        self.current = self.initial.clone();
+    }
+}

@@ -1,0 +1,239 @@
+//! [`InlineSystem`]: the [`Backend`] implementation. A call from outside drives the scheduler on
+//! the caller's thread until it has its answer, so `send` only queues, while `ask`,
+//! [`run_until_idle`](InlineSystem::run_until_idle) and `shutdown` run actors.
+
+use std::any::type_name;
+use std::cell::RefCell;
+use std::time::Duration;
+
+use actor_core::{
+    Actor, ActorRef, Addr, AskError, Asker, Backend, Message, ReplyTo, SendError, ShutdownMode, ShutdownReport,
+    SpawnError, SpawnOptions,
+};
+
+use crate::scheduler::{Core, Fault, Timer, TraceEntry};
+use crate::seed::seed_from_env;
+use crate::supervisor::stop_all;
+
+/// How an inline system runs.
+///
+/// # Example
+/// ```
+/// use backend_inline::{InlineConfig, InlineSystem};
+/// let system = InlineSystem::with_config(InlineConfig::new(42).trace(true));
+/// assert_eq!(system.seed(), 42);
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct InlineConfig {
+    /// The seed of the scheduler's PRNG: the same seed and calls give the same run.
+    pub seed: u64,
+    /// Keep the full trace of handled messages (costs 16 bytes a message).
+    pub trace: bool,
+    /// How many dead letters the report keeps with their messages (the counts are exact).
+    pub dead_letters_kept: usize,
+    /// The most actor steps one blocking call (`ask`, `run_until_idle`, a draining `shutdown`)
+    /// runs before it gives up, so a livelock ends instead of hanging: `ask` then reports a
+    /// timeout and `shutdown` dead-letters what is left.
+    pub step_limit: u64,
+}
+
+impl InlineConfig {
+    /// Defaults with the given seed.
+    pub fn new(seed: u64) -> Self {
+        Self { seed, trace: false, dead_letters_kept: 10_000, step_limit: 100_000_000 }
+    }
+
+    /// Defaults with the seed from [`SEED_ENV`](crate::SEED_ENV) if it is set, else `seed`.
+    pub fn from_env(seed: u64) -> Self {
+        Self::new(seed_from_env().unwrap_or(seed))
+    }
+
+    /// Turns the trace on or off.
+    pub fn trace(mut self, on: bool) -> Self {
+        self.trace = on;
+        self
+    }
+
+    /// Sets the step limit of blocking calls.
+    pub fn step_limit(mut self, steps: u64) -> Self {
+        self.step_limit = steps;
+        self
+    }
+}
+
+/// An actor system that runs every actor on the caller's thread, in an order chosen by a seeded
+/// PRNG: deterministic and replayable.
+///
+/// # Example
+/// ```
+/// use std::time::Duration;
+/// use actor_core::{Actor, ActorError, Backend, Context, ShutdownMode};
+/// use backend_inline::InlineSystem;
+///
+/// #[derive(Clone, serde::Serialize, serde::Deserialize)]
+/// struct Sink;
+/// impl Actor for Sink {
+///     type Msg = u32;
+///     fn handle<C: Context<Self>>(&mut self, _: &mut C, _: u32) -> Result<(), ActorError> { Ok(()) }
+/// }
+///
+/// let system = InlineSystem::with_seed(7);
+/// let sink = system.spawn(Sink).unwrap();
+/// for n in 0..10 { system.send(&sink, n).unwrap(); }
+/// system.run_until_idle();
+/// let report = system.shutdown(ShutdownMode::Drain, Duration::from_secs(1));
+/// assert_eq!(report.total().handled, 10);
+/// ```
+pub struct InlineSystem {
+    core: RefCell<Core>,
+}
+
+impl Default for InlineSystem {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl InlineSystem {
+    /// A system with seed 0, or the seed in [`SEED_ENV`](crate::SEED_ENV) if it is set.
+    pub fn new() -> Self {
+        Self::with_config(InlineConfig::from_env(0))
+    }
+
+    /// A system with the given seed (the environment is not consulted).
+    pub fn with_seed(seed: u64) -> Self {
+        Self::with_config(InlineConfig::new(seed))
+    }
+
+    /// A system with the given configuration.
+    pub fn with_config(config: InlineConfig) -> Self {
+        Self { core: RefCell::new(Core::new(config)) }
+    }
+
+    /// The seed this system runs with.
+    pub fn seed(&self) -> u64 {
+        self.core.borrow().config.seed
+    }
+
+    /// Runs actors until none has work left, jumping virtual time to each timer in turn, or
+    /// until the step limit. Returns the number of steps run.
+    pub fn run_until_idle(&self) -> u64 {
+        let mut core = self.core.borrow_mut();
+        let limit = core.config.step_limit;
+        let mut steps = 0;
+        while steps < limit && (core.step() || core.fire_next_timer()) {
+            steps += 1;
+        }
+        steps
+    }
+
+    /// Adds a fault to inject. It applies to the actor's future steps.
+    pub fn inject(&self, fault: Fault) {
+        self.core.borrow_mut().faults.push(fault);
+    }
+
+    /// The handled messages so far, in order, if the trace is on (see [`InlineConfig::trace`]).
+    pub fn trace(&self) -> Vec<TraceEntry> {
+        self.core.borrow().trace.clone()
+    }
+
+    /// A hash of the whole trace so far, kept even with the trace off: two runs with the same
+    /// fingerprint handled the same messages in the same order (up to hash collisions).
+    pub fn fingerprint(&self) -> u64 {
+        self.core.borrow().fingerprint
+    }
+
+    /// The virtual time: it moves only when no actor has work and a timer is due.
+    pub fn now(&self) -> Duration {
+        self.core.borrow().now
+    }
+}
+
+impl Backend for InlineSystem {
+    fn spawn_with<A: Actor>(&self, actor: A, options: SpawnOptions) -> Result<Addr<A::Msg>, SpawnError> {
+        self.core.borrow_mut().spawn(actor, options, None)
+    }
+
+    fn send<M: Message>(&self, to: &impl ActorRef<M>, msg: M) -> Result<(), SendError<M>> {
+        self.core.borrow_mut().send(None, to.id(), msg, None)
+    }
+
+    fn ask<M: Message, R: Message>(
+        &self,
+        to: &impl ActorRef<M>,
+        make: impl FnOnce(ReplyTo<R>) -> M,
+        timeout: Duration,
+    ) -> Result<R, AskError> {
+        let mut core = self.core.borrow_mut();
+        let request = core.open_ask(timeout, None);
+        let msg = make(ReplyTo::new(Asker::External, request));
+        if let Err(err) = core.send(None, to.id(), msg, Some(request)) {
+            core.cancel_ask(request);
+            return Err(AskError::Rejected(err.reason().clone()));
+        }
+        let limit = core.config.step_limit;
+        let mut steps = 0u64;
+        loop {
+            if !core.external_outcomes.is_empty()
+                && let Some(outcome) = core.external_outcomes.remove(&request)
+            {
+                return outcome.and_then(|reply| {
+                    reply
+                        .downcast::<R>()
+                        .map(|r| *r)
+                        .map_err(|_| AskError::BadReply(format!("expected {}", type_name::<R>())))
+                });
+            }
+            // The ask's own timeout is a timer, so this ends: with a reply or with that timer.
+            if steps >= limit || !(core.step() || core.fire_next_timer()) {
+                core.cancel_ask(request);
+                return Err(AskError::Timeout(timeout));
+            }
+            steps += 1;
+        }
+    }
+
+    /// Shuts down on the caller's thread. Nothing runs concurrently, so no actor is ever in the
+    /// middle of a message here, and `timeout` is not needed: a drain is bounded by the step
+    /// limit instead.
+    fn shutdown(self, mode: ShutdownMode, _timeout: Duration) -> ShutdownReport {
+        shutdown_core(&mut self.core.borrow_mut(), mode)
+    }
+}
+
+impl Drop for InlineSystem {
+    /// Dropping a system that was not shut down stops its actors (running their `stopped`
+    /// hooks) without draining.
+    fn drop(&mut self) {
+        let core = self.core.get_mut();
+        if !core.closed {
+            shutdown_core(core, ShutdownMode::DeadLetter);
+        }
+    }
+}
+
+fn shutdown_core(core: &mut Core, mode: ShutdownMode) -> ShutdownReport {
+    core.closed = true;
+    if mode == ShutdownMode::Drain {
+        let mut steps = 0;
+        while steps < core.config.step_limit && core.step() {
+            steps += 1;
+        }
+    }
+    // Timers not yet due are not waited for: their messages become dead letters.
+    for (_, timer) in std::mem::take(&mut core.timers) {
+        if let Timer::Deliver(deliver) = timer {
+            deliver(core, false);
+        }
+    }
+    core.asks.clear();
+    stop_all(core);
+    ShutdownReport {
+        actors: core.reports(),
+        failures: std::mem::take(&mut core.failures),
+        escalations: std::mem::take(&mut core.escalations),
+        dead_letters: std::mem::take(&mut core.dead_letters),
+        late_replies: core.late_replies,
+        unresponsive: Vec::new(),
+    }
+}
