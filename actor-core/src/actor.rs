@@ -71,10 +71,12 @@ pub trait Actor: Clone + Serialize + DeserializeOwned + Send + 'static {
     fn signal<C: Context<Self>>(&mut self, _ctx: &mut C, signal: Signal) -> Result<(), ActorError> {
         match signal {
             Signal::Terminated { .. } => Ok(()),
-            Signal::Escalated { child, failure } => Err(ActorError::from_failure(Failure::Escalation {
-                child,
-                cause: Box::new(failure),
-            })),
+            Signal::Escalated { child, failure } => {
+                Err(ActorError::from_failure(Failure::Escalation {
+                    child,
+                    cause: Box::new(failure),
+                }))
+            }
         }
     }
 

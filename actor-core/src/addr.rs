@@ -80,7 +80,10 @@ impl<M> Addr<M> {
     /// no such actor, and with [`SendFailure::WrongType`](crate::SendFailure::WrongType) if that
     /// actor takes another message type.
     pub const fn from_id(id: ActorId) -> Self {
-        Self { id, _msg: PhantomData }
+        Self {
+            id,
+            _msg: PhantomData,
+        }
     }
 }
 
@@ -129,7 +132,9 @@ pub enum Asker {
 ///
 /// It is built by `ask` and moved into the request message; the receiver passes it to
 /// [`Context::reply`](crate::Context::reply). It is serializable, so a reply can come from
-/// another process, or from another actor the request was forwarded to.
+/// another process, or from another actor the request was forwarded to. It can be cloned (actor
+/// state that holds one must be `Clone`), but only the first reply counts: later ones are
+/// dropped and counted as late replies.
 #[derive(Serialize, Deserialize)]
 pub struct ReplyTo<R> {
     asker: Asker,
@@ -141,7 +146,11 @@ pub struct ReplyTo<R> {
 impl<R> ReplyTo<R> {
     /// Made by backends when they issue a request; `request` is unique within the system.
     pub const fn new(asker: Asker, request: u64) -> Self {
-        Self { asker, request, _reply: PhantomData }
+        Self {
+            asker,
+            request,
+            _reply: PhantomData,
+        }
     }
 
     /// Who is waiting for the reply.
@@ -152,6 +161,12 @@ impl<R> ReplyTo<R> {
     /// The request number the backend matches the reply with.
     pub const fn request(&self) -> u64 {
         self.request
+    }
+}
+
+impl<R> Clone for ReplyTo<R> {
+    fn clone(&self) -> Self {
+        Self::new(self.asker, self.request)
     }
 }
 

@@ -63,7 +63,11 @@ pub trait Context<A: Actor> {
     ///
     /// # Errors
     /// Invalid options, a system that is shutting down, or a backend that could not start it.
-    fn spawn<B: Actor>(&mut self, actor: B, options: SpawnOptions) -> Result<Addr<B::Msg>, SpawnError>;
+    fn spawn<B: Actor>(
+        &mut self,
+        actor: B,
+        options: SpawnOptions,
+    ) -> Result<Addr<B::Msg>, SpawnError>;
 
     /// Asks for a [`Signal::Terminated`](crate::Signal::Terminated) when `target` terminates;
     /// at once if it already has.

@@ -7,7 +7,7 @@ use crate::addr::ActorId;
 use crate::supervision::Failure;
 
 /// Why a message was not accepted.
-#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error, serde::Serialize, serde::Deserialize)]
 pub enum SendFailure {
     /// The receiver has stopped (or failed past its restart limit).
     #[error("the actor has stopped")]
@@ -28,7 +28,7 @@ pub enum SendFailure {
     #[error("the actor takes messages of type {expected}")]
     WrongType {
         /// The type name of the messages the actor takes.
-        expected: &'static str,
+        expected: String,
     },
     /// The backend could not carry the message (for example it does not serialize, or exceeds
     /// the frame limit of the process backend).
@@ -55,7 +55,11 @@ pub struct SendError<M> {
 impl<M> SendError<M> {
     /// A refused send of `message` to `to`.
     pub fn new(to: ActorId, reason: SendFailure, message: M) -> Self {
-        Self { to, reason, message }
+        Self {
+            to,
+            reason,
+            message,
+        }
     }
 
     /// The intended receiver.
@@ -80,13 +84,20 @@ impl<M> SendError<M> {
 
     /// Replaces the message by `f(message)`, keeping the receiver and the reason.
     pub fn map<N>(self, f: impl FnOnce(M) -> N) -> SendError<N> {
-        SendError { to: self.to, reason: self.reason, message: f(self.message) }
+        SendError {
+            to: self.to,
+            reason: self.reason,
+            message: f(self.message),
+        }
     }
 }
 
 impl<M> fmt::Debug for SendError<M> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("SendError").field("to", &self.to).field("reason", &self.reason).finish_non_exhaustive()
+        f.debug_struct("SendError")
+            .field("to", &self.to)
+            .field("reason", &self.reason)
+            .finish_non_exhaustive()
     }
 }
 
@@ -99,7 +110,7 @@ impl<M> fmt::Display for SendError<M> {
 impl<M> std::error::Error for SendError<M> {}
 
 /// Why an `ask` produced no reply.
-#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error, serde::Serialize, serde::Deserialize)]
 pub enum AskError {
     /// The request was not accepted; the request message is dropped.
     #[error("the request was not accepted: {0}")]
@@ -132,4 +143,3 @@ pub enum SpawnError {
     #[error("the actor could not be started: {0}")]
     Backend(String),
 }
-

@@ -74,6 +74,7 @@ mod addr;
 mod context;
 mod error;
 mod report;
+pub mod seed;
 mod supervision;
 mod system;
 
@@ -84,6 +85,10 @@ pub use actor::{Actor, ActorError, Message};
 pub use addr::{ActorId, ActorRef, Addr, Asker, ReplyTo};
 pub use context::Context;
 pub use error::{AskError, SendError, SendFailure, SpawnError};
-pub use report::{ActorReport, DeadLetter, DeadLetterReason, FailureRecord, Ledger, ShutdownReport};
-pub use supervision::{ExitReason, Failure, Phase, RestartBudget, RestartLimit, Signal, Supervision};
+pub use report::{
+    ActorReport, DeadLetter, DeadLetterReason, FailureRecord, Ledger, ShutdownReport,
+};
+pub use supervision::{
+    ExitReason, Failure, Phase, RestartBudget, RestartLimit, Signal, Supervision,
+};
 pub use system::{Backend, Placement, ShutdownMode, SpawnOptions};

@@ -34,7 +34,8 @@ pub struct Ledger {
 impl Ledger {
     /// Accepted messages not yet handled or dead-lettered.
     pub fn in_flight(&self) -> u64 {
-        self.accepted.saturating_sub(self.handled + self.dead_letters)
+        self.accepted
+            .saturating_sub(self.handled + self.dead_letters)
     }
 
     /// `handled + dead_letters == accepted`.

@@ -131,7 +131,10 @@ pub struct RestartLimit {
 impl RestartLimit {
     /// A limit of `max_restarts` within `within`.
     pub const fn new(max_restarts: u32, within: Duration) -> Self {
-        Self { max_restarts, within }
+        Self {
+            max_restarts,
+            within,
+        }
     }
 }
 
@@ -178,7 +181,10 @@ pub struct RestartBudget {
 impl RestartBudget {
     /// A budget with no restarts spent.
     pub fn new(policy: Supervision) -> Self {
-        Self { policy, recent: VecDeque::new() }
+        Self {
+            policy,
+            recent: VecDeque::new(),
+        }
     }
 
     /// Called on a failure at time `now` (the backend's clock): `true` if the actor is to be

@@ -77,7 +77,9 @@ impl SpawnOptions {
     /// [`SpawnError::InvalidOptions`] for a capacity of zero.
     pub fn validate(&self) -> Result<(), SpawnError> {
         if self.capacity == Some(0) {
-            return Err(SpawnError::InvalidOptions("a mailbox capacity must be at least 1".into()));
+            return Err(SpawnError::InvalidOptions(
+                "a mailbox capacity must be at least 1".into(),
+            ));
         }
         Ok(())
     }
@@ -105,7 +107,11 @@ pub trait Backend: Sized {
     ///
     /// # Errors
     /// Invalid options, a system that is shutting down, or a backend that could not start it.
-    fn spawn_with<A: Actor>(&self, actor: A, options: SpawnOptions) -> Result<Addr<A::Msg>, SpawnError>;
+    fn spawn_with<A: Actor>(
+        &self,
+        actor: A,
+        options: SpawnOptions,
+    ) -> Result<Addr<A::Msg>, SpawnError>;
 
     /// Spawns a top-level actor with default options.
     ///
@@ -122,6 +128,20 @@ pub trait Backend: Sized {
     /// As for [`Context::send`](crate::Context::send).
     fn send<M: Message>(&self, to: &impl ActorRef<M>, msg: M) -> Result<(), SendError<M>>;
 
+    /// Sends `msg` to `to` from outside any actor, waiting up to `timeout` for room in a full
+    /// bounded mailbox (backpressure for producers that are not actors). On the inline backend
+    /// "waiting" means running actors until the receiver has made room.
+    ///
+    /// # Errors
+    /// As for [`send`](Backend::send); a mailbox still full after `timeout` gives
+    /// [`SendFailure::Full`](crate::SendFailure::Full).
+    fn send_timeout<M: Message>(
+        &self,
+        to: &impl ActorRef<M>,
+        msg: M,
+        timeout: Duration,
+    ) -> Result<(), SendError<M>>;
+
     /// Sends a request built by `make` and waits for its reply, at most `timeout`.
     ///
     /// # Errors
@@ -132,6 +152,12 @@ pub trait Backend: Sized {
         make: impl FnOnce(ReplyTo<R>) -> M,
         timeout: Duration,
     ) -> Result<R, AskError>;
+
+    /// Lets `duration` pass on the backend's clock, from outside any actor: wall-clock backends
+    /// sleep while their actors run; the inline backend runs its actors and fires its timers
+    /// until its virtual clock has moved on by `duration`. Code that polls for an outcome waits
+    /// with this, so that it works on every backend.
+    fn sleep(&self, duration: Duration);
 
     /// Stops every actor and returns what happened. `mode` says what becomes of queued messages;
     /// whatever has not stopped after `timeout` is killed (or, for a thread that cannot be

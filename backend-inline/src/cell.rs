@@ -35,7 +35,10 @@ pub(crate) struct ActorCell<A> {
 
 impl<A: Actor> ActorCell<A> {
     pub fn new(actor: A) -> Self {
-        Self { initial: actor.clone(), current: actor }
+        Self {
+            initial: actor.clone(),
+            current: actor,
+        }
     }
 }
 
@@ -53,13 +56,19 @@ impl<A: Actor> Cell for ActorCell<A> {
     }
 
     fn handle_next(&mut self, core: &mut Core, id: ActorId) -> Step {
-        let Some(slot) = core.slot_mut(id) else { return Step::Idle };
-        let Some(env) = typed::<A::Msg>(slot.mailbox.as_mut()).and_then(|m| m.queue.pop_front()) else {
+        let Some(slot) = core.slot_mut(id) else {
+            return Step::Idle;
+        };
+        let Some(env) = typed::<A::Msg>(slot.mailbox.as_mut()).and_then(|m| m.queue.pop_front())
+        else {
             return Step::Idle;
         };
         slot.messages_begun += 1;
         let nth = slot.messages_begun;
-        let injected = !core.faults.is_empty() && core.faults.contains(&Fault::FailAtMessage { actor: id, nth });
+        let injected = !core.faults.is_empty()
+            && core
+                .faults
+                .contains(&Fault::FailAtMessage { actor: id, nth });
         let result = if injected {
             Err(Failure::Panic(format!("injected fault at message {nth}")))
         } else {
@@ -79,7 +88,10 @@ impl<A: Actor> Cell for ActorCell<A> {
                 // The message was moved into the handler: the dead letter cannot hold it.
                 core.dead_letter(id, DeadLetterReason::FailedWhileHandling, None);
                 if let Some(request) = env.request {
-                    core.complete_ask(request, Err(actor_core::AskError::ReceiverFailed(failure.clone())));
+                    core.complete_ask(
+                        request,
+                        Err(actor_core::AskError::ReceiverFailed(failure.clone())),
+                    );
                 }
                 Step::Failed(failure)
             }

@@ -6,8 +6,8 @@ use std::marker::PhantomData;
 use std::time::Duration;
 
 use actor_core::{
-    Actor, ActorId, ActorRef, Addr, AskError, Asker, Context, DeadLetterReason, ExitReason, Message, ReplyTo,
-    SendError, SendFailure, Signal, SpawnError, SpawnOptions,
+    Actor, ActorId, ActorRef, Addr, AskError, Asker, Context, DeadLetterReason, ExitReason,
+    Message, ReplyTo, SendError, SendFailure, Signal, SpawnError, SpawnOptions,
 };
 
 use crate::scheduler::{Completion, Core, Timer};
@@ -21,7 +21,11 @@ pub struct InlineContext<'a, A> {
 
 impl<'a, A> InlineContext<'a, A> {
     pub(crate) fn new(core: &'a mut Core, id: ActorId) -> Self {
-        Self { core, id, _actor: PhantomData }
+        Self {
+            core,
+            id,
+            _actor: PhantomData,
+        }
     }
 }
 
@@ -34,7 +38,12 @@ impl<A: Actor> Context<A> for InlineContext<'_, A> {
         self.core.send(Some(self.id), to.id(), msg, None)
     }
 
-    fn send_after<M: Message>(&mut self, to: &impl ActorRef<M>, msg: M, delay: Duration) -> Result<(), SendError<M>> {
+    fn send_after<M: Message>(
+        &mut self,
+        to: &impl ActorRef<M>,
+        msg: M,
+        delay: Duration,
+    ) -> Result<(), SendError<M>> {
         let to = to.id();
         match self.core.check_send::<M>(to) {
             // A timer is accepted now and delivered later, whatever the queue holds then.
@@ -50,11 +59,16 @@ impl<A: Actor> Context<A> for InlineContext<'_, A> {
             if fire && alive {
                 core.enqueue(Some(from), to, msg, None, false);
             } else {
-                let reason = if fire { DeadLetterReason::ReceiverGone } else { DeadLetterReason::Shutdown };
+                let reason = if fire {
+                    DeadLetterReason::ReceiverGone
+                } else {
+                    DeadLetterReason::Shutdown
+                };
                 core.dead_letter(to, reason, Some(Box::new(msg)));
             }
         };
-        self.core.add_timer(delay, Timer::Deliver(Box::new(deliver)));
+        self.core
+            .add_timer(delay, Timer::Deliver(Box::new(deliver)));
         Ok(())
     }
 
@@ -74,7 +88,10 @@ impl<A: Actor> Context<A> for InlineContext<'_, A> {
         let completion: Completion = Box::new(move |core, outcome| {
             let delivered = outcome.is_ok();
             let result = outcome.and_then(|reply| {
-                reply.downcast::<R>().map(|r| *r).map_err(|_| AskError::BadReply(format!("expected {}", type_name::<R>())))
+                reply
+                    .downcast::<R>()
+                    .map(|r| *r)
+                    .map_err(|_| AskError::BadReply(format!("expected {}", type_name::<R>())))
             });
             if core.slot(asker).is_some_and(|s| s.is_alive()) {
                 // A reply was asked for: it is not refused for a full mailbox.
@@ -85,14 +102,20 @@ impl<A: Actor> Context<A> for InlineContext<'_, A> {
         });
         let request = self.core.open_ask(timeout, Some(completion));
         let msg = make(ReplyTo::new(Asker::Actor(asker), request));
-        self.core.send(Some(asker), to.id(), msg, Some(request)).inspect_err(|_| self.core.cancel_ask(request))
+        self.core
+            .send(Some(asker), to.id(), msg, Some(request))
+            .inspect_err(|_| self.core.cancel_ask(request))
     }
 
     fn reply<R: Message>(&mut self, to: ReplyTo<R>, value: R) {
         self.core.complete_ask(to.request(), Ok(Box::new(value)));
     }
 
-    fn spawn<B: Actor>(&mut self, actor: B, options: SpawnOptions) -> Result<Addr<B::Msg>, SpawnError> {
+    fn spawn<B: Actor>(
+        &mut self,
+        actor: B,
+        options: SpawnOptions,
+    ) -> Result<Addr<B::Msg>, SpawnError> {
         self.core.spawn(actor, options, Some(self.id))
     }
 
@@ -113,7 +136,8 @@ impl<A: Actor> Context<A> for InlineContext<'_, A> {
             },
         };
         if let Some(reason) = already_gone {
-            self.core.signal(me, Signal::Terminated { id: target, reason });
+            self.core
+                .signal(me, Signal::Terminated { id: target, reason });
         }
     }
 

@@ -27,12 +27,12 @@
 mod cell;
 mod context;
 mod mailbox;
+mod rng;
 mod scheduler;
-mod seed;
 mod supervisor;
 mod system;
 
+pub use actor_core::seed::{SEED_ENV, test_seed};
 pub use context::InlineContext;
 pub use scheduler::{Fault, TraceEntry};
-pub use seed::{SEED_ENV, TestSeed, random_seed, seed_from_env, test_seed};
 pub use system::{InlineConfig, InlineSystem};

@@ -24,7 +24,9 @@ pub(crate) struct Mailbox<M> {
 
 impl<M> Mailbox<M> {
     pub fn new() -> Self {
-        Self { queue: VecDeque::new() }
+        Self {
+            queue: VecDeque::new(),
+        }
     }
 }
 
@@ -48,7 +50,10 @@ impl<M: Send + 'static> ErasedMailbox for Mailbox<M> {
 
     fn pop_erased(&mut self) -> Option<ErasedEnvelope> {
         let env = self.queue.pop_front()?;
-        Some(ErasedEnvelope { msg: Box::new(env.msg), request: env.request })
+        Some(ErasedEnvelope {
+            msg: Box::new(env.msg),
+            request: env.request,
+        })
     }
 
     fn message_type(&self) -> &'static str {

@@ -9,13 +9,14 @@ use std::collections::{BTreeMap, VecDeque};
 use std::time::Duration;
 
 use actor_core::{
-    Actor, ActorId, ActorReport, Addr, AskError, DeadLetter, DeadLetterReason, ExitReason, FailureRecord,
-    Ledger, Message, RestartBudget, SendError, SendFailure, Signal, SpawnError, SpawnOptions,
+    Actor, ActorId, ActorReport, Addr, AskError, DeadLetter, DeadLetterReason, ExitReason,
+    FailureRecord, Ledger, Message, RestartBudget, SendError, SendFailure, Signal, SpawnError,
+    SpawnOptions,
 };
 
 use crate::cell::{ActorCell, Cell};
 use crate::mailbox::{Envelope, ErasedMailbox, Mailbox, typed};
-use crate::seed::Rng;
+use crate::rng::Rng;
 use crate::system::InlineConfig;
 
 /// Where an actor is in its life.
@@ -94,7 +95,8 @@ pub struct TraceEntry {
 
 /// What completes an `ask`: a slot the external caller polls, or a closure that turns the
 /// outcome into a message for the asking actor.
-pub(crate) type Completion = Box<dyn FnOnce(&mut Core, Result<Box<dyn Any + Send>, AskError>) + Send>;
+pub(crate) type Completion =
+    Box<dyn FnOnce(&mut Core, Result<Box<dyn Any + Send>, AskError>) + Send>;
 
 pub(crate) struct PendingAsk {
     pub completion: Option<Completion>,
@@ -235,7 +237,9 @@ impl Core {
         let expected = slot.mailbox.message_type();
         let capacity = slot.capacity;
         let Some(mailbox) = typed::<M>(slot.mailbox.as_mut()) else {
-            return Err(SendFailure::WrongType { expected });
+            return Err(SendFailure::WrongType {
+                expected: expected.to_string(),
+            });
         };
         if let Some(capacity) = capacity
             && mailbox.queue.len() >= capacity
@@ -247,15 +251,29 @@ impl Core {
 
     /// Puts a message in a live actor's queue, counting it as accepted if `count` (a timer's
     /// message was counted when it was scheduled). The caller has checked the receiver.
-    pub fn enqueue<M: Message>(&mut self, from: Option<ActorId>, to: ActorId, msg: M, request: Option<u64>, count: bool) {
+    pub fn enqueue<M: Message>(
+        &mut self,
+        from: Option<ActorId>,
+        to: ActorId,
+        msg: M,
+        request: Option<u64>,
+        count: bool,
+    ) {
         let seq = self.next_seq;
         self.next_seq += 1;
-        let Some(slot) = self.slot_mut(to) else { return };
+        let Some(slot) = self.slot_mut(to) else {
+            return;
+        };
         if count {
             slot.ledger.accepted += 1;
         }
         if let Some(mailbox) = typed::<M>(slot.mailbox.as_mut()) {
-            mailbox.queue.push_back(Envelope { msg, from, request, seq });
+            mailbox.queue.push_back(Envelope {
+                msg,
+                from,
+                request,
+                seq,
+            });
         }
         self.mark_ready(to);
     }
@@ -287,7 +305,9 @@ impl Core {
         self.now = self.now.max(deadline);
         match timer {
             Timer::Deliver(deliver) => deliver(self, true),
-            Timer::AskTimeout { request, after } => self.complete_ask(request, Err(AskError::Timeout(after))),
+            Timer::AskTimeout { request, after } => {
+                self.complete_ask(request, Err(AskError::Timeout(after)))
+            }
         }
         true
     }
@@ -321,7 +341,13 @@ impl Core {
     pub fn open_ask(&mut self, timeout: Duration, completion: Option<Completion>) -> u64 {
         let request = self.next_request;
         self.next_request += 1;
-        let timer = self.add_timer(timeout, Timer::AskTimeout { request, after: timeout });
+        let timer = self.add_timer(
+            timeout,
+            Timer::AskTimeout {
+                request,
+                after: timeout,
+            },
+        );
         self.asks.insert(request, PendingAsk { completion, timer });
         request
     }
@@ -337,16 +363,29 @@ impl Core {
         self.fingerprint = (self.fingerprint.rotate_left(5) ^ id.get() ^ seq.rotate_left(32))
             .wrapping_mul(0x100_0000_01B3);
         if self.config.trace {
-            self.trace.push(TraceEntry { actor: id, from, seq });
+            self.trace.push(TraceEntry {
+                actor: id,
+                from,
+                seq,
+            });
         }
     }
 
-    pub fn dead_letter(&mut self, to: ActorId, reason: DeadLetterReason, message: Option<Box<dyn Any + Send>>) {
+    pub fn dead_letter(
+        &mut self,
+        to: ActorId,
+        reason: DeadLetterReason,
+        message: Option<Box<dyn Any + Send>>,
+    ) {
         if let Some(slot) = self.slot_mut(to) {
             slot.ledger.dead_letters += 1;
         }
         if self.dead_letters.len() < self.config.dead_letters_kept {
-            self.dead_letters.push(DeadLetter { to, reason, message });
+            self.dead_letters.push(DeadLetter {
+                to,
+                reason,
+                message,
+            });
         }
     }
 

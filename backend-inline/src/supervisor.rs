@@ -1,7 +1,9 @@
 //! Failures, restarts, stops and death watch: what happens to an actor after one of its hooks
 //! returns, and to the messages it still holds.
 
-use actor_core::{ActorId, AskError, DeadLetterReason, ExitReason, Failure, FailureRecord, Phase, Signal};
+use actor_core::{
+    ActorId, AskError, DeadLetterReason, ExitReason, Failure, FailureRecord, Phase, Signal,
+};
 
 use crate::cell::{Cell, Step};
 use crate::scheduler::{Core, Fault, Status};
@@ -9,8 +11,12 @@ use crate::scheduler::{Core, Fault, Status};
 /// Runs one step of actor `id`: its `started`, one signal, or one message; then applies
 /// supervision and a requested stop.
 pub(crate) fn run_one(core: &mut Core, id: ActorId) {
-    let Some(slot) = core.slot_mut(id) else { return };
-    let Some(mut cell) = slot.cell.take() else { return };
+    let Some(slot) = core.slot_mut(id) else {
+        return;
+    };
+    let Some(mut cell) = slot.cell.take() else {
+        return;
+    };
     match slot.status {
         Status::Starting => {
             slot.starts_begun += 1;
@@ -41,10 +47,17 @@ pub(crate) fn run_one(core: &mut Core, id: ActorId) {
         }
         Status::Gone(_) => {}
     }
-    let Some(slot) = core.slot_mut(id) else { return };
+    let Some(slot) = core.slot_mut(id) else {
+        return;
+    };
     if slot.is_alive() && slot.stop_requested {
         run_stopped(core, id, cell.as_mut());
-        terminate(core, id, ExitReason::Stopped, DeadLetterReason::ReceiverGone);
+        terminate(
+            core,
+            id,
+            ExitReason::Stopped,
+            DeadLetterReason::ReceiverGone,
+        );
     }
     if let Some(slot) = core.slot_mut(id)
         && slot.is_alive()
@@ -55,18 +68,34 @@ pub(crate) fn run_one(core: &mut Core, id: ActorId) {
 
 /// Applies the supervision policy to a failure: restart from the initial state within the
 /// limit, otherwise stop and escalate to the parent (or to the system root).
-pub(crate) fn fail(core: &mut Core, id: ActorId, cell: &mut dyn Cell, phase: Phase, failure: Failure, was_running: bool) {
+pub(crate) fn fail(
+    core: &mut Core,
+    id: ActorId,
+    cell: &mut dyn Cell,
+    phase: Phase,
+    failure: Failure,
+    was_running: bool,
+) {
     if was_running {
         run_stopped(core, id, cell);
     }
     let now = core.now;
-    let Some(slot) = core.slot_mut(id) else { return };
+    let Some(slot) = core.slot_mut(id) else {
+        return;
+    };
     let restarted = slot.budget.try_restart(now);
     let parent = slot.parent;
-    let record = FailureRecord { actor: id, phase, failure: failure.clone(), restarted };
+    let record = FailureRecord {
+        actor: id,
+        phase,
+        failure: failure.clone(),
+        restarted,
+    };
     core.failures.push(record.clone());
     if restarted {
-        let Some(slot) = core.slot_mut(id) else { return };
+        let Some(slot) = core.slot_mut(id) else {
+            return;
+        };
         slot.restarts += 1;
         slot.stop_requested = false;
         slot.status = Status::Starting;
@@ -74,7 +103,12 @@ pub(crate) fn fail(core: &mut Core, id: ActorId, cell: &mut dyn Cell, phase: Pha
         core.mark_ready(id);
         return;
     }
-    terminate(core, id, ExitReason::Failed(failure.clone()), DeadLetterReason::ReceiverGone);
+    terminate(
+        core,
+        id,
+        ExitReason::Failed(failure.clone()),
+        DeadLetterReason::ReceiverGone,
+    );
     match parent {
         Some(parent) if core.slot(parent).is_some_and(|p| p.is_alive()) => {
             core.signal(parent, Signal::Escalated { child: id, failure });
@@ -86,14 +120,26 @@ pub(crate) fn fail(core: &mut Core, id: ActorId, cell: &mut dyn Cell, phase: Pha
 /// Runs the `stopped` hook; a panic there is recorded and changes nothing else.
 pub(crate) fn run_stopped(core: &mut Core, id: ActorId, cell: &mut dyn Cell) {
     if let Err(failure) = cell.stopped() {
-        core.failures.push(FailureRecord { actor: id, phase: Phase::Stopped, failure, restarted: false });
+        core.failures.push(FailureRecord {
+            actor: id,
+            phase: Phase::Stopped,
+            failure,
+            restarted: false,
+        });
     }
 }
 
 /// Marks the actor gone, dead-letters what it still holds (failing the asks among them) and
 /// tells its watchers.
-pub(crate) fn terminate(core: &mut Core, id: ActorId, reason: ExitReason, dead_letter_reason: DeadLetterReason) {
-    let Some(slot) = core.slot_mut(id) else { return };
+pub(crate) fn terminate(
+    core: &mut Core,
+    id: ActorId,
+    reason: ExitReason,
+    dead_letter_reason: DeadLetterReason,
+) {
+    let Some(slot) = core.slot_mut(id) else {
+        return;
+    };
     slot.status = Status::Gone(reason.clone());
     slot.signals.clear();
     slot.cell = None;
@@ -105,7 +151,13 @@ pub(crate) fn terminate(core: &mut Core, id: ActorId, reason: ExitReason, dead_l
         }
     }
     for watcher in watchers {
-        core.signal(watcher, Signal::Terminated { id, reason: reason.clone() });
+        core.signal(
+            watcher,
+            Signal::Terminated {
+                id,
+                reason: reason.clone(),
+            },
+        );
     }
 }
 
@@ -114,7 +166,9 @@ pub(crate) fn terminate(core: &mut Core, id: ActorId, reason: ExitReason, dead_l
 pub(crate) fn stop_all(core: &mut Core) {
     for index in 0..core.slots.len() {
         let id = ActorId::new(index as u64);
-        let Some(slot) = core.slot_mut(id) else { continue };
+        let Some(slot) = core.slot_mut(id) else {
+            continue;
+        };
         if !slot.is_alive() {
             continue;
         }

@@ -7,13 +7,13 @@ use std::cell::RefCell;
 use std::time::Duration;
 
 use actor_core::{
-    Actor, ActorRef, Addr, AskError, Asker, Backend, Message, ReplyTo, SendError, ShutdownMode, ShutdownReport,
-    SpawnError, SpawnOptions,
+    Actor, ActorRef, Addr, AskError, Asker, Backend, Message, ReplyTo, SendError, SendFailure,
+    ShutdownMode, ShutdownReport, SpawnError, SpawnOptions,
 };
 
 use crate::scheduler::{Core, Fault, Timer, TraceEntry};
-use crate::seed::seed_from_env;
 use crate::supervisor::stop_all;
+use actor_core::seed::seed_from_env;
 
 /// How an inline system runs.
 ///
@@ -40,7 +40,12 @@ pub struct InlineConfig {
 impl InlineConfig {
     /// Defaults with the given seed.
     pub fn new(seed: u64) -> Self {
-        Self { seed, trace: false, dead_letters_kept: 10_000, step_limit: 100_000_000 }
+        Self {
+            seed,
+            trace: false,
+            dead_letters_kept: 10_000,
+            step_limit: 100_000_000,
+        }
     }
 
     /// Defaults with the seed from [`SEED_ENV`](crate::SEED_ENV) if it is set, else `seed`.
@@ -107,7 +112,9 @@ impl InlineSystem {
 
     /// A system with the given configuration.
     pub fn with_config(config: InlineConfig) -> Self {
-        Self { core: RefCell::new(Core::new(config)) }
+        Self {
+            core: RefCell::new(Core::new(config)),
+        }
     }
 
     /// The seed this system runs with.
@@ -118,11 +125,27 @@ impl InlineSystem {
     /// Runs actors until none has work left, jumping virtual time to each timer in turn, or
     /// until the step limit. Returns the number of steps run.
     pub fn run_until_idle(&self) -> u64 {
+        self.run_until(Duration::MAX)
+    }
+
+    /// Runs actors and timers up to virtual time `deadline` (or the step limit); the clock ends
+    /// at `deadline` if it was reached. Returns the number of steps run.
+    fn run_until(&self, deadline: Duration) -> u64 {
         let mut core = self.core.borrow_mut();
         let limit = core.config.step_limit;
         let mut steps = 0;
-        while steps < limit && (core.step() || core.fire_next_timer()) {
+        while steps < limit {
+            let timer_due = core
+                .timers
+                .first_key_value()
+                .is_some_and(|(&(due, _), _)| due <= deadline);
+            if !(core.step() || (timer_due && core.fire_next_timer())) {
+                break;
+            }
             steps += 1;
+        }
+        if steps < limit && deadline != Duration::MAX {
+            core.now = core.now.max(deadline);
         }
         steps
     }
@@ -150,12 +173,43 @@ impl InlineSystem {
 }
 
 impl Backend for InlineSystem {
-    fn spawn_with<A: Actor>(&self, actor: A, options: SpawnOptions) -> Result<Addr<A::Msg>, SpawnError> {
+    fn spawn_with<A: Actor>(
+        &self,
+        actor: A,
+        options: SpawnOptions,
+    ) -> Result<Addr<A::Msg>, SpawnError> {
         self.core.borrow_mut().spawn(actor, options, None)
     }
 
     fn send<M: Message>(&self, to: &impl ActorRef<M>, msg: M) -> Result<(), SendError<M>> {
         self.core.borrow_mut().send(None, to.id(), msg, None)
+    }
+
+    /// Runs actors until the receiver has room, at most the step limit; `timeout` is not
+    /// needed since time stands still while actors have work.
+    fn send_timeout<M: Message>(
+        &self,
+        to: &impl ActorRef<M>,
+        msg: M,
+        _timeout: Duration,
+    ) -> Result<(), SendError<M>> {
+        let mut core = self.core.borrow_mut();
+        let limit = core.config.step_limit;
+        let mut msg = msg;
+        let mut steps = 0u64;
+        loop {
+            match core.send(None, to.id(), msg, None) {
+                Err(err)
+                    if matches!(err.reason(), SendFailure::Full { .. })
+                        && steps < limit
+                        && core.step() =>
+                {
+                    msg = err.into_message();
+                    steps += 1;
+                }
+                result => return result,
+            }
+        }
     }
 
     fn ask<M: Message, R: Message>(
@@ -191,6 +245,13 @@ impl Backend for InlineSystem {
             }
             steps += 1;
         }
+    }
+
+    /// Runs actors and timers until the virtual clock has moved on by `duration`; no wall time
+    /// passes.
+    fn sleep(&self, duration: Duration) {
+        let deadline = self.now().saturating_add(duration);
+        self.run_until(deadline);
     }
 
     /// Shuts down on the caller's thread. Nothing runs concurrently, so no actor is ever in the

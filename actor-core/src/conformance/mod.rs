@@ -1,0 +1,116 @@
+//! The conformance suite: the rules of `shared/DESIGN.md` as tests, written once and generic
+//! over a [`Backend`], so every backend proves the same guarantees.
+//!
+//! A backend runs the whole suite from its tests with one macro call, given a function that
+//! builds a system from a seed (backends without a scheduler seed ignore it):
+//!
+//! ```ignore
+//! actor_core::conformance_tests!(|seed| backend_inline::InlineSystem::with_seed(seed));
+//! ```
+//!
+//! The suite observes actors only through messages (a [`Recorder`](actors::Recorder) actor
+//! collects what the others did) and through the backend's public API (`send`, `ask`, the
+//! shutdown report), so it runs unchanged when each actor lives in another process.
+//!
+//! Property tests ([`props`]) generate both the workload and the seed; proptest shrinks a
+//! failure to a minimal workload and prints it with its seed. Their case count is
+//! `PROPTEST_CASES` if set, otherwise [`DEFAULT_CASES`].
+
+pub mod actors;
+pub mod ask;
+pub mod delivery;
+pub mod props;
+pub mod shutdown;
+pub mod supervision;
+
+use std::time::{Duration, Instant};
+
+use crate::{Addr, Backend};
+use actors::{Event, RecorderMsg};
+
+/// How long the suite waits for something that should happen (an `ask` timeout, a poll).
+pub const WAIT: Duration = Duration::from_secs(10);
+
+/// Property-test cases per property when `PROPTEST_CASES` is not set.
+pub const DEFAULT_CASES: u32 = 64;
+
+/// Every event the recorder has so far.
+///
+/// # Panics
+/// If the recorder does not answer (this is test code).
+pub fn events<B: Backend>(system: &B, recorder: &Addr<RecorderMsg>) -> Vec<Event> {
+    system
+        .ask(recorder, RecorderMsg::Events, WAIT)
+        .expect("the recorder answers")
+}
+
+/// Polls the recorder until `done` holds for its events, and returns them.
+///
+/// # Panics
+/// If `done` does not hold within [`WAIT`]; the message shows the events seen.
+pub fn wait_for<B: Backend>(
+    system: &B,
+    recorder: &Addr<RecorderMsg>,
+    done: impl Fn(&[Event]) -> bool,
+) -> Vec<Event> {
+    let deadline = Instant::now() + WAIT;
+    loop {
+        let seen = events(system, recorder);
+        if done(&seen) {
+            return seen;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "condition not met within {WAIT:?}; events: {seen:#?}"
+        );
+        system.sleep(Duration::from_millis(1));
+    }
+}
+
+/// Expands to one `#[test]` per rule of the suite, each building its system with `$make`, a
+/// closure from a seed (`u64`) to a [`Backend`].
+#[macro_export]
+macro_rules! conformance_tests {
+    ($make:expr) => {
+        $crate::conformance_tests!(@tests $make;
+            delivery::per_pair_fifo_with_many_senders,
+            delivery::queued_messages_survive_restart,
+            delivery::crashing_message_is_not_redelivered,
+            delivery::full_mailbox_gives_the_message_back,
+            delivery::capacity_one_works_with_backpressure,
+            delivery::send_to_stopped_actor_gives_the_message_back,
+            delivery::unknown_actor_and_wrong_type_are_errors,
+            delivery::invalid_capacity_is_refused,
+            delivery::timer_fires_after_its_delay,
+            ask::ask_returns_the_reply,
+            ask::ask_times_out_and_late_reply_is_counted,
+            ask::ask_to_a_stopped_actor_is_rejected,
+            ask::ask_queued_behind_a_stop_reports_receiver_stopped,
+            ask::ask_whose_receiver_panics_reports_the_failure,
+            ask::ask_from_a_handler_arrives_as_a_message,
+            ask::ask_from_a_handler_times_out_as_a_message,
+            supervision::restarts_up_to_the_limit_then_escalates,
+            supervision::failure_in_started_counts_against_the_limit,
+            supervision::escalation_to_the_root_is_reported,
+            supervision::ref_taken_before_restart_reaches_the_restarted_actor,
+            supervision::panic_in_stopped_is_reported,
+            supervision::watch_delivers_terminated_on_stop,
+            supervision::watch_delivers_terminated_with_the_failure,
+            supervision::watching_a_dead_actor_delivers_terminated_at_once,
+            shutdown::drain_handles_everything_queued,
+            shutdown::dead_letter_mode_balances_the_ledger,
+            shutdown::stop_with_queued_messages_dead_letters_them,
+            shutdown::pending_timers_become_dead_letters,
+            props::conservation_under_random_crashes_stops_and_restarts,
+            props::fifo_per_pair_under_random_senders,
+        );
+    };
+    (@tests $make:expr; $($module:ident :: $name:ident),* $(,)?) => {
+        $(
+            #[test]
+            fn $name() {
+                $crate::conformance::$module::$name(&$make);
+            }
+        )*
+    };
+}
