@@ -93,7 +93,7 @@ impl<M: 'static> ActorRef<M> for Addr<M> {
     }
 
     fn addr(&self) -> Addr<M> {
-        self.clone()
+        *self
     }
 }
 

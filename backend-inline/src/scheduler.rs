@@ -103,9 +103,13 @@ pub(crate) struct PendingAsk {
     pub timer: (Duration, u64),
 }
 
-/// What a timer does when it fires (`true`) or is cancelled by shutdown (`false`).
+/// Delivers a delayed message when its timer fires (`true`), or dead-letters it when shutdown
+/// cancels the timer (`false`).
+pub(crate) type Delivery = Box<dyn FnOnce(&mut Core, bool) + Send>;
+
+/// What a timer does.
 pub(crate) enum Timer {
-    Deliver(Box<dyn FnOnce(&mut Core, bool) + Send>),
+    Deliver(Delivery),
     AskTimeout { request: u64, after: Duration },
 }
 

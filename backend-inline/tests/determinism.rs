@@ -1,0 +1,183 @@
+//! Rule 10: the same seed gives the same run; different seeds give different interleavings; a
+//! failing seed is printed and the environment variable replays it.
+
+use std::process::Command;
+use std::time::Duration;
+
+use actor_core::conformance::actors::{Recorder, Worker, WorkerMsg};
+use actor_core::conformance::props::{Op, Workload, check_conservation, workload};
+use actor_core::{Backend, ShutdownMode};
+use backend_inline::{InlineConfig, InlineSystem, SEED_ENV, TraceEntry};
+use proptest::prelude::*;
+
+/// Several senders bursting to several receivers, with crashes: many interleavings possible.
+fn busy_run(system: &InlineSystem) {
+    let recorder = system.spawn(Recorder::default()).unwrap();
+    let receivers: Vec<_> = (0..3)
+        .map(|_| system.spawn(Worker::new(recorder)).unwrap())
+        .collect();
+    for (k, to) in receivers.iter().cycle().take(6).enumerate() {
+        let sender = system.spawn(Worker::new(recorder)).unwrap();
+        let first = k as u64 * 1000;
+        system
+            .send(
+                &sender,
+                WorkerMsg::Burst {
+                    tag: 0,
+                    to: *to,
+                    first,
+                    count: 20,
+                },
+            )
+            .unwrap();
+        system.send(to, WorkerMsg::Panic(first + 500)).unwrap();
+    }
+    system.run_until_idle();
+}
+
+fn traced(seed: u64) -> (Vec<TraceEntry>, u64) {
+    let system = InlineSystem::with_config(InlineConfig::new(seed).trace(true));
+    busy_run(&system);
+    (system.trace(), system.fingerprint())
+}
+
+#[test]
+fn same_seed_gives_identical_trace() {
+    for seed in [0, 1, 42, u64::MAX] {
+        let (first, fp1) = traced(seed);
+        let (second, fp2) = traced(seed);
+        assert!(
+            first.len() > 100,
+            "the workload handled {} messages",
+            first.len()
+        );
+        assert_eq!(first, second, "seed {seed} gave two different traces");
+        assert_eq!(fp1, fp2);
+    }
+}
+
+#[test]
+fn different_seeds_give_different_interleavings() {
+    let traces: std::collections::BTreeSet<Vec<(u64, u64)>> = (0..20)
+        .map(|seed| {
+            traced(seed)
+                .0
+                .iter()
+                .map(|e| (e.actor.get(), e.seq))
+                .collect()
+        })
+        .collect();
+    assert!(
+        traces.len() >= 19,
+        "20 seeds gave only {} distinct interleavings",
+        traces.len()
+    );
+}
+
+#[test]
+fn fingerprint_is_kept_with_the_trace_off() {
+    let system = InlineSystem::with_seed(9);
+    busy_run(&system);
+    assert_eq!(system.fingerprint(), traced(9).1);
+    assert!(system.trace().is_empty());
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 64, failure_persistence: None, ..ProptestConfig::default() })]
+
+    /// For any workload and seed, two runs give the same trace and the same report; a
+    /// failure shrinks to a minimal workload and prints its seed.
+    #[test]
+    fn any_workload_replays_identically(seed in any::<u64>(), workload in workload()) {
+        let run = |w: &Workload| {
+            let system = InlineSystem::with_config(InlineConfig::new(seed).trace(true));
+            let recorder = system.spawn(Recorder::default()).unwrap();
+            let workers: Vec<_> = w.workers.iter().map(|_| system.spawn(Worker::new(recorder)).unwrap()).collect();
+            let mut outcomes = Vec::new();
+            for (tag, op) in w.ops.iter().enumerate() {
+                let tag = tag as u64;
+                let (i, msg) = match *op {
+                    Op::Work(i) => (i, WorkerMsg::Work(tag)),
+                    Op::Fail(i) => (i, WorkerMsg::Fail(tag)),
+                    Op::Panic(i) => (i, WorkerMsg::Panic(tag)),
+                    Op::Stop(i) => (i, WorkerMsg::Stop(tag)),
+                    Op::Echo(i) => {
+                        let to = &workers[i % workers.len()];
+                        outcomes.push(format!("{:?}", system.ask(to, |r| WorkerMsg::Echo(tag, r), Duration::from_secs(1))));
+                        continue;
+                    }
+                };
+                outcomes.push(format!("{:?}", system.send(&workers[i % workers.len()], msg).map_err(|e| e.to_string())));
+            }
+            let trace = system.trace();
+            let report = system.shutdown(ShutdownMode::Drain, Duration::from_secs(1));
+            (trace, outcomes, format!("{report:?}"))
+        };
+        prop_assert_eq!(run(&workload), run(&workload));
+    }
+
+    /// The conformance conservation property, with proptest choosing the scheduler's seed.
+    #[test]
+    fn conservation_holds_for_every_seed(seed in any::<u64>(), workload in workload()) {
+        check_conservation(InlineSystem::with_seed(seed), &workload)?;
+    }
+}
+
+/// Run by `seed_from_environment_replays_the_run` in a child process with the seed set.
+#[test]
+#[ignore = "a helper run in a child process"]
+fn print_fingerprint_for_env_seed() {
+    let system = InlineSystem::new();
+    busy_run(&system);
+    println!(
+        "seed={} fingerprint={}",
+        system.seed(),
+        system.fingerprint()
+    );
+}
+
+/// Run by `failing_test_prints_its_seed` in a child process.
+#[test]
+#[ignore = "a helper run in a child process"]
+fn fail_with_a_test_seed() {
+    let seed = backend_inline::test_seed();
+    let system = InlineSystem::with_seed(seed.get());
+    busy_run(&system);
+    panic!("deliberate failure");
+}
+
+fn run_helper(test: &str, seed: u64) -> std::process::Output {
+    Command::new(std::env::current_exe().unwrap())
+        .args([
+            test,
+            "--exact",
+            "--ignored",
+            "--nocapture",
+            "--test-threads=1",
+        ])
+        .env(SEED_ENV, seed.to_string())
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn seed_from_environment_replays_the_run() {
+    let output = run_helper("print_fingerprint_for_env_seed", 777);
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let expected = traced(777).1;
+    assert!(
+        stdout.contains(&format!("seed=777 fingerprint={expected}")),
+        "{stdout}"
+    );
+}
+
+#[test]
+fn failing_test_prints_its_seed() {
+    let output = run_helper("fail_with_a_test_seed", 31337);
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains(&format!("replay it with {SEED_ENV}=31337")),
+        "{stderr}"
+    );
+}
