@@ -87,7 +87,11 @@ pub fn stop_with_queued_messages_dead_letters_them<B: Backend>(make: &impl Fn(u6
     assert_eq!(actor.ledger.handled, 1, "only the stop itself is handled");
     // The stop, what was accepted after it, and the sync's ask if it came in time.
     let expected = 1 + accepted_after_stop..=2 + accepted_after_stop;
-    assert!(expected.contains(&actor.ledger.accepted), "accepted {}", actor.ledger.accepted);
+    assert!(
+        expected.contains(&actor.ledger.accepted),
+        "accepted {}",
+        actor.ledger.accepted
+    );
     assert!(report.is_balanced(), "{report:#?}");
     assert!(
         report
