@@ -1,3 +1,36 @@
-//! Actors on threads: a shared pool for many small actors and a dedicated thread for long
-//! handlers. Not yet implemented: see the project's open issue for this backend.
+//! The thread backend: actors on threads. Many small actors share a `rayon` pool (M:N); an actor
+//! spawned with [`Placement::Dedicated`](actor_core::Placement) gets an OS thread of its own, for
+//! handlers that run long. The actor code is the same either way; only the spawn option differs.
+//!
+//! # How a message travels
+//! [`Context::send`](actor_core::Context::send) looks the receiver up by id in a lock-free,
+//! append-only registry, pushes the message into its lock-free queue (`crossbeam`'s `SegQueue`,
+//! or `ArrayQueue` for a bounded mailbox) and, if the receiver was idle, schedules it: a job on
+//! the pool (pushed onto the sending worker's own deque, so a reply often runs on the same
+//! thread with no wake-up), or a wake-up of its dedicated thread. A scheduled actor handles up to
+//! 64 messages, then yields the thread so that one busy actor cannot starve the others; a flag
+//! makes sure it never runs on two threads at once. `system.rs` and `mailbox.rs` hold this path,
+//! `cell.rs` the run loop.
+//!
+//! # Guarantees and limits
+//! * Every rule of the conformance suite holds: per-pair FIFO, no silent loss (a send racing with
+//!   the receiver's stop is either refused or dead-lettered, see `mailbox.rs`), at most once,
+//!   supervision with restarts that keep the queue, death watch, clean stop.
+//! * A panic is caught per actor and goes to its supervisor. **An `abort` (or a segfault) ends
+//!   the whole process**: only the process backend isolates that.
+//! * `shutdown` joins every thread it started (the pool's, the timer's, each dedicated actor's)
+//!   within its timeout. A handler that never returns cannot be killed on a thread: its actor is
+//!   listed as unresponsive in the report and its thread is left detached.
+//! * Time is wall time: timers and `ask` timeouts use `std::time::Instant`.
 #![deny(missing_docs)]
+
+mod cell;
+mod context;
+mod mailbox;
+mod pool;
+mod supervisor;
+mod system;
+mod timer;
+
+pub use context::ThreadContext;
+pub use system::{ThreadConfig, ThreadSystem};

@@ -42,8 +42,10 @@ pub fn drain_handles_everything_queued<B: Backend>(make: &impl Fn(u64) -> B) {
 /// messages.
 pub fn dead_letter_mode_balances_the_ledger<B: Backend>(make: &impl Fn(u64) -> B) {
     const N: u64 = 1000;
-    let (_seed, system, recorder) = setup(make);
-    let worker = system.spawn(Worker::new(recorder)).unwrap();
+    let (_seed, system, _recorder) = setup(make);
+    // No recorder for this worker: a handler that sends to an actor stopping at the same time
+    // could fail, and this test is about what is queued.
+    let worker = system.spawn(Worker::default()).unwrap();
     for tag in 0..N {
         system.send(&worker, WorkerMsg::Work(tag)).unwrap();
     }

@@ -1,0 +1,284 @@
+//! An actor's cell: its mailbox, its state behind a lock only its runner takes, and the run loop
+//! that handles a batch of messages whenever the actor is scheduled.
+
+use std::any::Any;
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::atomic::{AtomicBool, Ordering::SeqCst};
+use std::sync::{Arc, Mutex, MutexGuard, Weak};
+
+use actor_core::{
+    Actor, ActorError, ActorId, ActorReport, AskError, DeadLetterReason, ExitReason, Failure, Phase, Placement,
+    RestartBudget, Signal, SpawnOptions,
+};
+
+use crate::context::ThreadContext;
+use crate::mailbox::{Envelope, Mailbox, SysMsg};
+use crate::supervisor;
+use crate::system::Shared;
+
+/// Messages a pool actor handles before it lets other actors have the thread.
+pub(crate) const BUDGET: usize = 64;
+
+/// What the registry holds: the operations on an actor that do not depend on its types.
+pub(crate) trait Entry: Send + Sync + 'static {
+    /// The mailbox, to be downcast to `Mailbox<M>` by a sender that knows `M`.
+    fn mailbox_any(&self) -> &dyn Any;
+    fn message_type(&self) -> &'static str;
+    /// Makes sure the actor will run (if it is not already scheduled or running).
+    fn schedule(&self, shared: &Arc<Shared>);
+    fn signal(&self, shared: &Arc<Shared>, signal: Signal);
+    /// Registers a watcher; returns the exit reason instead if the actor is already gone.
+    fn add_watcher(&self, watcher: ActorId) -> Option<ExitReason>;
+    /// Orders the actor to stop for shutdown after its current message.
+    fn order_shutdown(&self, shared: &Arc<Shared>);
+    fn is_gone(&self) -> bool;
+    /// Neither scheduled nor holding work.
+    fn is_idle(&self) -> bool;
+    fn report(&self) -> ActorReport;
+}
+
+/// Where an actor is in its life.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) enum Status {
+    Starting,
+    Running,
+    Gone,
+}
+
+/// The mutable part: only the thread running the actor locks it, so it is never contended.
+pub(crate) struct Instance<A> {
+    pub initial: A,
+    pub current: A,
+    pub status: Status,
+    pub budget: RestartBudget,
+    pub restarts: u32,
+}
+
+/// Who watches the actor, and why it ended once it has.
+#[derive(Default)]
+pub(crate) struct WatchState {
+    pub watchers: Vec<ActorId>,
+    pub exit: Option<ExitReason>,
+}
+
+pub(crate) struct ActorCell<A: Actor> {
+    pub id: ActorId,
+    pub name: Option<String>,
+    pub parent: Option<ActorId>,
+    pub mailbox: Mailbox<A::Msg>,
+    pub instance: Mutex<Instance<A>>,
+    pub watch: Mutex<WatchState>,
+    pub stop_requested: AtomicBool,
+    pub gone: AtomicBool,
+    /// How a dedicated actor's thread is woken; `None` on the pool.
+    pub wake: Option<crossbeam_channel::Sender<()>>,
+    me: Weak<Self>,
+}
+
+/// Locks a mutex whose holder may have panicked: the state it guards is still consistent
+/// here, because every hook runs under `catch_unwind` while the lock is held.
+pub(crate) fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+/// Runs a hook, turning a panic or an error into a [`Failure`].
+pub(crate) fn caught<T>(run: impl FnOnce() -> Result<T, ActorError>) -> Result<T, Failure> {
+    match catch_unwind(AssertUnwindSafe(run)) {
+        Ok(result) => result.map_err(ActorError::into_failure),
+        Err(payload) => Err(Failure::from_panic(payload.as_ref())),
+    }
+}
+
+impl<A: Actor> ActorCell<A> {
+    pub fn new(
+        id: ActorId,
+        actor: A,
+        options: &SpawnOptions,
+        parent: Option<ActorId>,
+        wake: Option<crossbeam_channel::Sender<()>>,
+    ) -> Arc<Self> {
+        Arc::new_cyclic(|me| Self {
+            id,
+            name: options.name.clone(),
+            parent,
+            mailbox: Mailbox::new(options.capacity),
+            instance: Mutex::new(Instance {
+                initial: actor.clone(),
+                current: actor,
+                status: Status::Starting,
+                budget: RestartBudget::new(options.supervision),
+                restarts: 0,
+            }),
+            watch: Mutex::new(WatchState::default()),
+            stop_requested: AtomicBool::new(false),
+            gone: AtomicBool::new(false),
+            wake,
+            me: me.clone(),
+        })
+    }
+
+    /// Ends an actor that could not be given a thread: it never ran.
+    pub fn abandon(&self, shared: &Arc<Shared>, why: String) {
+        let mut instance = lock(&self.instance);
+        let reason = ExitReason::Failed(Failure::Transport(why));
+        supervisor::terminate(self, &mut instance, shared, reason, DeadLetterReason::ReceiverGone);
+    }
+
+    fn dedicated(&self) -> bool {
+        self.wake.is_some()
+    }
+
+    /// Handles system messages, then up to a budget of messages (no limit on a dedicated
+    /// thread), then gives the thread back and reschedules itself if work is left.
+    pub fn run(&self, shared: &Arc<Shared>) {
+        {
+            let mut instance = lock(&self.instance);
+            let mut budget = if self.dedicated() { usize::MAX } else { BUDGET };
+            loop {
+                if instance.status == Status::Gone {
+                    while self.mailbox.pop_sys().is_some() {}
+                    break;
+                }
+                if instance.status == Status::Starting {
+                    supervisor::start(self, &mut instance, shared);
+                    continue;
+                }
+                if let Some(sys) = self.mailbox.pop_sys() {
+                    self.handle_sys(&mut instance, shared, sys);
+                } else if shared.is_stopping() {
+                    // Shutdown stops every actor at once: none starts another message.
+                    self.handle_sys(&mut instance, shared, SysMsg::Shutdown);
+                } else if budget > 0
+                    && let Some(env) = self.mailbox.pop()
+                {
+                    budget -= 1;
+                    self.handle(&mut instance, shared, env);
+                } else {
+                    break;
+                }
+                if instance.status == Status::Running && self.stop_requested.load(SeqCst) {
+                    supervisor::run_stopped(self, &mut instance, shared);
+                    supervisor::terminate(self, &mut instance, shared, ExitReason::Stopped, DeadLetterReason::ReceiverGone);
+                }
+            }
+        }
+        self.mailbox.scheduled.store(false, SeqCst);
+        if self.mailbox.has_work() {
+            self.schedule(shared);
+        }
+    }
+
+    fn handle(&self, instance: &mut Instance<A>, shared: &Arc<Shared>, env: Envelope<A::Msg>) {
+        let Envelope { msg, request } = env;
+        let result = {
+            let mut ctx = ThreadContext::new(shared, self);
+            caught(|| instance.current.handle(&mut ctx, msg))
+        };
+        match result {
+            Ok(()) => self.mailbox.count_handled(),
+            Err(failure) => {
+                // The message was moved into the handler: the dead letter cannot hold it.
+                self.mailbox.count_dead();
+                shared.dead_letter(self.id, DeadLetterReason::FailedWhileHandling, None);
+                if let Some(request) = request {
+                    shared.complete_ask(request, Err(AskError::ReceiverFailed(failure.clone())));
+                }
+                supervisor::fail(self, instance, shared, Phase::Handle, failure);
+            }
+        }
+    }
+
+    fn handle_sys(&self, instance: &mut Instance<A>, shared: &Arc<Shared>, sys: SysMsg<A::Msg>) {
+        match sys {
+            SysMsg::Deliver(env) => self.handle(instance, shared, env),
+            SysMsg::Signal(signal) => {
+                let result = {
+                    let mut ctx = ThreadContext::new(shared, self);
+                    caught(|| instance.current.signal(&mut ctx, signal))
+                };
+                if let Err(failure) = result {
+                    supervisor::fail(self, instance, shared, Phase::Signal, failure);
+                }
+            }
+            SysMsg::Shutdown => {
+                if instance.status == Status::Running {
+                    supervisor::run_stopped(self, instance, shared);
+                }
+                supervisor::terminate(self, instance, shared, ExitReason::Shutdown, DeadLetterReason::Shutdown);
+            }
+        }
+    }
+}
+
+impl<A: Actor> Entry for ActorCell<A> {
+    fn mailbox_any(&self) -> &dyn Any {
+        &self.mailbox
+    }
+
+    fn message_type(&self) -> &'static str {
+        std::any::type_name::<A::Msg>()
+    }
+
+    fn schedule(&self, shared: &Arc<Shared>) {
+        if self.mailbox.scheduled.swap(true, SeqCst) {
+            return;
+        }
+        match &self.wake {
+            // A full wake channel already holds a wake-up.
+            Some(wake) => drop(wake.try_send(())),
+            None => {
+                if let Some(me) = self.me.upgrade() {
+                    let shared_for_job = Arc::clone(shared);
+                    shared.pool.spawn(move || me.run(&shared_for_job));
+                }
+            }
+        }
+    }
+
+    fn signal(&self, shared: &Arc<Shared>, signal: Signal) {
+        if !self.is_gone() {
+            self.mailbox.push_sys(SysMsg::Signal(signal));
+            self.schedule(shared);
+        }
+    }
+
+    fn add_watcher(&self, watcher: ActorId) -> Option<ExitReason> {
+        let mut watch = lock(&self.watch);
+        if let Some(exit) = &watch.exit {
+            return Some(exit.clone());
+        }
+        if !watch.watchers.contains(&watcher) {
+            watch.watchers.push(watcher);
+        }
+        None
+    }
+
+    fn order_shutdown(&self, shared: &Arc<Shared>) {
+        self.mailbox.push_sys(SysMsg::Shutdown);
+        self.schedule(shared);
+    }
+
+    fn is_gone(&self) -> bool {
+        self.gone.load(SeqCst)
+    }
+
+    fn is_idle(&self) -> bool {
+        !self.mailbox.scheduled.load(SeqCst) && !self.mailbox.has_work()
+    }
+
+    fn report(&self) -> ActorReport {
+        let restarts = lock(&self.instance).restarts;
+        ActorReport {
+            id: self.id,
+            name: self.name.clone(),
+            ledger: self.mailbox.ledger(),
+            restarts,
+            exit: lock(&self.watch).exit.clone().unwrap_or(ExitReason::Killed),
+        }
+    }
+}
+
+/// The placement an actor asked for, as this backend applies it.
+pub(crate) fn is_dedicated(options: &SpawnOptions) -> bool {
+    options.placement == Placement::Dedicated
+}

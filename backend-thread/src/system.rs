@@ -1,0 +1,512 @@
+//! [`ThreadSystem`]: the [`Backend`] implementation, and the state every thread of a system
+//! shares. A send goes from [`Shared::send`] into the receiver's [`Mailbox`] and schedules it;
+//! [`ActorCell::run`] (in `cell.rs`) is where the handler is called.
+
+use std::any::{Any, type_name};
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering::SeqCst};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use actor_core::{
+    Actor, ActorId, ActorRef, Addr, AskError, Asker, Backend, DeadLetter, DeadLetterReason, ExitReason, FailureRecord,
+    Message, ReplyTo, SendError, SendFailure, ShutdownMode, ShutdownReport, Signal, SpawnError, SpawnOptions,
+};
+use crossbeam_channel::{RecvTimeoutError, Sender, bounded};
+
+use crate::cell::{ActorCell, Entry, is_dedicated, lock};
+use crate::mailbox::{Envelope, Mailbox};
+use crate::pool::{self, Threads};
+use crate::timer::Timers;
+
+/// An `ask`'s outcome: the reply (type-erased until the asker downcasts it), or why there is
+/// none.
+pub(crate) type Outcome = Result<Box<dyn Any + Send>, AskError>;
+
+/// Turns an actor's `ask` outcome into a message for it.
+pub(crate) type Completion = Box<dyn FnOnce(&Arc<Shared>, Outcome) + Send>;
+
+enum PendingAsk {
+    External(Sender<Outcome>),
+    Actor(Completion),
+}
+
+#[derive(Default)]
+struct Records {
+    failures: Vec<FailureRecord>,
+    escalations: Vec<FailureRecord>,
+    dead_letters: Vec<DeadLetter>,
+}
+
+/// How a thread system runs.
+///
+/// # Example
+/// ```
+/// let config = backend_thread::ThreadConfig::default().threads(2);
+/// assert_eq!(config.threads, 2);
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ThreadConfig {
+    /// Worker threads of the pool (dedicated actors have threads of their own besides).
+    pub threads: usize,
+    /// How many dead letters the report keeps with their messages (the counts are exact).
+    pub dead_letters_kept: usize,
+}
+
+impl Default for ThreadConfig {
+    /// As many pool threads as the machine has cores.
+    fn default() -> Self {
+        Self { threads: std::thread::available_parallelism().map_or(2, usize::from), dead_letters_kept: 10_000 }
+    }
+}
+
+impl ThreadConfig {
+    /// Sets the number of pool threads (at least 1).
+    pub fn threads(mut self, threads: usize) -> Self {
+        self.threads = threads.max(1);
+        self
+    }
+}
+
+static SYSTEMS: AtomicU64 = AtomicU64::new(0);
+
+/// The state every thread of one system shares.
+pub(crate) struct Shared {
+    /// This system's number, in thread names.
+    pub system: u64,
+    registry: boxcar::Vec<Arc<dyn Entry>>,
+    pub pool: rayon::ThreadPool,
+    /// Every thread started for this system: pool workers and dedicated actors.
+    pub threads: Threads,
+    timers: Timers,
+    asks: Mutex<HashMap<u64, PendingAsk>>,
+    next_request: AtomicU64,
+    records: Mutex<Records>,
+    late_replies: AtomicU64,
+    /// Set when shutdown begins: sends from outside and spawns are refused.
+    closed: AtomicBool,
+    /// Set when actors are to stop (after the drain, in drain mode): no actor starts another
+    /// message.
+    stopping: AtomicBool,
+    live: AtomicUsize,
+    started_at: Instant,
+    dead_letters_kept: usize,
+}
+
+impl Shared {
+    pub fn entry(&self, id: ActorId) -> Option<&Arc<dyn Entry>> {
+        self.registry.get(usize::try_from(id.get()).ok()?)
+    }
+
+    pub fn now(&self) -> Duration {
+        self.started_at.elapsed()
+    }
+
+    /// The typed mailbox of `to`, or why there is none.
+    fn mailbox<M: Message>(&self, to: ActorId) -> Result<(&Arc<dyn Entry>, &Mailbox<M>), SendFailure> {
+        let entry = self.entry(to).ok_or(SendFailure::UnknownActor)?;
+        let mailbox = entry
+            .mailbox_any()
+            .downcast_ref::<Mailbox<M>>()
+            .ok_or_else(|| SendFailure::WrongType { expected: entry.message_type().to_string() })?;
+        Ok((entry, mailbox))
+    }
+
+    /// The path of every send: into the receiver's queue, then schedule the receiver.
+    pub fn send<M: Message>(self: &Arc<Self>, to: ActorId, msg: M, request: Option<u64>) -> Result<(), SendError<M>> {
+        let (entry, mailbox) = match self.mailbox::<M>(to) {
+            Ok(found) => found,
+            Err(reason) => return Err(SendError::new(to, reason, msg)),
+        };
+        match mailbox.push(Envelope { msg, request }) {
+            Ok(()) => {
+                entry.schedule(self);
+                Ok(())
+            }
+            Err(refused) => Err(SendError::new(to, refused.0, refused.1.msg)),
+        }
+    }
+
+    pub fn send_after<M: Message>(self: &Arc<Self>, to: ActorId, msg: M, delay: Duration) -> Result<(), SendError<M>> {
+        match self.mailbox::<M>(to) {
+            Err(reason) => return Err(SendError::new(to, reason, msg)),
+            Ok((_, mailbox)) if mailbox.is_closed() => return Err(SendError::new(to, SendFailure::Stopped, msg)),
+            Ok(_) => {}
+        }
+        let shared = Arc::clone(self);
+        self.timers.add(delay, Box::new(move |fire| shared.deliver_timer(to, msg, fire)));
+        Ok(())
+    }
+
+    /// A timer's message: accepted when it fires (or is cancelled by shutdown, then dead).
+    fn deliver_timer<M: Message>(self: &Arc<Self>, to: ActorId, msg: M, fire: bool) {
+        let Ok((entry, mailbox)) = self.mailbox::<M>(to) else { return };
+        match mailbox.push_forced(Envelope { msg, request: None }) {
+            Ok(()) => entry.schedule(self),
+            Err(env) => {
+                let reason = if fire { DeadLetterReason::ReceiverGone } else { DeadLetterReason::Shutdown };
+                self.dead_letter(to, reason, Some(Box::new(env.msg)));
+            }
+        }
+    }
+
+    /// Delivers an ask's outcome to the asking actor; dropped and counted as late if the asker
+    /// is gone.
+    pub fn deliver_reply<M: Message>(self: &Arc<Self>, asker: ActorId, msg: M, was_reply: bool) {
+        match self.mailbox::<M>(asker) {
+            Ok((entry, mailbox)) if !mailbox.is_closed() => match mailbox.push_forced(Envelope { msg, request: None }) {
+                Ok(()) => entry.schedule(self),
+                Err(env) => self.dead_letter(asker, DeadLetterReason::ReceiverGone, Some(Box::new(env.msg))),
+            },
+            _ if was_reply => {
+                self.late_replies.fetch_add(1, SeqCst);
+            }
+            _ => {}
+        }
+    }
+
+    pub fn spawn<A: Actor>(
+        self: &Arc<Self>,
+        actor: A,
+        options: SpawnOptions,
+        parent: Option<ActorId>,
+    ) -> Result<Addr<A::Msg>, SpawnError> {
+        options.validate()?;
+        if self.closed.load(SeqCst) {
+            return Err(SpawnError::ShuttingDown);
+        }
+        let (wake, woken) = if is_dedicated(&options) {
+            let (wake, woken) = bounded(1);
+            (Some(wake), Some(woken))
+        } else {
+            (None, None)
+        };
+        let mut created = None;
+        self.registry.push_with(|index| {
+            let cell = ActorCell::new(ActorId::new(index as u64), actor, &options, parent, wake);
+            created = Some(Arc::clone(&cell));
+            cell as Arc<dyn Entry>
+        });
+        let Some(cell) = created else {
+            return Err(SpawnError::Backend("the registry did not take the actor".into()));
+        };
+        self.live.fetch_add(1, SeqCst);
+        if let Some(woken) = woken
+            && let Err(err) = pool::spawn_dedicated(self, Arc::clone(&cell), woken)
+        {
+            let why = format!("no thread for a dedicated actor: {err}");
+            cell.abandon(self, why.clone());
+            return Err(SpawnError::Backend(why));
+        }
+        cell.schedule(self);
+        Ok(Addr::from_id(cell.id))
+    }
+
+    pub fn watch(self: &Arc<Self>, watcher: ActorId, target: ActorId) {
+        let gone = match self.entry(target) {
+            None => Some(ExitReason::NoSuchActor),
+            Some(entry) => entry.add_watcher(watcher),
+        };
+        if let (Some(reason), Some(entry)) = (gone, self.entry(watcher)) {
+            entry.signal(self, Signal::Terminated { id: target, reason });
+        }
+    }
+
+    /// Registers an actor's ask, with a timer for its timeout; returns its request number.
+    pub fn open_ask(self: &Arc<Self>, complete: Completion, timeout: Duration) -> u64 {
+        let request = self.next_request.fetch_add(1, SeqCst);
+        lock(&self.asks).insert(request, PendingAsk::Actor(complete));
+        let shared = Arc::clone(self);
+        self.timers.add(
+            timeout,
+            Box::new(move |fire| {
+                if fire {
+                    shared.complete_ask(request, Err(AskError::Timeout(timeout)));
+                }
+            }),
+        );
+        request
+    }
+
+    pub fn cancel_ask(&self, request: u64) {
+        lock(&self.asks).remove(&request);
+    }
+
+    /// Ends an ask with its reply or the reason there is none. A second outcome for the same
+    /// ask is a late reply (counted) or a second failure notice (ignored).
+    pub fn complete_ask(self: &Arc<Self>, request: u64, outcome: Outcome) {
+        let pending = lock(&self.asks).remove(&request);
+        match pending {
+            Some(PendingAsk::External(reply)) => drop(reply.send(outcome)),
+            Some(PendingAsk::Actor(complete)) => complete(self, outcome),
+            None if outcome.is_ok() => {
+                self.late_replies.fetch_add(1, SeqCst);
+            }
+            None => {}
+        }
+    }
+
+    /// Keeps a dead letter's message for the report (the ledger counts it already).
+    pub fn dead_letter(&self, to: ActorId, reason: DeadLetterReason, message: Option<Box<dyn Any + Send>>) {
+        let mut records = lock(&self.records);
+        if records.dead_letters.len() < self.dead_letters_kept {
+            records.dead_letters.push(DeadLetter { to, reason, message });
+        }
+    }
+
+    pub fn record_failure(&self, record: FailureRecord) {
+        lock(&self.records).failures.push(record);
+    }
+
+    pub fn record_escalation(&self, record: FailureRecord) {
+        lock(&self.records).escalations.push(record);
+    }
+
+    pub fn is_stopping(&self) -> bool {
+        self.stopping.load(SeqCst)
+    }
+
+    pub fn actor_gone(&self) {
+        self.live.fetch_sub(1, SeqCst);
+    }
+
+    /// Total messages accepted and settled (handled or dead) over all actors, and whether every
+    /// actor is idle.
+    fn activity(&self) -> (u64, u64, bool) {
+        let (mut accepted, mut settled, mut idle) = (0, 0, true);
+        for (_, entry) in &self.registry {
+            let ledger = entry.report().ledger;
+            accepted += ledger.accepted;
+            settled += ledger.handled + ledger.dead_letters;
+            idle &= entry.is_idle();
+        }
+        (accepted, settled, idle)
+    }
+}
+
+/// An actor system on threads: pool actors share a `rayon` pool (M:N), dedicated actors have a
+/// thread each.
+///
+/// # Example
+/// ```
+/// use std::time::Duration;
+/// use actor_core::{Actor, ActorError, Backend, Context, ReplyTo, ShutdownMode};
+/// use backend_thread::ThreadSystem;
+///
+/// #[derive(Clone, serde::Serialize, serde::Deserialize)]
+/// struct Doubler;
+/// impl Actor for Doubler {
+///     type Msg = (u64, ReplyTo<u64>);
+///     fn handle<C: Context<Self>>(&mut self, ctx: &mut C, (n, reply_to): Self::Msg) -> Result<(), ActorError> {
+///         ctx.reply(reply_to, 2 * n);
+///         Ok(())
+///     }
+/// }
+///
+/// let system = ThreadSystem::new().unwrap();
+/// let doubler = system.spawn(Doubler).unwrap();
+/// assert_eq!(system.ask(&doubler, |r| (21, r), Duration::from_secs(5)), Ok(42));
+/// let report = system.shutdown(ShutdownMode::Drain, Duration::from_secs(5));
+/// assert!(report.is_balanced());
+/// ```
+pub struct ThreadSystem {
+    shared: Option<Arc<Shared>>,
+    threads: Threads,
+}
+
+impl ThreadSystem {
+    /// A system with a pool thread per core.
+    ///
+    /// # Errors
+    /// The operating system refused a thread.
+    pub fn new() -> std::io::Result<Self> {
+        Self::with_config(ThreadConfig::default())
+    }
+
+    /// A system with the given configuration.
+    ///
+    /// # Errors
+    /// The operating system refused a thread.
+    pub fn with_config(config: ThreadConfig) -> std::io::Result<Self> {
+        let system = SYSTEMS.fetch_add(1, SeqCst);
+        let threads: Threads = Arc::default();
+        let pool = pool::build(config.threads.max(1), system, &threads).map_err(std::io::Error::other)?;
+        let timers = Timers::start(format!("actors-{system}-timer"))?;
+        let shared = Shared {
+            system,
+            registry: boxcar::Vec::new(),
+            pool,
+            threads: Arc::clone(&threads),
+            timers,
+            asks: Mutex::default(),
+            next_request: AtomicU64::new(0),
+            records: Mutex::default(),
+            late_replies: AtomicU64::new(0),
+            closed: AtomicBool::new(false),
+            stopping: AtomicBool::new(false),
+            live: AtomicUsize::new(0),
+            started_at: Instant::now(),
+            dead_letters_kept: config.dead_letters_kept,
+        };
+        Ok(Self { shared: Some(Arc::new(shared)), threads })
+    }
+
+    fn shared(&self) -> Result<&Arc<Shared>, SendFailure> {
+        match &self.shared {
+            Some(shared) if !shared.closed.load(SeqCst) => Ok(shared),
+            _ => Err(SendFailure::ShuttingDown),
+        }
+    }
+
+    fn stop(&mut self, mode: ShutdownMode, timeout: Duration) -> ShutdownReport {
+        let Some(shared) = self.shared.take() else { return ShutdownReport::default() };
+        let deadline = Instant::now() + timeout;
+        shared.closed.store(true, SeqCst);
+        if mode == ShutdownMode::Drain {
+            // Idle twice with no message moving in between: nothing is left in flight.
+            let mut last = None;
+            while Instant::now() < deadline {
+                let now = shared.activity();
+                if now.2 && last == Some(now) {
+                    break;
+                }
+                last = Some(now);
+                std::thread::sleep(Duration::from_micros(200));
+            }
+        }
+        shared.stopping.store(true, SeqCst);
+        for (_, entry) in &shared.registry {
+            if !entry.is_gone() {
+                entry.order_shutdown(&shared);
+            }
+        }
+        while shared.live.load(SeqCst) > 0 && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_micros(200));
+        }
+        shared.timers.stop();
+        let unresponsive: Vec<ActorId> =
+            shared.registry.iter().filter(|(_, e)| !e.is_gone()).map(|(i, _)| ActorId::new(i as u64)).collect();
+        let actors = shared.registry.iter().map(|(_, e)| e.report()).collect();
+        let records = std::mem::take(&mut *lock(&shared.records));
+        let late_replies = shared.late_replies.load(SeqCst);
+        lock(&shared.asks).clear();
+        if unresponsive.is_empty() {
+            release(shared, &self.threads, deadline);
+        }
+        ShutdownReport {
+            actors,
+            failures: records.failures,
+            escalations: records.escalations,
+            dead_letters: records.dead_letters,
+            late_replies,
+            unresponsive,
+        }
+    }
+}
+
+/// Drops the last reference to the shared state (which ends the pool) and joins every thread,
+/// waiting no later than `deadline`. A thread still running then is left, detached.
+fn release(shared: Arc<Shared>, threads: &Threads, deadline: Instant) {
+    let mut shared = shared;
+    loop {
+        match Arc::try_unwrap(shared) {
+            Ok(last) => {
+                drop(last);
+                break;
+            }
+            // A pool job that has just run is dropping its reference.
+            Err(still_shared) if Instant::now() < deadline => {
+                shared = still_shared;
+                std::thread::sleep(Duration::from_micros(100));
+            }
+            Err(_) => return,
+        }
+    }
+    let handles = std::mem::take(&mut *lock(threads));
+    for handle in handles {
+        while !handle.is_finished() && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_micros(100));
+        }
+        if handle.is_finished() {
+            let _ = handle.join();
+        }
+    }
+}
+
+impl Backend for ThreadSystem {
+    fn spawn_with<A: Actor>(&self, actor: A, options: SpawnOptions) -> Result<Addr<A::Msg>, SpawnError> {
+        let shared = self.shared().map_err(|_| SpawnError::ShuttingDown)?;
+        shared.spawn(actor, options, None)
+    }
+
+    fn send<M: Message>(&self, to: &impl ActorRef<M>, msg: M) -> Result<(), SendError<M>> {
+        match self.shared() {
+            Ok(shared) => shared.send(to.id(), msg, None),
+            Err(reason) => Err(SendError::new(to.id(), reason, msg)),
+        }
+    }
+
+    /// Retries a full mailbox with a short back-off until `timeout`.
+    fn send_timeout<M: Message>(&self, to: &impl ActorRef<M>, msg: M, timeout: Duration) -> Result<(), SendError<M>> {
+        let deadline = Instant::now() + timeout;
+        let backoff = crossbeam_utils::Backoff::new();
+        let mut msg = msg;
+        loop {
+            match self.send(to, msg) {
+                Err(err) if matches!(err.reason(), SendFailure::Full { .. }) && Instant::now() < deadline => {
+                    msg = err.into_message();
+                    if backoff.is_completed() {
+                        std::thread::sleep(Duration::from_micros(50));
+                    } else {
+                        backoff.snooze();
+                    }
+                }
+                result => return result,
+            }
+        }
+    }
+
+    fn ask<M: Message, R: Message>(
+        &self,
+        to: &impl ActorRef<M>,
+        make: impl FnOnce(ReplyTo<R>) -> M,
+        timeout: Duration,
+    ) -> Result<R, AskError> {
+        let shared = self.shared().map_err(AskError::Rejected)?;
+        let (reply, replies) = bounded(1);
+        let request = shared.next_request.fetch_add(1, SeqCst);
+        lock(&shared.asks).insert(request, PendingAsk::External(reply));
+        let msg = make(ReplyTo::new(Asker::External, request));
+        if let Err(err) = shared.send(to.id(), msg, Some(request)) {
+            shared.cancel_ask(request);
+            return Err(AskError::Rejected(err.reason().clone()));
+        }
+        let outcome = match replies.recv_timeout(timeout) {
+            Ok(outcome) => outcome,
+            Err(RecvTimeoutError::Timeout) if lock(&shared.asks).remove(&request).is_some() => {
+                return Err(AskError::Timeout(timeout));
+            }
+            // The outcome is being delivered right now.
+            Err(_) => replies.recv().unwrap_or(Err(AskError::Timeout(timeout))),
+        };
+        outcome.and_then(|reply| {
+            reply.downcast::<R>().map(|r| *r).map_err(|_| AskError::BadReply(format!("expected {}", type_name::<R>())))
+        })
+    }
+
+    fn sleep(&self, duration: Duration) {
+        std::thread::sleep(duration);
+    }
+
+    fn shutdown(mut self, mode: ShutdownMode, timeout: Duration) -> ShutdownReport {
+        self.stop(mode, timeout)
+    }
+}
+
+impl Drop for ThreadSystem {
+    /// Dropping a system that was not shut down stops it without draining, waiting at most
+    /// five seconds for handlers still running.
+    fn drop(&mut self) {
+        self.stop(ShutdownMode::DeadLetter, Duration::from_secs(5));
+    }
+}
