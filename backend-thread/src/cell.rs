@@ -3,12 +3,12 @@
 
 use std::any::Any;
 use std::panic::{AssertUnwindSafe, catch_unwind};
-use std::sync::atomic::{AtomicBool, Ordering::SeqCst};
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering::SeqCst};
 use std::sync::{Arc, Mutex, MutexGuard, Weak};
 
 use actor_core::{
-    Actor, ActorError, ActorId, ActorReport, AskError, DeadLetterReason, ExitReason, Failure, Phase, Placement,
-    RestartBudget, Signal, SpawnOptions,
+    Actor, ActorError, ActorId, ActorReport, AskError, DeadLetterReason, ExitReason, Failure,
+    Phase, Placement, RestartBudget, Signal, SpawnOptions,
 };
 
 use crate::context::ThreadContext;
@@ -51,7 +51,6 @@ pub(crate) struct Instance<A> {
     pub current: A,
     pub status: Status,
     pub budget: RestartBudget,
-    pub restarts: u32,
 }
 
 /// Who watches the actor, and why it ended once it has.
@@ -70,6 +69,8 @@ pub(crate) struct ActorCell<A: Actor> {
     pub watch: Mutex<WatchState>,
     pub stop_requested: AtomicBool,
     pub gone: AtomicBool,
+    /// Outside the instance lock, so a report never waits for a running handler.
+    pub restarts: AtomicU32,
     /// How a dedicated actor's thread is woken; `None` on the pool.
     pub wake: Option<crossbeam_channel::Sender<()>>,
     me: Weak<Self>,
@@ -78,7 +79,9 @@ pub(crate) struct ActorCell<A: Actor> {
 /// Locks a mutex whose holder may have panicked: the state it guards is still consistent
 /// here, because every hook runs under `catch_unwind` while the lock is held.
 pub(crate) fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
-    mutex.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    mutex
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 /// Runs a hook, turning a panic or an error into a [`Failure`].
@@ -107,8 +110,8 @@ impl<A: Actor> ActorCell<A> {
                 current: actor,
                 status: Status::Starting,
                 budget: RestartBudget::new(options.supervision),
-                restarts: 0,
             }),
+            restarts: AtomicU32::new(0),
             watch: Mutex::new(WatchState::default()),
             stop_requested: AtomicBool::new(false),
             gone: AtomicBool::new(false),
@@ -121,7 +124,13 @@ impl<A: Actor> ActorCell<A> {
     pub fn abandon(&self, shared: &Arc<Shared>, why: String) {
         let mut instance = lock(&self.instance);
         let reason = ExitReason::Failed(Failure::Transport(why));
-        supervisor::terminate(self, &mut instance, shared, reason, DeadLetterReason::ReceiverGone);
+        supervisor::terminate(
+            self,
+            &mut instance,
+            shared,
+            reason,
+            DeadLetterReason::ReceiverGone,
+        );
     }
 
     fn dedicated(&self) -> bool {
@@ -158,7 +167,13 @@ impl<A: Actor> ActorCell<A> {
                 }
                 if instance.status == Status::Running && self.stop_requested.load(SeqCst) {
                     supervisor::run_stopped(self, &mut instance, shared);
-                    supervisor::terminate(self, &mut instance, shared, ExitReason::Stopped, DeadLetterReason::ReceiverGone);
+                    supervisor::terminate(
+                        self,
+                        &mut instance,
+                        shared,
+                        ExitReason::Stopped,
+                        DeadLetterReason::ReceiverGone,
+                    );
                 }
             }
         }
@@ -204,7 +219,13 @@ impl<A: Actor> ActorCell<A> {
                 if instance.status == Status::Running {
                     supervisor::run_stopped(self, instance, shared);
                 }
-                supervisor::terminate(self, instance, shared, ExitReason::Shutdown, DeadLetterReason::Shutdown);
+                supervisor::terminate(
+                    self,
+                    instance,
+                    shared,
+                    ExitReason::Shutdown,
+                    DeadLetterReason::Shutdown,
+                );
             }
         }
     }
@@ -267,7 +288,7 @@ impl<A: Actor> Entry for ActorCell<A> {
     }
 
     fn report(&self) -> ActorReport {
-        let restarts = lock(&self.instance).restarts;
+        let restarts = self.restarts.load(SeqCst);
         ActorReport {
             id: self.id,
             name: self.name.clone(),

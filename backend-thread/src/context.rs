@@ -7,7 +7,8 @@ use std::sync::atomic::Ordering::SeqCst;
 use std::time::Duration;
 
 use actor_core::{
-    Actor, ActorRef, Addr, AskError, Asker, Context, Message, ReplyTo, SendError, SpawnError, SpawnOptions,
+    Actor, ActorRef, Addr, AskError, Asker, Context, Message, ReplyTo, SendError, SpawnError,
+    SpawnOptions,
 };
 
 use crate::cell::ActorCell;
@@ -34,7 +35,12 @@ impl<A: Actor> Context<A> for ThreadContext<'_, A> {
         self.shared.send(to.id(), msg, None)
     }
 
-    fn send_after<M: Message>(&mut self, to: &impl ActorRef<M>, msg: M, delay: Duration) -> Result<(), SendError<M>> {
+    fn send_after<M: Message>(
+        &mut self,
+        to: &impl ActorRef<M>,
+        msg: M,
+        delay: Duration,
+    ) -> Result<(), SendError<M>> {
         self.shared.send_after(to.id(), msg, delay)
     }
 
@@ -54,20 +60,29 @@ impl<A: Actor> Context<A> for ThreadContext<'_, A> {
         let complete = move |shared: &Arc<Shared>, outcome: Outcome| {
             let delivered = outcome.is_ok();
             let result = outcome.and_then(|reply| {
-                reply.downcast::<R>().map(|r| *r).map_err(|_| AskError::BadReply(format!("expected {}", type_name::<R>())))
+                reply
+                    .downcast::<R>()
+                    .map(|r| *r)
+                    .map_err(|_| AskError::BadReply(format!("expected {}", type_name::<R>())))
             });
             shared.deliver_reply::<A::Msg>(asker, on_reply(result), delivered);
         };
         let request = self.shared.open_ask(Box::new(complete), timeout);
         let msg = make(ReplyTo::new(Asker::Actor(asker), request));
-        self.shared.send(to.id(), msg, Some(request)).inspect_err(|_| self.shared.cancel_ask(request))
+        self.shared
+            .send(to.id(), msg, Some(request))
+            .inspect_err(|_| self.shared.cancel_ask(request))
     }
 
     fn reply<R: Message>(&mut self, to: ReplyTo<R>, value: R) {
         self.shared.complete_ask(to.request(), Ok(Box::new(value)));
     }
 
-    fn spawn<B: Actor>(&mut self, actor: B, options: SpawnOptions) -> Result<Addr<B::Msg>, SpawnError> {
+    fn spawn<B: Actor>(
+        &mut self,
+        actor: B,
+        options: SpawnOptions,
+    ) -> Result<Addr<B::Msg>, SpawnError> {
         self.shared.spawn(actor, options, Some(self.cell.id))
     }
 

@@ -78,7 +78,12 @@ impl<M> Mailbox<M> {
             }
             Queue::Bounded(queue) => queue.push(env).map_err(|env| {
                 self.state.fetch_sub(1, SeqCst);
-                Refused(SendFailure::Full { capacity: queue.capacity() }, env)
+                Refused(
+                    SendFailure::Full {
+                        capacity: queue.capacity(),
+                    },
+                    env,
+                )
             }),
         }
     }
@@ -160,6 +165,10 @@ impl<M> Mailbox<M> {
         // Read the outcomes first: a message is counted accepted before it can be handled.
         let handled = self.handled.load(SeqCst);
         let dead_letters = self.dead_letters.load(SeqCst);
-        Ledger { accepted: self.state.load(SeqCst) & !CLOSED, handled, dead_letters }
+        Ledger {
+            accepted: self.state.load(SeqCst) & !CLOSED,
+            handled,
+            dead_letters,
+        }
     }
 }

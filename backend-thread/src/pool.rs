@@ -15,7 +15,11 @@ use crate::system::Shared;
 pub(crate) type Threads = Arc<Mutex<Vec<JoinHandle<()>>>>;
 
 /// A pool of `threads` workers whose handles go into `handles`.
-pub(crate) fn build(threads: usize, system: u64, handles: &Threads) -> Result<rayon::ThreadPool, rayon::ThreadPoolBuildError> {
+pub(crate) fn build(
+    threads: usize,
+    system: u64,
+    handles: &Threads,
+) -> Result<rayon::ThreadPool, rayon::ThreadPoolBuildError> {
     let handles = Arc::clone(handles);
     rayon::ThreadPoolBuilder::new()
         .num_threads(threads)

@@ -5,14 +5,20 @@
 use std::sync::Arc;
 use std::sync::atomic::Ordering::SeqCst;
 
-use actor_core::{Actor, AskError, DeadLetterReason, ExitReason, Failure, FailureRecord, Phase, Signal};
+use actor_core::{
+    Actor, AskError, DeadLetterReason, ExitReason, Failure, FailureRecord, Phase, Signal,
+};
 
 use crate::cell::{ActorCell, Instance, Status, caught, lock};
 use crate::context::ThreadContext;
 use crate::system::Shared;
 
 /// Runs `started`; a failure there is supervised like any other.
-pub(crate) fn start<A: Actor>(cell: &ActorCell<A>, instance: &mut Instance<A>, shared: &Arc<Shared>) {
+pub(crate) fn start<A: Actor>(
+    cell: &ActorCell<A>,
+    instance: &mut Instance<A>,
+    shared: &Arc<Shared>,
+) {
     let result = {
         let mut ctx = ThreadContext::new(shared, cell);
         caught(|| instance.current.started(&mut ctx))
@@ -37,30 +43,60 @@ pub(crate) fn fail<A: Actor>(
     }
     // No restart once shutdown has begun: the actor is stopping anyway.
     let restarted = !shared.is_stopping() && instance.budget.try_restart(shared.now());
-    let record = FailureRecord { actor: cell.id, phase, failure: failure.clone(), restarted };
+    let record = FailureRecord {
+        actor: cell.id,
+        phase,
+        failure: failure.clone(),
+        restarted,
+    };
     shared.record_failure(record.clone());
     if restarted {
-        instance.restarts += 1;
+        cell.restarts.fetch_add(1, SeqCst);
         instance.current = instance.initial.clone();
         instance.status = Status::Starting;
         cell.stop_requested.store(false, SeqCst);
         return;
     }
-    terminate(cell, instance, shared, ExitReason::Failed(failure.clone()), DeadLetterReason::ReceiverGone);
-    match cell.parent.and_then(|parent| shared.entry(parent)).filter(|parent| !parent.is_gone()) {
-        Some(parent) => parent.signal(shared, Signal::Escalated { child: cell.id, failure }),
+    terminate(
+        cell,
+        instance,
+        shared,
+        ExitReason::Failed(failure.clone()),
+        DeadLetterReason::ReceiverGone,
+    );
+    match cell
+        .parent
+        .and_then(|parent| shared.entry(parent))
+        .filter(|parent| !parent.is_gone())
+    {
+        Some(parent) => parent.signal(
+            shared,
+            Signal::Escalated {
+                child: cell.id,
+                failure,
+            },
+        ),
         None => shared.record_escalation(record),
     }
 }
 
 /// Runs `stopped`; a panic there is recorded and changes nothing else.
-pub(crate) fn run_stopped<A: Actor>(cell: &ActorCell<A>, instance: &mut Instance<A>, shared: &Arc<Shared>) {
+pub(crate) fn run_stopped<A: Actor>(
+    cell: &ActorCell<A>,
+    instance: &mut Instance<A>,
+    shared: &Arc<Shared>,
+) {
     let result = caught(|| {
         instance.current.stopped();
         Ok(())
     });
     if let Err(failure) = result {
-        shared.record_failure(FailureRecord { actor: cell.id, phase: Phase::Stopped, failure, restarted: false });
+        shared.record_failure(FailureRecord {
+            actor: cell.id,
+            phase: Phase::Stopped,
+            failure,
+            restarted: false,
+        });
     }
 }
 
@@ -88,7 +124,13 @@ pub(crate) fn terminate<A: Actor>(
     cell.gone.store(true, SeqCst);
     for watcher in watchers {
         if let Some(entry) = shared.entry(watcher) {
-            entry.signal(shared, Signal::Terminated { id: cell.id, reason: reason.clone() });
+            entry.signal(
+                shared,
+                Signal::Terminated {
+                    id: cell.id,
+                    reason: reason.clone(),
+                },
+            );
         }
     }
     shared.actor_gone();

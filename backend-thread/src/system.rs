@@ -9,8 +9,9 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use actor_core::{
-    Actor, ActorId, ActorRef, Addr, AskError, Asker, Backend, DeadLetter, DeadLetterReason, ExitReason, FailureRecord,
-    Message, ReplyTo, SendError, SendFailure, ShutdownMode, ShutdownReport, Signal, SpawnError, SpawnOptions,
+    Actor, ActorId, ActorRef, Addr, AskError, Asker, Backend, DeadLetter, DeadLetterReason,
+    ExitReason, FailureRecord, Message, ReplyTo, SendError, SendFailure, ShutdownMode,
+    ShutdownReport, Signal, SpawnError, SpawnOptions,
 };
 use crossbeam_channel::{RecvTimeoutError, Sender, bounded};
 
@@ -56,7 +57,10 @@ pub struct ThreadConfig {
 impl Default for ThreadConfig {
     /// As many pool threads as the machine has cores.
     fn default() -> Self {
-        Self { threads: std::thread::available_parallelism().map_or(2, usize::from), dead_letters_kept: 10_000 }
+        Self {
+            threads: std::thread::available_parallelism().map_or(2, usize::from),
+            dead_letters_kept: 10_000,
+        }
     }
 }
 
@@ -103,17 +107,27 @@ impl Shared {
     }
 
     /// The typed mailbox of `to`, or why there is none.
-    fn mailbox<M: Message>(&self, to: ActorId) -> Result<(&Arc<dyn Entry>, &Mailbox<M>), SendFailure> {
+    fn mailbox<M: Message>(
+        &self,
+        to: ActorId,
+    ) -> Result<(&Arc<dyn Entry>, &Mailbox<M>), SendFailure> {
         let entry = self.entry(to).ok_or(SendFailure::UnknownActor)?;
         let mailbox = entry
             .mailbox_any()
             .downcast_ref::<Mailbox<M>>()
-            .ok_or_else(|| SendFailure::WrongType { expected: entry.message_type().to_string() })?;
+            .ok_or_else(|| SendFailure::WrongType {
+                expected: entry.message_type().to_string(),
+            })?;
         Ok((entry, mailbox))
     }
 
     /// The path of every send: into the receiver's queue, then schedule the receiver.
-    pub fn send<M: Message>(self: &Arc<Self>, to: ActorId, msg: M, request: Option<u64>) -> Result<(), SendError<M>> {
+    pub fn send<M: Message>(
+        self: &Arc<Self>,
+        to: ActorId,
+        msg: M,
+        request: Option<u64>,
+    ) -> Result<(), SendError<M>> {
         let (entry, mailbox) = match self.mailbox::<M>(to) {
             Ok(found) => found,
             Err(reason) => return Err(SendError::new(to, reason, msg)),
@@ -127,24 +141,40 @@ impl Shared {
         }
     }
 
-    pub fn send_after<M: Message>(self: &Arc<Self>, to: ActorId, msg: M, delay: Duration) -> Result<(), SendError<M>> {
+    pub fn send_after<M: Message>(
+        self: &Arc<Self>,
+        to: ActorId,
+        msg: M,
+        delay: Duration,
+    ) -> Result<(), SendError<M>> {
         match self.mailbox::<M>(to) {
             Err(reason) => return Err(SendError::new(to, reason, msg)),
-            Ok((_, mailbox)) if mailbox.is_closed() => return Err(SendError::new(to, SendFailure::Stopped, msg)),
+            Ok((_, mailbox)) if mailbox.is_closed() => {
+                return Err(SendError::new(to, SendFailure::Stopped, msg));
+            }
             Ok(_) => {}
         }
         let shared = Arc::clone(self);
-        self.timers.add(delay, Box::new(move |fire| shared.deliver_timer(to, msg, fire)));
+        self.timers.add(
+            delay,
+            Box::new(move |fire| shared.deliver_timer(to, msg, fire)),
+        );
         Ok(())
     }
 
     /// A timer's message: accepted when it fires (or is cancelled by shutdown, then dead).
     fn deliver_timer<M: Message>(self: &Arc<Self>, to: ActorId, msg: M, fire: bool) {
-        let Ok((entry, mailbox)) = self.mailbox::<M>(to) else { return };
+        let Ok((entry, mailbox)) = self.mailbox::<M>(to) else {
+            return;
+        };
         match mailbox.push_forced(Envelope { msg, request: None }) {
             Ok(()) => entry.schedule(self),
             Err(env) => {
-                let reason = if fire { DeadLetterReason::ReceiverGone } else { DeadLetterReason::Shutdown };
+                let reason = if fire {
+                    DeadLetterReason::ReceiverGone
+                } else {
+                    DeadLetterReason::Shutdown
+                };
                 self.dead_letter(to, reason, Some(Box::new(env.msg)));
             }
         }
@@ -154,10 +184,16 @@ impl Shared {
     /// is gone.
     pub fn deliver_reply<M: Message>(self: &Arc<Self>, asker: ActorId, msg: M, was_reply: bool) {
         match self.mailbox::<M>(asker) {
-            Ok((entry, mailbox)) if !mailbox.is_closed() => match mailbox.push_forced(Envelope { msg, request: None }) {
-                Ok(()) => entry.schedule(self),
-                Err(env) => self.dead_letter(asker, DeadLetterReason::ReceiverGone, Some(Box::new(env.msg))),
-            },
+            Ok((entry, mailbox)) if !mailbox.is_closed() => {
+                match mailbox.push_forced(Envelope { msg, request: None }) {
+                    Ok(()) => entry.schedule(self),
+                    Err(env) => self.dead_letter(
+                        asker,
+                        DeadLetterReason::ReceiverGone,
+                        Some(Box::new(env.msg)),
+                    ),
+                }
+            }
             _ if was_reply => {
                 self.late_replies.fetch_add(1, SeqCst);
             }
@@ -188,7 +224,9 @@ impl Shared {
             cell as Arc<dyn Entry>
         });
         let Some(cell) = created else {
-            return Err(SpawnError::Backend("the registry did not take the actor".into()));
+            return Err(SpawnError::Backend(
+                "the registry did not take the actor".into(),
+            ));
         };
         self.live.fetch_add(1, SeqCst);
         if let Some(woken) = woken
@@ -247,10 +285,19 @@ impl Shared {
     }
 
     /// Keeps a dead letter's message for the report (the ledger counts it already).
-    pub fn dead_letter(&self, to: ActorId, reason: DeadLetterReason, message: Option<Box<dyn Any + Send>>) {
+    pub fn dead_letter(
+        &self,
+        to: ActorId,
+        reason: DeadLetterReason,
+        message: Option<Box<dyn Any + Send>>,
+    ) {
         let mut records = lock(&self.records);
         if records.dead_letters.len() < self.dead_letters_kept {
-            records.dead_letters.push(DeadLetter { to, reason, message });
+            records.dead_letters.push(DeadLetter {
+                to,
+                reason,
+                message,
+            });
         }
     }
 
@@ -330,7 +377,8 @@ impl ThreadSystem {
     pub fn with_config(config: ThreadConfig) -> std::io::Result<Self> {
         let system = SYSTEMS.fetch_add(1, SeqCst);
         let threads: Threads = Arc::default();
-        let pool = pool::build(config.threads.max(1), system, &threads).map_err(std::io::Error::other)?;
+        let pool =
+            pool::build(config.threads.max(1), system, &threads).map_err(std::io::Error::other)?;
         let timers = Timers::start(format!("actors-{system}-timer"))?;
         let shared = Shared {
             system,
@@ -348,7 +396,10 @@ impl ThreadSystem {
             started_at: Instant::now(),
             dead_letters_kept: config.dead_letters_kept,
         };
-        Ok(Self { shared: Some(Arc::new(shared)), threads })
+        Ok(Self {
+            shared: Some(Arc::new(shared)),
+            threads,
+        })
     }
 
     fn shared(&self) -> Result<&Arc<Shared>, SendFailure> {
@@ -359,7 +410,9 @@ impl ThreadSystem {
     }
 
     fn stop(&mut self, mode: ShutdownMode, timeout: Duration) -> ShutdownReport {
-        let Some(shared) = self.shared.take() else { return ShutdownReport::default() };
+        let Some(shared) = self.shared.take() else {
+            return ShutdownReport::default();
+        };
         let deadline = Instant::now() + timeout;
         shared.closed.store(true, SeqCst);
         if mode == ShutdownMode::Drain {
@@ -384,8 +437,12 @@ impl ThreadSystem {
             std::thread::sleep(Duration::from_micros(200));
         }
         shared.timers.stop();
-        let unresponsive: Vec<ActorId> =
-            shared.registry.iter().filter(|(_, e)| !e.is_gone()).map(|(i, _)| ActorId::new(i as u64)).collect();
+        let unresponsive: Vec<ActorId> = shared
+            .registry
+            .iter()
+            .filter(|(_, e)| !e.is_gone())
+            .map(|(i, _)| ActorId::new(i as u64))
+            .collect();
         let actors = shared.registry.iter().map(|(_, e)| e.report()).collect();
         let records = std::mem::take(&mut *lock(&shared.records));
         let late_replies = shared.late_replies.load(SeqCst);
@@ -434,7 +491,11 @@ fn release(shared: Arc<Shared>, threads: &Threads, deadline: Instant) {
 }
 
 impl Backend for ThreadSystem {
-    fn spawn_with<A: Actor>(&self, actor: A, options: SpawnOptions) -> Result<Addr<A::Msg>, SpawnError> {
+    fn spawn_with<A: Actor>(
+        &self,
+        actor: A,
+        options: SpawnOptions,
+    ) -> Result<Addr<A::Msg>, SpawnError> {
         let shared = self.shared().map_err(|_| SpawnError::ShuttingDown)?;
         shared.spawn(actor, options, None)
     }
@@ -447,13 +508,21 @@ impl Backend for ThreadSystem {
     }
 
     /// Retries a full mailbox with a short back-off until `timeout`.
-    fn send_timeout<M: Message>(&self, to: &impl ActorRef<M>, msg: M, timeout: Duration) -> Result<(), SendError<M>> {
+    fn send_timeout<M: Message>(
+        &self,
+        to: &impl ActorRef<M>,
+        msg: M,
+        timeout: Duration,
+    ) -> Result<(), SendError<M>> {
         let deadline = Instant::now() + timeout;
         let backoff = crossbeam_utils::Backoff::new();
         let mut msg = msg;
         loop {
             match self.send(to, msg) {
-                Err(err) if matches!(err.reason(), SendFailure::Full { .. }) && Instant::now() < deadline => {
+                Err(err)
+                    if matches!(err.reason(), SendFailure::Full { .. })
+                        && Instant::now() < deadline =>
+                {
                     msg = err.into_message();
                     if backoff.is_completed() {
                         std::thread::sleep(Duration::from_micros(50));
@@ -490,7 +559,10 @@ impl Backend for ThreadSystem {
             Err(_) => replies.recv().unwrap_or(Err(AskError::Timeout(timeout))),
         };
         outcome.and_then(|reply| {
-            reply.downcast::<R>().map(|r| *r).map_err(|_| AskError::BadReply(format!("expected {}", type_name::<R>())))
+            reply
+                .downcast::<R>()
+                .map(|r| *r)
+                .map_err(|_| AskError::BadReply(format!("expected {}", type_name::<R>())))
         })
     }
 

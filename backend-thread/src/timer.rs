@@ -24,8 +24,13 @@ pub(crate) struct Timers {
 impl Timers {
     pub fn start(name: String) -> std::io::Result<Self> {
         let (commands, inbox) = unbounded();
-        let thread = std::thread::Builder::new().name(name).spawn(move || run(&inbox))?;
-        Ok(Self { commands, thread: Mutex::new(Some(thread)) })
+        let thread = std::thread::Builder::new()
+            .name(name)
+            .spawn(move || run(&inbox))?;
+        Ok(Self {
+            commands,
+            thread: Mutex::new(Some(thread)),
+        })
     }
 
     /// Runs `action(true)` after `delay`, or `action(false)` at shutdown if it is not due by

@@ -37,7 +37,8 @@ impl BackendKind {
     pub fn is_compiled(self) -> bool {
         match self {
             Self::Inline => cfg!(feature = "inline"),
-            Self::Thread | Self::Process => false,
+            Self::Thread => cfg!(feature = "thread"),
+            Self::Process => false,
         }
     }
 
@@ -69,6 +70,12 @@ pub fn run_on<J: Job>(kind: BackendKind, job: &J) -> Result<J::Output, WorkloadE
     match kind {
         #[cfg(feature = "inline")]
         BackendKind::Inline => run_and_stop(backend_inline::InlineSystem::new(), job),
+        #[cfg(feature = "thread")]
+        BackendKind::Thread => run_and_stop(
+            backend_thread::ThreadSystem::new()
+                .map_err(|e| WorkloadError::Baseline(format!("thread system: {e}")))?,
+            job,
+        ),
         _ => Err(WorkloadError::NotCompiled(kind.name())),
     }
 }
