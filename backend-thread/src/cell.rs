@@ -13,6 +13,7 @@ use actor_core::{
 
 use crate::context::ThreadContext;
 use crate::mailbox::{Envelope, Mailbox, SysMsg};
+use crate::pool;
 use crate::supervisor;
 use crate::system::Shared;
 
@@ -26,6 +27,8 @@ pub(crate) trait Entry: Send + Sync + 'static {
     fn message_type(&self) -> &'static str;
     /// Makes sure the actor will run (if it is not already scheduled or running).
     fn schedule(&self, shared: &Arc<Shared>);
+    /// Runs a batch; called by the pool job or the dedicated thread that holds the schedule.
+    fn run(&self, shared: &Arc<Shared>);
     fn signal(&self, shared: &Arc<Shared>, signal: Signal);
     /// Registers a watcher; returns the exit reason instead if the actor is already gone.
     fn add_watcher(&self, watcher: ActorId) -> Option<ExitReason>;
@@ -241,7 +244,9 @@ impl<A: Actor> Entry for ActorCell<A> {
     }
 
     fn schedule(&self, shared: &Arc<Shared>) {
-        if self.mailbox.scheduled.swap(true, SeqCst) {
+        // A load first: an actor that is already scheduled (the common case under load) costs
+        // its senders no write to a shared line.
+        if self.mailbox.scheduled.load(SeqCst) || self.mailbox.scheduled.swap(true, SeqCst) {
             return;
         }
         match &self.wake {
@@ -249,11 +254,14 @@ impl<A: Actor> Entry for ActorCell<A> {
             Some(wake) => drop(wake.try_send(())),
             None => {
                 if let Some(me) = self.me.upgrade() {
-                    let shared_for_job = Arc::clone(shared);
-                    shared.pool.spawn(move || me.run(&shared_for_job));
+                    pool::run_soon(shared, me);
                 }
             }
         }
+    }
+
+    fn run(&self, shared: &Arc<Shared>) {
+        ActorCell::run(self, shared);
     }
 
     fn signal(&self, shared: &Arc<Shared>, signal: Signal) {

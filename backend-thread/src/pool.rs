@@ -1,6 +1,13 @@
 //! The threads actors run on: a `rayon` pool shared by pool actors (M:N), and one thread per
 //! dedicated actor. Every thread is started here and its handle kept, so that shutdown can
 //! join them all.
+//!
+//! An actor woken by a handler running on a pool worker goes into that worker's *next* slot
+//! rather than into a new rayon job: when the current actor's batch ends, the worker runs it
+//! at once, with no allocation, no deque and no wake-up of another thread (tokio's "LIFO slot",
+//! actix's same-thread hand-off). Only one actor fits in the slot; a second one pushes the first
+//! out into an ordinary rayon job, which idle workers can steal, and a job hands off at most
+//! [`HANDOFFS`] times before it yields to the rest of the pool, so the slot costs no fairness.
 
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
@@ -10,6 +17,46 @@ use crossbeam_channel::Receiver;
 
 use crate::cell::{ActorCell, Entry, lock};
 use crate::system::Shared;
+
+/// How many woken actors one pool job runs in turn before it gives the thread back to rayon.
+pub(crate) const HANDOFFS: u32 = 128;
+
+thread_local! {
+    /// The actor this pool worker runs next: the last one woken by a handler on this thread.
+    static NEXT: std::cell::RefCell<Option<Arc<dyn Entry>>> = const { std::cell::RefCell::new(None) };
+}
+
+/// Arranges for a scheduled pool actor to run: in this worker's next slot if this thread is one
+/// of the system's pool workers, otherwise as a rayon job.
+pub(crate) fn run_soon(shared: &Arc<Shared>, actor: Arc<dyn Entry>) {
+    if shared.pool.current_thread_index().is_some() {
+        let pushed_out = NEXT.with(|next| next.borrow_mut().replace(actor));
+        if let Some(earlier) = pushed_out {
+            spawn_job(shared, earlier);
+        }
+    } else {
+        spawn_job(shared, actor);
+    }
+}
+
+fn spawn_job(shared: &Arc<Shared>, actor: Arc<dyn Entry>) {
+    let shared_for_job = Arc::clone(shared);
+    shared.pool.spawn(move || run_job(&shared_for_job, actor));
+}
+
+/// A pool job: runs an actor's batch, then the actors its handlers woke, in turn.
+fn run_job(shared: &Arc<Shared>, first: Arc<dyn Entry>) {
+    let mut current = first;
+    for _ in 0..HANDOFFS {
+        current.run(shared);
+        match NEXT.with(|next| next.borrow_mut().take()) {
+            Some(next) => current = next,
+            None => return,
+        }
+    }
+    // Still scheduled but not yet run: it goes to the pool like any other job.
+    spawn_job(shared, current);
+}
 
 /// Handles of every thread a system started.
 pub(crate) type Threads = Arc<Mutex<Vec<JoinHandle<()>>>>;

@@ -155,9 +155,9 @@ fn a_producer_outside_waits_for_room_and_gives_up_at_its_timeout() {
     let sleeper = system
         .spawn_with(Sleeper, SpawnOptions::new().capacity(1).dedicated())
         .unwrap();
-    system.send(&sleeper, 300).unwrap(); // the handler sleeps 300 ms
-    std::thread::sleep(Duration::from_millis(50));
-    system.send(&sleeper, 0).unwrap(); // fills the one slot
+    system.send(&sleeper, 500).unwrap(); // the handler sleeps 500 ms
+    // Fills the one slot as soon as the handler has taken the first message.
+    system.send_timeout(&sleeper, 0, WAIT).unwrap();
     let start = Instant::now();
     let err = system
         .send_timeout(&sleeper, 7, Duration::from_millis(50))

@@ -1,4 +1,5 @@
-//! Every workload gives the right answer on the inline backend, and a wrong answer is an error.
+//! Every workload gives the right answer on every backend compiled in, and a wrong answer is an
+//! error.
 
 use std::time::Duration;
 
@@ -93,4 +94,45 @@ fn a_wrong_result_is_an_error() {
         matches!(&err, WorkloadError::WrongResult { expected, got } if expected == "5" && got == "4")
     );
     assert_eq!(err.to_string(), "wrong result: expected 5, got 4");
+}
+
+/// The same workloads on the thread backend: the same code, another backend.
+#[cfg(feature = "thread")]
+mod on_threads {
+    use super::*;
+    use backend_thread::ThreadSystem;
+
+    fn clean(system: ThreadSystem) {
+        let report = system.shutdown(ShutdownMode::Drain, Duration::from_secs(10));
+        assert!(report.is_balanced(), "{report:#?}");
+        assert!(report.failures.is_empty(), "{:#?}", report.failures);
+    }
+
+    #[test]
+    fn seed_program_on_dedicated_threads() {
+        let system = ThreadSystem::new().unwrap();
+        let outcome = seed::run_actors(&system, 1_000_003, 5).unwrap();
+        assert_eq!(
+            outcome,
+            seed::SeedOutcome {
+                finished: 5,
+                counted: 1_000_003
+            }
+        );
+        clean(system);
+    }
+
+    #[test]
+    fn every_other_workload() {
+        let system = ThreadSystem::new().unwrap();
+        assert_eq!(workloads::ping_pong::run(&system, 1000).unwrap(), 1000);
+        assert_eq!(workloads::fan_in::run(&system, 4, 2500).unwrap(), 10_000);
+        assert_eq!(workloads::spawn_stop::run(&system, 1000).unwrap(), 1000);
+        assert_eq!(
+            workloads::thread_ring::run(&system, 50, 10_000).unwrap(),
+            10_000
+        );
+        assert_eq!(workloads::fork_join::run(&system, 8, 500).unwrap(), 4000);
+        clean(system);
+    }
 }
