@@ -9,6 +9,7 @@
 
 pub mod backends;
 pub mod baselines;
+pub mod ipc;
 pub mod report;
 pub mod suite;
 pub mod workloads;

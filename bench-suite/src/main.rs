@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use bench_suite::backends::BackendKind;
 use bench_suite::baselines::calibrate_seed_n;
+use bench_suite::ipc::{PeerMode, run_peer};
 use bench_suite::report::{Machine, Report};
 use bench_suite::suite::{Sizes, WorkloadKind, measure, run_count};
 use bench_suite::workloads::seed::count_down;
@@ -45,6 +46,16 @@ struct Cli {
 
 #[derive(Subcommand, Debug)]
 enum Hidden {
+    /// The other process of the bare ipc-channel baselines.
+    #[command(hide = true)]
+    IpcPeer {
+        /// The parent's one-shot server name.
+        server: String,
+        /// Echo or count.
+        mode: PeerMode,
+        /// How many numbers to count before answering.
+        expected: u64,
+    },
     /// Counts down n and prints the steps: the seed's test 3 runs this in a child process.
     #[command(hide = true)]
     CountDown {
@@ -55,9 +66,25 @@ enum Hidden {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    if let Some(Hidden::CountDown { n }) = cli.command {
-        println!("{}", count_down(n));
-        return ExitCode::SUCCESS;
+    match cli.command {
+        Some(Hidden::CountDown { n }) => {
+            println!("{}", count_down(n));
+            return ExitCode::SUCCESS;
+        }
+        Some(Hidden::IpcPeer {
+            server,
+            mode,
+            expected,
+        }) => {
+            return match run_peer(&server, mode, expected) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => {
+                    eprintln!("error: ipc peer: {e}");
+                    ExitCode::FAILURE
+                }
+            };
+        }
+        None => {}
     }
     match run(cli) {
         Ok(code) => code,

@@ -117,7 +117,8 @@ impl Report {
         let _ = writeln!(
             out,
             "Machine: {} cores, {}, {}. Each figure is the median of {runs} run{} [min–max]; \
-             a ratio is a backend's median over the first baseline's, measured in the same run.\n",
+             a ratio is a backend's median over its baseline's (the first listed; ipc-channel's for the \
+             process backend), measured in the same run.\n",
             self.machine.cores,
             self.machine.cpu,
             self.machine.os,
@@ -152,7 +153,7 @@ impl Report {
     fn main_table(&self) -> String {
         let mut header = vec!["workload".to_string(), "unit".to_string()];
         header.extend(self.backends.iter().map(|b| b.name().to_string()));
-        header.push("baseline".into());
+        header.push("baselines".into());
         header.extend(
             self.backends
                 .iter()
@@ -169,15 +170,29 @@ impl Report {
                     .iter()
                     .map(|b| cell_text(row.cell(&Column::Backend(*b)))),
             );
-            let baseline = row.baseline();
-            line.push(baseline.map_or("–".into(), |c| {
-                format!("{}: {}", c.column.name(), cell_text(Some(c)))
-            }));
-            let base = baseline.and_then(|c| c.stats.as_ref());
+            // The seed's other tests have a table of their own.
+            let listed = if row.workload == WorkloadKind::Seed {
+                1
+            } else {
+                usize::MAX
+            };
+            let baselines: Vec<String> = row
+                .cells
+                .iter()
+                .filter(|c| matches!(c.column, Column::Baseline(_)))
+                .take(listed)
+                .map(|c| format!("{}: {}", c.column.name(), cell_text(Some(c))))
+                .collect();
+            line.push(if baselines.is_empty() {
+                "–".into()
+            } else {
+                baselines.join("; ")
+            });
             line.extend(self.backends.iter().map(|b| {
                 let stats = row
                     .cell(&Column::Backend(*b))
                     .and_then(|c| c.stats.as_ref());
+                let base = row.baseline_for(*b).and_then(|c| c.stats.as_ref());
                 match (stats, base) {
                     (Some(s), Some(base)) => format!("{}×", number(s.median / base.median)),
                     _ => "–".into(),

@@ -134,10 +134,9 @@ impl Sizes {
         }
     }
 
-    /// The figure for one run of `kind` that took `elapsed`.
-    pub fn figure(&self, kind: WorkloadKind, elapsed: Duration) -> f64 {
+    /// The figure for one run of `kind` that did `units` of work in `elapsed`.
+    pub fn figure(kind: WorkloadKind, elapsed: Duration, units: f64) -> f64 {
         let secs = elapsed.as_secs_f64().max(1e-12);
-        let units = self.units(kind);
         match kind {
             WorkloadKind::Seed => secs,
             WorkloadKind::PingPong | WorkloadKind::ThreadRing => secs * 1e9 / units,
@@ -172,13 +171,22 @@ impl Column {
 fn baselines(kind: WorkloadKind) -> &'static [&'static str] {
     match kind {
         WorkloadKind::Seed => &[SEED_T1, SEED_T2, SEED_T3, SEED_T4],
-        WorkloadKind::PingPong => &["crossbeam, 2 threads"],
+        WorkloadKind::PingPong => &["crossbeam, 2 threads", IPC_ROUND_TRIP],
         WorkloadKind::FanIn => &["crossbeam, 4 threads"],
-        WorkloadKind::Counting => &["crossbeam, 2 threads"],
+        WorkloadKind::Counting => &["crossbeam, 2 threads", IPC_ONE_WAY],
         WorkloadKind::ForkJoin => &["one thread, no messages"],
         WorkloadKind::SpawnStop | WorkloadKind::ThreadRing => &[],
     }
 }
+
+/// The bare ipc-channel round trip between two processes.
+pub const IPC_ROUND_TRIP: &str = "ipc-channel, 2 processes";
+/// The bare ipc-channel one-way stream between two processes, 64 numbers per IPC message.
+pub const IPC_ONE_WAY: &str = "ipc-channel, 2 processes, 64 per send";
+
+/// Round trips of the bare ipc-channel baseline: a process round trip costs 100 times a thread
+/// one, so it runs fewer to take a comparable time.
+const IPC_ROUNDS_MAX: u64 = 20_000;
 
 /// The seed's baselines, named as its tests.
 pub const SEED_T1: &str = "test 1: one thread, n";
@@ -260,6 +268,16 @@ impl Row {
             .iter()
             .find(|c| matches!(c.column, Column::Baseline(_)))
     }
+
+    /// The baseline a backend is held against: its own transport's (ipc-channel for the
+    /// process backend) where the row has one, else the first.
+    pub fn baseline_for(&self, backend: BackendKind) -> Option<&Cell> {
+        let own = |c: &&Cell| matches!(c.column, Column::Baseline(name) if name.starts_with("ipc-channel"));
+        match backend {
+            BackendKind::Process => self.cells.iter().find(own).or_else(|| self.baseline()),
+            _ => self.baseline(),
+        }
+    }
 }
 
 /// The columns of a workload for the chosen backends.
@@ -296,11 +314,20 @@ impl Job for Timed<'_> {
     }
 }
 
-/// Runs one column of a workload once and returns its time.
+/// Runs one column of a workload once; returns its figure.
 ///
 /// # Errors
 /// The run's error, a wrong result included.
-pub fn run_once(
+pub fn run_once(kind: WorkloadKind, column: &Column, sizes: &Sizes) -> Result<f64, WorkloadError> {
+    let units = match column {
+        Column::Baseline(IPC_ROUND_TRIP) => sizes.rounds.min(IPC_ROUNDS_MAX) as f64,
+        _ => sizes.units(kind),
+    };
+    let elapsed = run_timed(kind, column, sizes)?;
+    Ok(Sizes::figure(kind, elapsed, units))
+}
+
+fn run_timed(
     kind: WorkloadKind,
     column: &Column,
     sizes: &Sizes,
@@ -312,6 +339,10 @@ pub fn run_once(
             (WorkloadKind::Seed, SEED_T2) => baselines::one_thread(sizes.seed_n / 5),
             (WorkloadKind::Seed, SEED_T3) => baselines::child_process(sizes.seed_n / 5),
             (WorkloadKind::Seed, _) => baselines::threads(sizes.seed_n, 5),
+            (WorkloadKind::PingPong, IPC_ROUND_TRIP) => {
+                crate::ipc::round_trip(sizes.rounds.min(IPC_ROUNDS_MAX))
+            }
+            (WorkloadKind::Counting, IPC_ONE_WAY) => crate::ipc::one_way(sizes.counting, 64),
             (WorkloadKind::PingPong, _) => baselines::crossbeam_round_trip(sizes.rounds),
             (WorkloadKind::FanIn, _) => baselines::crossbeam_fan_in(4, sizes.fan_in_per_producer),
             (WorkloadKind::Counting, _) => baselines::crossbeam_fan_in(1, sizes.counting),
@@ -346,7 +377,7 @@ pub fn measure(
                         continue;
                     }
                     match run_once(kind, column, sizes) {
-                        Ok(elapsed) => figures[i].push(sizes.figure(kind, elapsed)),
+                        Ok(figure) => figures[i].push(figure),
                         Err(err) => errors[i] = Some(err.to_string()),
                     }
                 }
