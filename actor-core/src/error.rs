@@ -131,7 +131,7 @@ pub enum AskError {
 }
 
 /// Why an actor could not be spawned.
-#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error, serde::Serialize, serde::Deserialize)]
 pub enum SpawnError {
     /// The system is shutting down.
     #[error("the system is shutting down")]

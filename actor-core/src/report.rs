@@ -61,6 +61,10 @@ pub enum DeadLetterReason {
     ReceiverGone,
     /// It was queued, or a timer not yet due, when the system shut down without draining.
     Shutdown,
+    /// The process backend could not deliver a message that an actor in another process sent
+    /// without waiting for an answer: the receiver was gone, full, unknown or of another type
+    /// by the time the message reached the host.
+    Undeliverable,
 }
 
 /// A message that was accepted but will never be handled.

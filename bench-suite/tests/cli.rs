@@ -37,8 +37,14 @@ fn quick_run_reports_every_workload_and_writes_the_files() {
         );
     }
     assert!(stdout.contains("test 3: child process, n/5"), "{stdout}");
-    assert!(stdout.contains("ipc-channel, 2 processes: "), "the bare ipc round trip: {stdout}");
-    assert!(stdout.contains("ipc-channel, 2 processes, 64 per send: "), "{stdout}");
+    assert!(
+        stdout.contains("ipc-channel, 2 processes: "),
+        "the bare ipc round trip: {stdout}"
+    );
+    assert!(
+        stdout.contains("ipc-channel, 2 processes, 64 per send: "),
+        "{stdout}"
+    );
     assert!(!stdout.contains("FAILED"), "{stdout}");
     let dir = std::env::temp_dir().join(format!("bench-suite-test-{}", std::process::id()));
     let markdown = std::fs::read_to_string(dir.join("report.md")).unwrap();

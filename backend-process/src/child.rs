@@ -1,0 +1,358 @@
+//! The child side: [`init`] turns a re-executed copy of the application into the process of one
+//! actor, and [`run_actor`] is that actor's loop: handle what the host delivers, confirm each
+//! message before starting the next, report failures and wait for the supervisor's answer.
+//!
+//! The host tells the child which actor type to run by the address of `run_actor::<A>`, given
+//! as an offset from `init`: the child is the same executable image (`/proc/self/exe`, checked
+//! by device and inode), so the same function lies at the same offset, whatever the address
+//! space layout. This is how `procspawn` does it, and it is why nothing has to be registered.
+
+use std::collections::{HashMap, VecDeque};
+use std::os::unix::fs::MetadataExt;
+use std::time::{Duration, Instant};
+
+use actor_core::{Actor, ActorError, ActorId, AskError, Failure, Phase, Signal};
+use ipc_channel::ipc::{self, IpcReceiver, IpcSender};
+
+use crate::context::ProcessContext;
+use crate::wire::{Delivery, DeliveryKind, Payload, ToChild, ToHost, decode};
+
+/// Set in a child's environment: the name of the host's bootstrap server.
+pub(crate) const SERVER_ENV: &str = "ACTOR_PROCESS_SERVER";
+/// Set in a child's environment: the host's pid, and its executable's device and inode.
+pub(crate) const HOST_ENV: &str = "ACTOR_PROCESS_HOST";
+
+/// Turns this process into an actor's process if it was started as one, and never returns in
+/// that case; otherwise returns at once. Call it first thing in `main` (tests use
+/// [`process_test_support!`](crate::process_test_support)).
+///
+/// # Example
+/// ```no_run
+/// backend_process::init(); // the first line of `main`
+/// // ... the application, which may now spawn actors on a ProcessSystem
+/// ```
+pub fn init() {
+    let Ok(server) = std::env::var(SERVER_ENV) else {
+        return;
+    };
+    let code = match child_main(&server) {
+        Ok(()) => 0,
+        Err(message) => {
+            eprintln!("actor process {}: {message}", std::process::id());
+            70
+        }
+    };
+    std::process::exit(code);
+}
+
+/// The signature of `run_actor::<A>`, for every `A`.
+type Entry = fn(ChildIo, Payload) -> Result<(), String>;
+
+/// Where `run_actor::<A>` is, relative to `init`, for the host to send.
+pub(crate) fn entry_of<A: Actor>() -> u64 {
+    let entry: Entry = run_actor::<A>;
+    (entry as usize).wrapping_sub(init as fn() as usize) as u64
+}
+
+/// This executable's identity, which a child checks against the host's.
+pub(crate) fn image_identity() -> String {
+    std::fs::metadata("/proc/self/exe")
+        .map(|m| format!("{}:{}", m.dev(), m.ino()))
+        .unwrap_or_default()
+}
+
+#[allow(unsafe_code)] // one `transmute`, explained below: the only way to name `run_actor::<A>`
+fn child_main(server: &str) -> Result<(), String> {
+    let host = std::env::var(HOST_ENV).map_err(|_| format!("{HOST_ENV} is not set"))?;
+    let (host_pid, host_image) = host.split_once('/').ok_or("malformed host identity")?;
+    // Die with the host, even by SIGKILL; then check it is not already gone.
+    rustix::process::set_parent_process_death_signal(Some(rustix::process::Signal::KILL))
+        .map_err(|e| format!("PR_SET_PDEATHSIG: {e}"))?;
+    let parent = rustix::process::getppid().map_or(0, |p| p.as_raw_nonzero().get());
+    if parent.to_string() != host_pid {
+        return Err("the host is gone".into());
+    }
+    if image_identity() != host_image {
+        return Err("this executable is not the host's".into());
+    }
+    let to_host =
+        IpcSender::<ToHost>::connect(server.to_string()).map_err(|e| format!("connect: {e}"))?;
+    let (to_child, from_host) = ipc::channel::<ToChild>().map_err(|e| format!("channel: {e}"))?;
+    to_host
+        .send(ToHost::Hello { to_child })
+        .map_err(|e| format!("hello: {e}"))?;
+    match from_host.recv() {
+        Ok(ToChild::Boot {
+            entry,
+            actor,
+            id,
+            clock_offset,
+            request_base,
+        }) => {
+            let address = (init as fn() as usize).wrapping_add(entry as usize);
+            // SAFETY: `address` is `run_actor::<A>` for the actor type the host spawned: the
+            // host computed `entry` as that function's offset from `init` in the same
+            // executable image (this process re-executed `/proc/self/exe`, and its device and
+            // inode were checked above), and code is at the same offsets in every process of one
+            // image. `Entry` is exactly that function's type.
+            let run = unsafe { std::mem::transmute::<usize, Entry>(address) };
+            let io = ChildIo::new(id, to_host, from_host, clock_offset, request_base);
+            run(io, actor)
+        }
+        Ok(_) => Err("the host did not send Boot first".into()),
+        Err(e) => Err(format!("boot: {e:?}")),
+    }
+}
+
+/// The child's channels, what it has read ahead, and its clock.
+pub(crate) struct ChildIo {
+    pub id: ActorId,
+    pub to_host: IpcSender<ToHost>,
+    from_host: IpcReceiver<ToChild>,
+    deliveries: VecDeque<Delivery>,
+    signals: VecDeque<Signal>,
+    /// `Restart`, `Shutdown` and `Spawned` answers, in arrival order.
+    answers: VecDeque<ToChild>,
+    shutdown: bool,
+    booted: Instant,
+    clock_offset: Duration,
+    pub next_request: u64,
+    pub next_token: u64,
+    pub stop_requested: bool,
+}
+
+impl ChildIo {
+    fn new(
+        id: ActorId,
+        to_host: IpcSender<ToHost>,
+        from_host: IpcReceiver<ToChild>,
+        clock_offset: Duration,
+        request_base: u64,
+    ) -> Self {
+        Self {
+            id,
+            to_host,
+            from_host,
+            deliveries: VecDeque::new(),
+            signals: VecDeque::new(),
+            answers: VecDeque::new(),
+            shutdown: false,
+            booted: Instant::now(),
+            clock_offset,
+            next_request: request_base,
+            next_token: 0,
+            stop_requested: false,
+        }
+    }
+
+    /// The host's clock.
+    pub fn now(&self) -> Duration {
+        self.clock_offset + self.booted.elapsed()
+    }
+
+    pub fn send(&self, msg: ToHost) -> Result<(), String> {
+        self.to_host
+            .send(msg)
+            .map_err(|e| format!("the host is gone: {e}"))
+    }
+
+    fn sort(&mut self, msg: ToChild) {
+        match msg {
+            ToChild::Deliver(batch) => self.deliveries.extend(batch),
+            ToChild::Signal(signal) => self.signals.push_back(signal),
+            ToChild::Shutdown => {
+                self.shutdown = true;
+                self.answers.push_back(ToChild::Shutdown);
+            }
+            other => self.answers.push_back(other),
+        }
+    }
+
+    /// Reads whatever has arrived, without waiting. `Err` when the host is gone.
+    fn read_ahead(&mut self) -> Result<(), String> {
+        loop {
+            match self.from_host.try_recv() {
+                Ok(msg) => self.sort(msg),
+                Err(ipc_channel::TryRecvError::Empty) => return Ok(()),
+                Err(e) => return Err(format!("the host is gone: {e:?}")),
+            }
+        }
+    }
+
+    /// Waits for the next message from the host.
+    fn wait(&mut self) -> Result<(), String> {
+        let msg = self
+            .from_host
+            .recv()
+            .map_err(|e| format!("the host is gone: {e:?}"))?;
+        self.sort(msg);
+        Ok(())
+    }
+
+    /// Waits for an answer (`Restart`, `Shutdown`, `Spawned`) that `wanted` accepts, keeping
+    /// everything else for later.
+    pub fn wait_answer(&mut self, wanted: impl Fn(&ToChild) -> bool) -> Result<ToChild, String> {
+        loop {
+            if let Some(at) = self.answers.iter().position(&wanted) {
+                return self
+                    .answers
+                    .remove(at)
+                    .ok_or_else(|| "lost an answer".to_string());
+            }
+            self.wait()?;
+        }
+    }
+}
+
+/// An `ask` this actor made: turns the outcome into a message for it.
+pub(crate) type Completion<M> = Box<dyn FnOnce(Result<Payload, AskError>) -> M>;
+
+/// The actor's state and the asks it is waiting on.
+pub(crate) struct Runner<A: Actor> {
+    initial: A,
+    current: A,
+    pub asks: HashMap<u64, Completion<A::Msg>>,
+}
+
+fn caught<T>(run: impl FnOnce() -> Result<T, ActorError>) -> Result<T, Failure> {
+    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(run)) {
+        Ok(result) => result.map_err(ActorError::into_failure),
+        Err(payload) => Err(Failure::from_panic(payload.as_ref())),
+    }
+}
+
+/// How an actor's process ends.
+enum End {
+    /// Stopped (by itself or by shutdown): exit normally.
+    Exit,
+}
+
+/// The loop of an actor's process. Every message is confirmed (`Handled`, or `Failed`) before
+/// the next one starts, so that if this process dies the host knows which message was in hand:
+/// that one is dead-lettered, the ones after it go to the restarted actor.
+pub(crate) fn run_actor<A: Actor>(mut io: ChildIo, actor: Payload) -> Result<(), String> {
+    let initial: A = decode(&actor)?;
+    let mut runner = Runner {
+        current: initial.clone(),
+        initial,
+        asks: HashMap::new(),
+    };
+    let End::Exit = runner.serve(&mut io)?;
+    Ok(())
+}
+
+impl<A: Actor> Runner<A> {
+    fn serve(&mut self, io: &mut ChildIo) -> Result<End, String> {
+        self.start(io)?;
+        loop {
+            io.read_ahead()?;
+            if io.shutdown {
+                self.stopped(io)?;
+                io.send(ToHost::Stopped)?;
+                return Ok(End::Exit);
+            }
+            if let Some(signal) = io.signals.pop_front() {
+                let result = {
+                    let mut ctx = ProcessContext::new(io, &mut self.asks);
+                    caught(|| self.current.signal(&mut ctx, signal))
+                };
+                if let Err(failure) = result {
+                    self.fail(io, None, Phase::Signal, failure)?;
+                }
+            } else if let Some(delivery) = io.deliveries.pop_front() {
+                self.deliver(io, delivery)?;
+            } else {
+                io.wait()?;
+                continue;
+            }
+            if io.stop_requested {
+                self.stopped(io)?;
+                io.send(ToHost::Stopped)?;
+                return Ok(End::Exit);
+            }
+        }
+    }
+
+    /// Runs `started` until it succeeds or the supervisor gives up.
+    fn start(&mut self, io: &mut ChildIo) -> Result<(), String> {
+        loop {
+            let result = {
+                let mut ctx = ProcessContext::new(io, &mut self.asks);
+                caught(|| self.current.started(&mut ctx))
+            };
+            match result {
+                Ok(()) => return io.send(ToHost::Started),
+                Err(failure) => {
+                    io.send(ToHost::Failed {
+                        seq: None,
+                        phase: Phase::Started,
+                        failure,
+                    })?;
+                    self.await_decision(io)?;
+                }
+            }
+        }
+    }
+
+    fn deliver(&mut self, io: &mut ChildIo, delivery: Delivery) -> Result<(), String> {
+        let msg = match delivery.kind {
+            DeliveryKind::Message { payload, .. } => {
+                decode::<A::Msg>(&payload).map_err(Failure::Transport)
+            }
+            DeliveryKind::AskOutcome { request, outcome } => match self.asks.remove(&request) {
+                Some(complete) => Ok(complete(outcome)),
+                // Nobody waits for it (a previous instance asked): nothing to do.
+                None => return io.send(ToHost::Handled { seq: delivery.seq }),
+            },
+        };
+        let result = msg.and_then(|msg| {
+            let mut ctx = ProcessContext::new(io, &mut self.asks);
+            caught(|| self.current.handle(&mut ctx, msg))
+        });
+        match result {
+            Ok(()) => io.send(ToHost::Handled { seq: delivery.seq }),
+            Err(failure) => self.fail(io, Some(delivery.seq), Phase::Handle, failure),
+        }
+    }
+
+    /// Reports a failure and waits for the supervisor: restart here, or exit.
+    fn fail(
+        &mut self,
+        io: &mut ChildIo,
+        seq: Option<u64>,
+        phase: Phase,
+        failure: Failure,
+    ) -> Result<(), String> {
+        self.stopped(io)?;
+        io.send(ToHost::Failed {
+            seq,
+            phase,
+            failure,
+        })?;
+        self.await_decision(io)?;
+        self.start(io)
+    }
+
+    fn await_decision(&mut self, io: &mut ChildIo) -> Result<(), String> {
+        match io.wait_answer(|m| matches!(m, ToChild::Restart | ToChild::Shutdown))? {
+            ToChild::Restart => {
+                self.current = self.initial.clone();
+                self.asks.clear();
+                io.stop_requested = false;
+                Ok(())
+            }
+            // The supervisor gave up: this process ends (the host expects it).
+            _ => std::process::exit(0),
+        }
+    }
+
+    fn stopped(&mut self, io: &mut ChildIo) -> Result<(), String> {
+        if let Err(failure) = caught(|| {
+            self.current.stopped();
+            Ok(())
+        }) {
+            io.send(ToHost::StoppedFailed { failure })?;
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,168 @@
+//! The [`Context`] handed to handlers in an actor's process. Everything goes to the host as one
+//! IPC message, sent at once: once `send` returns `Ok`, the message is in the kernel's socket
+//! buffer and reaches the host even if this process dies the next instant.
+
+use std::any::type_name;
+use std::collections::HashMap;
+use std::time::Duration;
+
+use actor_core::{
+    Actor, ActorRef, Addr, AskError, Asker, Context, Message, ReplyTo, SendError, SendFailure,
+    SpawnError, SpawnOptions,
+};
+
+use crate::child::{ChildIo, Completion, entry_of};
+use crate::wire::{ToChild, ToHost, decode, encode};
+
+/// The context of an actor of type `A` running in its own process.
+///
+/// A send returns once the host has the message. The host then routes it; a message it cannot
+/// deliver (the receiver is gone, full, unknown or of another type by then) becomes a dead
+/// letter with reason [`Undeliverable`](actor_core::DeadLetterReason::Undeliverable): counted,
+/// never silently lost. Sends from outside any actor, through the system, get these errors
+/// synchronously.
+pub struct ProcessContext<'a, A: Actor> {
+    io: &'a mut ChildIo,
+    asks: &'a mut HashMap<u64, Completion<A::Msg>>,
+}
+
+impl<'a, A: Actor> ProcessContext<'a, A> {
+    pub(crate) fn new(io: &'a mut ChildIo, asks: &'a mut HashMap<u64, Completion<A::Msg>>) -> Self {
+        Self { io, asks }
+    }
+
+    fn post<M>(
+        &self,
+        to: actor_core::ActorId,
+        msg: M,
+        wire: impl FnOnce(Vec<u8>) -> ToHost,
+    ) -> Result<(), SendError<M>>
+    where
+        M: Message,
+    {
+        let payload = match encode(&msg) {
+            Ok(payload) => payload,
+            Err(e) => return Err(SendError::new(to, SendFailure::Transport(e), msg)),
+        };
+        self.io
+            .send(wire(payload))
+            .map_err(|e| SendError::new(to, SendFailure::Transport(e), msg))
+    }
+}
+
+impl<A: Actor> Context<A> for ProcessContext<'_, A> {
+    fn myself(&self) -> Addr<A::Msg> {
+        Addr::from_id(self.io.id)
+    }
+
+    fn send<M: Message>(&mut self, to: &impl ActorRef<M>, msg: M) -> Result<(), SendError<M>> {
+        let to = to.id();
+        let type_name = type_name::<M>().to_string();
+        self.post(to, msg, |payload| ToHost::Send {
+            to,
+            type_name,
+            payload,
+            delay: None,
+        })
+    }
+
+    fn send_after<M: Message>(
+        &mut self,
+        to: &impl ActorRef<M>,
+        msg: M,
+        delay: Duration,
+    ) -> Result<(), SendError<M>> {
+        let to = to.id();
+        let type_name = type_name::<M>().to_string();
+        self.post(to, msg, |payload| ToHost::Send {
+            to,
+            type_name,
+            payload,
+            delay: Some(delay),
+        })
+    }
+
+    fn ask<M, R, F>(
+        &mut self,
+        to: &impl ActorRef<M>,
+        make: impl FnOnce(ReplyTo<R>) -> M,
+        timeout: Duration,
+        on_reply: F,
+    ) -> Result<(), SendError<M>>
+    where
+        M: Message,
+        R: Message,
+        F: FnOnce(Result<R, AskError>) -> A::Msg + Send + 'static,
+    {
+        let request = self.io.next_request;
+        self.io.next_request += 1;
+        let msg = make(ReplyTo::new(Asker::Actor(self.io.id), request));
+        let to = to.id();
+        let type_name = type_name::<M>().to_string();
+        self.post(to, msg, |payload| ToHost::Ask {
+            to,
+            type_name,
+            payload,
+            request,
+            timeout,
+        })?;
+        let complete: Completion<A::Msg> = Box::new(move |outcome| {
+            on_reply(outcome.and_then(|bytes| decode::<R>(&bytes).map_err(AskError::BadReply)))
+        });
+        self.asks.insert(request, complete);
+        Ok(())
+    }
+
+    fn reply<R: Message>(&mut self, to: ReplyTo<R>, value: R) {
+        // A reply that cannot be encoded or sent is, for the asker, a reply that never came:
+        // its ask times out.
+        if let Ok(payload) = encode(&value) {
+            let _ = self.io.send(ToHost::Reply {
+                asker: to.asker(),
+                request: to.request(),
+                payload,
+            });
+        }
+    }
+
+    fn spawn<B: Actor>(
+        &mut self,
+        actor: B,
+        options: SpawnOptions,
+    ) -> Result<Addr<B::Msg>, SpawnError> {
+        options.validate()?;
+        let payload = encode(&actor).map_err(SpawnError::Backend)?;
+        let token = self.io.next_token;
+        self.io.next_token += 1;
+        let spawn = ToHost::Spawn {
+            token,
+            entry: entry_of::<B>(),
+            actor: payload,
+            type_name: type_name::<B::Msg>().to_string(),
+            options: (&options).into(),
+        };
+        self.io.send(spawn).map_err(SpawnError::Backend)?;
+        match self
+            .io
+            .wait_answer(|m| matches!(m, ToChild::Spawned { token: t, .. } if *t == token))
+        {
+            Ok(ToChild::Spawned { result, .. }) => result.map(Addr::from_id),
+            Ok(_) => Err(SpawnError::Backend("unexpected answer".into())),
+            Err(e) => Err(SpawnError::Backend(e)),
+        }
+    }
+
+    fn watch<M: Message>(&mut self, target: &impl ActorRef<M>) {
+        let _ = self.io.send(ToHost::Watch {
+            target: target.id(),
+        });
+    }
+
+    fn stop(&mut self) {
+        self.io.stop_requested = true;
+    }
+
+    fn now(&self) -> Duration {
+        self.io.now()
+    }
+}

@@ -1,0 +1,695 @@
+//! The host: the ledger of every actor, the routing of every message, and the router thread
+//! that reads all children's channels. Children are started here, always from the router thread:
+//! `PR_SET_PDEATHSIG` fires when the *thread* that forked a child exits, so it must be one that
+//! lives as long as the system.
+
+use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::process::{Command, Stdio};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+use actor_core::{
+    ActorId, AskError, Asker, DeadLetter, DeadLetterReason, ExitReason, FailureRecord, Ledger,
+    RestartBudget, SendFailure, Signal, SpawnError, SpawnOptions,
+};
+use crossbeam_channel::{Receiver, Sender, bounded};
+use ipc_channel::TrySelectError;
+use ipc_channel::ipc::{IpcOneShotServer, IpcReceiverSet, IpcSelectionResult, IpcSender};
+
+use crate::child::{HOST_ENV, SERVER_ENV, image_identity};
+use crate::mailbox::{ChildProc, Slot, Status};
+use crate::wire::{Delivery, DeliveryKind, Payload, ToChild, ToHost};
+
+/// The test-harness filter that makes a re-executed test binary run only the test that calls
+/// [`init`](crate::init) (see [`process_test_support!`](crate::process_test_support)); an
+/// application's `main` calls `init` before it looks at its arguments.
+pub(crate) const CHILD_TEST: &str = "__actor_process_child";
+
+/// How long a child may take to connect before it is killed.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// A message held in a dead letter, still encoded; the report decodes it where it can.
+pub(crate) struct Encoded(pub Payload);
+
+/// Decodes an encoded message of one type into a boxed value, for the report.
+pub(crate) type Decoder = fn(&[u8]) -> Option<Box<dyn std::any::Any + Send>>;
+
+pub(crate) fn decoder_of<M: actor_core::Message>(
+    bytes: &[u8],
+) -> Option<Box<dyn std::any::Any + Send>> {
+    crate::wire::decode::<M>(bytes)
+        .ok()
+        .map(|m| Box::new(m) as Box<dyn std::any::Any + Send>)
+}
+
+pub(crate) enum PendingAsk {
+    External(Sender<Result<Payload, AskError>>),
+    Actor,
+}
+
+pub(crate) enum Timer {
+    Deliver {
+        to: ActorId,
+        type_name: String,
+        payload: Payload,
+    },
+    AskTimeout {
+        asker: Asker,
+        request: u64,
+        after: Duration,
+    },
+}
+
+/// A spawn asked for from outside the router thread.
+pub(crate) struct SpawnRequest {
+    pub entry: u64,
+    pub actor: Payload,
+    pub type_name: String,
+    pub options: SpawnOptions,
+    pub reply: Sender<Result<ActorId, SpawnError>>,
+}
+
+pub(crate) enum Command_ {
+    Spawn(SpawnRequest),
+    Exit,
+}
+
+/// Everything the host knows, behind one lock shared by the router and the API.
+pub(crate) struct State {
+    pub slots: Vec<Slot>,
+    by_channel: HashMap<u64, ActorId>,
+    pub asks: HashMap<(Asker, u64), PendingAsk>,
+    timers: BTreeMap<(Instant, u64), Timer>,
+    next_key: u64,
+    pub next_request: u64,
+    next_incarnation: u64,
+    pub failures: Vec<FailureRecord>,
+    pub escalations: Vec<FailureRecord>,
+    pub dead_letters: Vec<DeadLetter>,
+    pub dead_letters_kept: usize,
+    pub late_replies: u64,
+    /// Decoders of the message types the host has seen spawned, by type name.
+    pub decoders: HashMap<String, Decoder>,
+    /// Sends from outside and spawns are refused once shutdown begins.
+    pub closed: bool,
+    pub started_at: Instant,
+    next_seq: u64,
+}
+
+/// The host's shared parts: the state, and the way to wake the router.
+pub(crate) struct Host {
+    pub state: Mutex<State>,
+    commands: Sender<Command_>,
+    wake: Mutex<IpcSender<()>>,
+}
+
+pub(crate) fn lock(host: &Host) -> MutexGuard<'_, State> {
+    host.state
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+impl Host {
+    /// Starts the router thread and returns the host and the thread's handle.
+    pub fn start(
+        dead_letters_kept: usize,
+    ) -> std::io::Result<(Arc<Host>, std::thread::JoinHandle<()>)> {
+        let (wake, woken) = ipc_channel::ipc::channel::<()>()?;
+        let (commands, inbox) = crossbeam_channel::unbounded();
+        let state = State {
+            slots: Vec::new(),
+            by_channel: HashMap::new(),
+            asks: HashMap::new(),
+            timers: BTreeMap::new(),
+            next_key: 0,
+            next_request: 0,
+            next_incarnation: 1,
+            failures: Vec::new(),
+            escalations: Vec::new(),
+            dead_letters: Vec::new(),
+            dead_letters_kept,
+            late_replies: 0,
+            decoders: HashMap::new(),
+            closed: false,
+            started_at: Instant::now(),
+            next_seq: 0,
+        };
+        let host = Arc::new(Host {
+            state: Mutex::new(state),
+            commands,
+            wake: Mutex::new(wake),
+        });
+        let mut set = IpcReceiverSet::new()?;
+        let control = set.add(woken)?;
+        let router_host = Arc::clone(&host);
+        let router = std::thread::Builder::new()
+            .name("actors-process-router".into())
+            .spawn(move || route(&router_host, set, control, &inbox))?;
+        Ok((host, router))
+    }
+
+    pub fn command(&self, command: Command_) {
+        let _ = self.commands.send(command);
+        let wake = self
+            .wake
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let _ = wake.send(());
+    }
+}
+
+/// The router thread: reads every child's channel and the control channel, fires timers, and
+/// runs spawn requests.
+fn route(host: &Host, mut set: IpcReceiverSet, control: u64, commands: &Receiver<Command_>) {
+    loop {
+        let wait = lock(host)
+            .until_next_timer()
+            .min(Duration::from_millis(100));
+        let results = match set.try_select_timeout(wait) {
+            Ok(results) => results,
+            Err(TrySelectError::Empty) => Vec::new(),
+            Err(_) => {
+                std::thread::sleep(Duration::from_millis(1));
+                Vec::new()
+            }
+        };
+        for result in results {
+            match result {
+                IpcSelectionResult::MessageReceived(channel, _) if channel == control => {}
+                IpcSelectionResult::MessageReceived(channel, message) => {
+                    let mut state = lock(host);
+                    match message.to::<ToHost>() {
+                        Ok(msg) => state.on_message(&mut set, channel, msg),
+                        // A frame that does not decode fails the one actor that sent it.
+                        Err(e) => state.on_bad_frame(&mut set, channel, &e.to_string()),
+                    }
+                }
+                IpcSelectionResult::ChannelClosed(channel) if channel == control => return,
+                IpcSelectionResult::ChannelClosed(channel) => {
+                    lock(host).on_closed(&mut set, channel)
+                }
+            }
+        }
+        lock(host).fire_timers();
+        while let Ok(command) = commands.try_recv() {
+            match command {
+                Command_::Spawn(request) => {
+                    let mut state = lock(host);
+                    let result = state.spawn(
+                        &mut set,
+                        request.entry,
+                        request.actor,
+                        request.type_name,
+                        &request.options,
+                        None,
+                    );
+                    let _ = request.reply.send(result);
+                }
+                Command_::Exit => return,
+            }
+        }
+    }
+}
+
+impl State {
+    pub fn slot(&self, id: ActorId) -> Option<&Slot> {
+        self.slots.get(usize::try_from(id.get()).ok()?)
+    }
+
+    pub fn slot_mut(&mut self, id: ActorId) -> Option<&mut Slot> {
+        self.slots.get_mut(usize::try_from(id.get()).ok()?)
+    }
+
+    pub fn now(&self) -> Duration {
+        self.started_at.elapsed()
+    }
+
+    fn until_next_timer(&self) -> Duration {
+        self.timers
+            .first_key_value()
+            .map_or(Duration::from_secs(3600), |((at, _), _)| {
+                at.saturating_duration_since(Instant::now())
+            })
+    }
+
+    pub fn add_timer(&mut self, delay: Duration, timer: Timer) {
+        self.timers
+            .insert((Instant::now() + delay, self.next_key), timer);
+        self.next_key += 1;
+    }
+
+    /// Records a new actor and starts its process.
+    pub fn spawn(
+        &mut self,
+        set: &mut IpcReceiverSet,
+        entry: u64,
+        actor: Payload,
+        type_name: String,
+        options: &SpawnOptions,
+        parent: Option<ActorId>,
+    ) -> Result<ActorId, SpawnError> {
+        options.validate()?;
+        if self.closed {
+            return Err(SpawnError::ShuttingDown);
+        }
+        let id = ActorId::new(self.slots.len() as u64);
+        self.slots.push(Slot {
+            id,
+            name: options.name.clone(),
+            type_name,
+            entry,
+            initial: actor,
+            capacity: options.capacity,
+            parent,
+            status: Status::Starting,
+            child: None,
+            queue: VecDeque::new(),
+            in_flight: VecDeque::new(),
+            ledger: Ledger::default(),
+            restarts: 0,
+            budget: RestartBudget::new(options.supervision),
+            watchers: Vec::new(),
+            awaiting_decision: false,
+        });
+        if let Err(e) = self.start_process(set, id) {
+            self.terminate(
+                id,
+                ExitReason::Failed(actor_core::Failure::Transport(e.clone())),
+                DeadLetterReason::ReceiverGone,
+            );
+            return Err(SpawnError::Backend(e));
+        }
+        Ok(id)
+    }
+
+    /// Starts (or restarts) the process of actor `id` and boots it.
+    pub fn start_process(&mut self, set: &mut IpcReceiverSet, id: ActorId) -> Result<(), String> {
+        let incarnation = self.next_incarnation;
+        self.next_incarnation += 1;
+        let clock_offset = self.now();
+        let Some(slot) = self.slot_mut(id) else {
+            return Err("no such actor".into());
+        };
+        let (process, receiver, to_child) = launch()?;
+        let boot = ToChild::Boot {
+            entry: slot.entry,
+            actor: slot.initial.clone(),
+            id,
+            clock_offset,
+            request_base: incarnation << 40,
+        };
+        to_child.send(boot).map_err(|e| format!("boot: {e}"))?;
+        let channel = set
+            .add(receiver)
+            .map_err(|e| format!("receiver set: {e}"))?;
+        slot.child = Some(ChildProc { process, to_child });
+        slot.status = Status::Starting;
+        slot.awaiting_decision = false;
+        // Whatever was in the dead process's hands and not started goes to the new one.
+        let undelivered: Vec<Delivery> = slot.in_flight.drain(..).collect();
+        for delivery in undelivered.into_iter().rev() {
+            slot.queue.push_front(delivery);
+        }
+        slot.pump();
+        self.by_channel.insert(channel, id);
+        Ok(())
+    }
+
+    fn actor_of(&self, channel: u64) -> Option<ActorId> {
+        self.by_channel.get(&channel).copied()
+    }
+
+    pub fn next_seq(&mut self) -> u64 {
+        self.next_seq += 1;
+        self.next_seq
+    }
+
+    /// Accepts a message for `to`, or says why not. Nothing is counted on refusal.
+    pub fn accept(
+        &mut self,
+        to: ActorId,
+        type_name: &str,
+        kind: DeliveryKind,
+        forced: bool,
+    ) -> Result<(), SendFailure> {
+        let seq = self.next_seq();
+        let Some(slot) = self.slot_mut(to) else {
+            return Err(SendFailure::UnknownActor);
+        };
+        if !slot.is_alive() {
+            return Err(SendFailure::Stopped);
+        }
+        if matches!(kind, DeliveryKind::Message { .. }) && slot.type_name != type_name {
+            return Err(SendFailure::WrongType {
+                expected: slot.type_name.clone(),
+            });
+        }
+        if !forced && slot.is_full() {
+            return Err(SendFailure::Full {
+                capacity: slot.capacity.unwrap_or(0),
+            });
+        }
+        slot.ledger.accepted += 1;
+        slot.queue.push_back(Delivery { seq, kind });
+        slot.pump();
+        Ok(())
+    }
+
+    /// Routes a message an actor sent without waiting for an answer: accepted, or a dead letter
+    /// on the receiver's account (the sender was told `Ok`).
+    fn route_from_child(&mut self, to: ActorId, type_name: &str, payload: Payload) {
+        let kind = DeliveryKind::Message {
+            payload: payload.clone(),
+            ask: None,
+        };
+        if self.accept(to, type_name, kind, false).is_err() {
+            if let Some(slot) = self.slot_mut(to) {
+                slot.ledger.accepted += 1;
+                slot.ledger.dead_letters += 1;
+            }
+            self.keep_dead_letter(
+                to,
+                DeadLetterReason::Undeliverable,
+                Some(Box::new(Encoded(payload))),
+            );
+        }
+    }
+
+    /// The dead letters, with each message decoded where the host knows its type (it was spawned
+    /// from outside any actor), else left as its encoded bytes (`Vec<u8>`).
+    pub fn take_dead_letters(&mut self) -> Vec<DeadLetter> {
+        let letters = std::mem::take(&mut self.dead_letters);
+        letters
+            .into_iter()
+            .map(|mut letter| {
+                if let Some(message) = letter.message.take() {
+                    letter.message = Some(match message.downcast::<Encoded>() {
+                        Ok(encoded) => {
+                            let decoder = self
+                                .slot(letter.to)
+                                .and_then(|s| self.decoders.get(&s.type_name));
+                            match decoder.and_then(|decode| decode(&encoded.0)) {
+                                Some(decoded) => decoded,
+                                None => Box::new(encoded.0),
+                            }
+                        }
+                        Err(other) => other,
+                    });
+                }
+                letter
+            })
+            .collect()
+    }
+
+    pub fn keep_dead_letter(
+        &mut self,
+        to: ActorId,
+        reason: DeadLetterReason,
+        message: Option<Box<dyn std::any::Any + Send>>,
+    ) {
+        if self.dead_letters.len() < self.dead_letters_kept {
+            self.dead_letters.push(DeadLetter {
+                to,
+                reason,
+                message,
+            });
+        }
+    }
+
+    /// Ends an ask with its outcome: to the waiting caller, or as a message to the asking actor.
+    pub fn complete_ask(&mut self, asker: Asker, request: u64, outcome: Result<Payload, AskError>) {
+        match self.asks.remove(&(asker, request)) {
+            None => {
+                if outcome.is_ok() {
+                    self.late_replies += 1;
+                }
+            }
+            Some(PendingAsk::External(reply)) => drop(reply.send(outcome)),
+            Some(PendingAsk::Actor) => {
+                let Asker::Actor(id) = asker else { return };
+                let delivered = outcome.is_ok();
+                if self
+                    .accept(id, "", DeliveryKind::AskOutcome { request, outcome }, true)
+                    .is_err()
+                    && delivered
+                {
+                    self.late_replies += 1;
+                }
+            }
+        }
+    }
+
+    /// Sends a signal to a live actor's process.
+    pub fn signal(&mut self, to: ActorId, signal: Signal) {
+        if let Some(slot) = self.slot(to)
+            && slot.is_alive()
+            && let Some(child) = &slot.child
+        {
+            let _ = child.to_child.send(ToChild::Signal(signal));
+        }
+    }
+
+    fn on_message(&mut self, set: &mut IpcReceiverSet, channel: u64, msg: ToHost) {
+        let Some(id) = self.actor_of(channel) else {
+            return;
+        };
+        match msg {
+            ToHost::Hello { .. } => {}
+            ToHost::Started => {
+                if let Some(slot) = self.slot_mut(id)
+                    && slot.status == Status::Starting
+                {
+                    slot.status = Status::Running;
+                }
+            }
+            ToHost::Handled { seq } => {
+                if let Some(slot) = self.slot_mut(id)
+                    && slot.in_flight.front().is_some_and(|d| d.seq == seq)
+                {
+                    slot.in_flight.pop_front();
+                    slot.ledger.handled += 1;
+                    slot.pump();
+                }
+            }
+            ToHost::Failed {
+                seq,
+                phase,
+                failure,
+            } => self.on_failure(set, id, seq, phase, failure),
+            ToHost::StoppedFailed { failure } => self.failures.push(FailureRecord {
+                actor: id,
+                phase: actor_core::Phase::Stopped,
+                failure,
+                restarted: false,
+            }),
+            ToHost::Send {
+                to,
+                type_name,
+                payload,
+                delay: None,
+            } => self.route_from_child(to, &type_name, payload),
+            ToHost::Send {
+                to,
+                type_name,
+                payload,
+                delay: Some(delay),
+            } => {
+                self.add_timer(
+                    delay,
+                    Timer::Deliver {
+                        to,
+                        type_name,
+                        payload,
+                    },
+                );
+            }
+            ToHost::Ask {
+                to,
+                type_name,
+                payload,
+                request,
+                timeout,
+            } => {
+                let asker = Asker::Actor(id);
+                self.asks.insert((asker, request), PendingAsk::Actor);
+                self.add_timer(
+                    timeout,
+                    Timer::AskTimeout {
+                        asker,
+                        request,
+                        after: timeout,
+                    },
+                );
+                let kind = DeliveryKind::Message {
+                    payload,
+                    ask: Some((asker, request)),
+                };
+                if let Err(reason) = self.accept(to, &type_name, kind, false) {
+                    self.complete_ask(asker, request, Err(AskError::Rejected(reason)));
+                }
+            }
+            ToHost::Reply {
+                asker,
+                request,
+                payload,
+            } => self.complete_ask(asker, request, Ok(payload)),
+            ToHost::Spawn {
+                token,
+                entry,
+                actor,
+                type_name,
+                options,
+            } => {
+                let result = self.spawn(set, entry, actor, type_name, &options.into(), Some(id));
+                if let Some(child) = self.slot(id).and_then(|s| s.child.as_ref()) {
+                    let _ = child.to_child.send(ToChild::Spawned { token, result });
+                }
+            }
+            ToHost::Watch { target } => self.watch(id, target),
+            ToHost::Stopped => {
+                let reason = match self.slot(id).map(|s| s.status.clone()) {
+                    Some(Status::Stopping(reason)) => reason,
+                    _ => ExitReason::Stopped,
+                };
+                let dead = if reason == ExitReason::Shutdown {
+                    DeadLetterReason::Shutdown
+                } else {
+                    DeadLetterReason::ReceiverGone
+                };
+                self.terminate(id, reason, dead);
+            }
+        }
+    }
+
+    pub fn watch(&mut self, watcher: ActorId, target: ActorId) {
+        let gone = match self.slot_mut(target) {
+            None => Some(ExitReason::NoSuchActor),
+            Some(slot) => match &slot.status {
+                Status::Gone(reason) => Some(reason.clone()),
+                _ => {
+                    if !slot.watchers.contains(&watcher) {
+                        slot.watchers.push(watcher);
+                    }
+                    None
+                }
+            },
+        };
+        if let Some(reason) = gone {
+            self.signal(watcher, Signal::Terminated { id: target, reason });
+        }
+    }
+
+    fn on_bad_frame(&mut self, set: &mut IpcReceiverSet, channel: u64, error: &str) {
+        let Some(id) = self.actor_of(channel) else {
+            return;
+        };
+        if let Some(child) = self.slot_mut(id).and_then(|s| s.child.as_mut()) {
+            let _ = child.process.kill();
+        }
+        let failure = actor_core::Failure::Transport(format!("undecodable frame: {error}"));
+        self.on_process_death(set, id, Some(failure));
+    }
+
+    pub(crate) fn on_closed(&mut self, set: &mut IpcReceiverSet, channel: u64) {
+        let Some(id) = self.by_channel.remove(&channel) else {
+            return;
+        };
+        self.on_process_death(set, id, None);
+    }
+
+    fn fire_timers(&mut self) {
+        let now = Instant::now();
+        while let Some(entry) = self.timers.first_entry() {
+            if entry.key().0 > now {
+                break;
+            }
+            match entry.remove() {
+                Timer::Deliver {
+                    to,
+                    type_name,
+                    payload,
+                } => self.route_from_child(to, &type_name, payload),
+                Timer::AskTimeout {
+                    asker,
+                    request,
+                    after,
+                } => {
+                    if self.asks.contains_key(&(asker, request)) {
+                        self.complete_ask(asker, request, Err(AskError::Timeout(after)));
+                    }
+                }
+            }
+        }
+    }
+
+    /// At shutdown: every timer not yet due becomes a dead letter.
+    pub fn cancel_timers(&mut self) {
+        for (_, timer) in std::mem::take(&mut self.timers) {
+            if let Timer::Deliver { to, payload, .. } = timer {
+                if let Some(slot) = self.slot_mut(to) {
+                    slot.ledger.accepted += 1;
+                    slot.ledger.dead_letters += 1;
+                }
+                self.keep_dead_letter(
+                    to,
+                    DeadLetterReason::Shutdown,
+                    Some(Box::new(Encoded(payload))),
+                );
+            }
+        }
+    }
+}
+
+/// Starts a child process of this executable and connects to it. `accept` has no timeout and
+/// never returns if the child dies first, so it runs on a helper thread that this function
+/// unblocks itself (by connecting) when the child does not.
+fn launch() -> Result<
+    (
+        std::process::Child,
+        ipc_channel::ipc::IpcReceiver<ToHost>,
+        IpcSender<ToChild>,
+    ),
+    String,
+> {
+    let (server, name) =
+        IpcOneShotServer::<ToHost>::new().map_err(|e| format!("bootstrap server: {e}"))?;
+    let mut process = Command::new("/proc/self/exe")
+        .args([CHILD_TEST, "--nocapture", "--quiet", "--test-threads=1"])
+        .env(SERVER_ENV, &name)
+        .env(
+            HOST_ENV,
+            format!("{}/{}", std::process::id(), image_identity()),
+        )
+        .stdin(Stdio::null())
+        .spawn()
+        .map_err(|e| format!("spawn: {e}"))?;
+    let (accepted, accepting) = bounded(1);
+    std::thread::spawn(move || drop(accepted.send(server.accept())));
+    let deadline = Instant::now() + CONNECT_TIMEOUT;
+    loop {
+        match accepting.recv_timeout(Duration::from_millis(5)) {
+            Ok(Ok((receiver, ToHost::Hello { to_child }))) => {
+                return Ok((process, receiver, to_child));
+            }
+            Ok(Ok(_)) => return Err(fail(process, "the child did not say hello first")),
+            Ok(Err(e)) => return Err(fail(process, &format!("accept: {e:?}"))),
+            Err(_) => {
+                let exited = matches!(process.try_wait(), Ok(Some(_)));
+                if exited || Instant::now() > deadline {
+                    // Unblock the helper thread's accept, then give up.
+                    if let Ok(unblock) = IpcSender::<ToHost>::connect(name.clone()) {
+                        let _ = unblock.send(ToHost::Started);
+                    }
+                    let _ = accepting.recv_timeout(Duration::from_secs(1));
+                    return Err(fail(process, "the child did not connect"));
+                }
+            }
+        }
+    }
+}
+
+fn fail(mut process: std::process::Child, why: &str) -> String {
+    let _ = process.kill();
+    let _ = process.wait();
+    why.to_string()
+}

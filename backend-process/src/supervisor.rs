@@ -1,0 +1,223 @@
+//! Failures and what the host does about them: a failure a child reports (a panic or an error,
+//! caught in the child), or the death of a child's process (an abort, a signal, `kill -9`, an
+//! exit), seen as its channel closing. Either way the message in hand is dead-lettered, the
+//! others are kept, and the restart limit decides between a restart and a stop with escalation.
+
+use std::os::unix::process::ExitStatusExt;
+use std::process::ExitStatus;
+use std::time::{Duration, Instant};
+
+use actor_core::{
+    ActorId, AskError, DeadLetterReason, ExitReason, Failure, FailureRecord, Phase, Signal,
+};
+use ipc_channel::ipc::IpcReceiverSet;
+
+use crate::host::State;
+use crate::mailbox::Status;
+use crate::wire::{DeliveryKind, ToChild};
+
+/// The failure an exit status stands for: a signal (abort is 6, `kill -9` is 9) or an exit code.
+pub(crate) fn exit_failure(status: ExitStatus) -> Failure {
+    match status.signal() {
+        Some(signal) => Failure::Signal(signal),
+        None => Failure::Exit(status.code().unwrap_or(-1)),
+    }
+}
+
+impl State {
+    /// A child reported a failure in a hook and waits for the decision.
+    pub(crate) fn on_failure(
+        &mut self,
+        _set: &mut IpcReceiverSet,
+        id: ActorId,
+        seq: Option<u64>,
+        phase: Phase,
+        failure: Failure,
+    ) {
+        if let Some(seq) = seq {
+            self.drop_in_hand(id, seq, &failure);
+        }
+        let restart = self.decide(id, phase, &failure);
+        let Some(slot) = self.slot_mut(id) else {
+            return;
+        };
+        if restart {
+            slot.status = Status::Starting;
+            if let Some(child) = &slot.child {
+                let _ = child.to_child.send(ToChild::Restart);
+            }
+        } else {
+            self.give_up(id, failure);
+        }
+    }
+
+    /// A child's process ended. Expected after a stop; otherwise a crash.
+    pub(crate) fn on_process_death(
+        &mut self,
+        set: &mut IpcReceiverSet,
+        id: ActorId,
+        failure: Option<Failure>,
+    ) {
+        let Some(slot) = self.slot_mut(id) else {
+            return;
+        };
+        let status = slot.child.take().map(reap);
+        match slot.status.clone() {
+            Status::Gone(_) => {}
+            Status::Stopping(reason) => {
+                let reason = if status.is_some_and(|s| s.success()) {
+                    reason
+                } else {
+                    ExitReason::Killed
+                };
+                let dead = if reason == ExitReason::Stopped {
+                    DeadLetterReason::ReceiverGone
+                } else {
+                    DeadLetterReason::Shutdown
+                };
+                self.terminate(id, reason, dead);
+            }
+            Status::Starting | Status::Running => {
+                let failure =
+                    failure.unwrap_or_else(|| status.map_or(Failure::Exit(-1), exit_failure));
+                if let Some(seq) = slot.in_flight.front().map(|d| d.seq) {
+                    self.drop_in_hand(id, seq, &failure);
+                }
+                if self.decide(id, Phase::Process, &failure) {
+                    if let Err(e) = self.start_process(set, id) {
+                        self.give_up(id, Failure::Transport(e));
+                    }
+                } else {
+                    self.give_up(id, failure);
+                }
+            }
+        }
+    }
+
+    /// Dead-letters the message that was in hand when the actor failed (at most once: it is not
+    /// handled again) and fails its ask.
+    fn drop_in_hand(&mut self, id: ActorId, seq: u64, failure: &Failure) {
+        let Some(slot) = self.slot_mut(id) else {
+            return;
+        };
+        if slot.in_flight.front().is_none_or(|d| d.seq != seq) {
+            return;
+        }
+        let Some(delivery) = slot.in_flight.pop_front() else {
+            return;
+        };
+        slot.ledger.dead_letters += 1;
+        self.keep_dead_letter(id, DeadLetterReason::FailedWhileHandling, None);
+        if let DeliveryKind::Message {
+            ask: Some((asker, request)),
+            ..
+        } = delivery.kind
+        {
+            self.complete_ask(
+                asker,
+                request,
+                Err(AskError::ReceiverFailed(failure.clone())),
+            );
+        }
+    }
+
+    /// Records the failure and spends a restart if the policy allows one.
+    fn decide(&mut self, id: ActorId, phase: Phase, failure: &Failure) -> bool {
+        let now = self.now();
+        let closed = self.closed;
+        let Some(slot) = self.slot_mut(id) else {
+            return false;
+        };
+        let restarted = !closed && slot.budget.try_restart(now);
+        if restarted {
+            slot.restarts += 1;
+        }
+        self.failures.push(FailureRecord {
+            actor: id,
+            phase,
+            failure: failure.clone(),
+            restarted,
+        });
+        restarted
+    }
+
+    /// Stops the actor for good and passes the failure up.
+    fn give_up(&mut self, id: ActorId, failure: Failure) {
+        let parent = self.slot(id).and_then(|s| s.parent);
+        self.terminate(
+            id,
+            ExitReason::Failed(failure.clone()),
+            DeadLetterReason::ReceiverGone,
+        );
+        match parent.filter(|p| self.slot(*p).is_some_and(|s| s.is_alive())) {
+            Some(parent) => self.signal(parent, Signal::Escalated { child: id, failure }),
+            None => {
+                let record = self.failures.iter().rev().find(|f| f.actor == id).cloned();
+                if let Some(record) = record {
+                    self.escalations.push(record);
+                }
+            }
+        }
+    }
+
+    /// Marks the actor gone, tells its process to exit, dead-letters everything it had
+    /// accepted and not handled (failing the asks among them), and tells its watchers.
+    pub(crate) fn terminate(&mut self, id: ActorId, reason: ExitReason, dead: DeadLetterReason) {
+        let Some(slot) = self.slot_mut(id) else {
+            return;
+        };
+        if matches!(slot.status, Status::Gone(_)) {
+            return;
+        }
+        slot.status = Status::Gone(reason.clone());
+        if let Some(child) = &slot.child {
+            let _ = child.to_child.send(ToChild::Shutdown);
+        }
+        let left: Vec<_> = slot
+            .in_flight
+            .drain(..)
+            .chain(slot.queue.drain(..))
+            .collect();
+        slot.ledger.dead_letters += left.len() as u64;
+        let watchers = std::mem::take(&mut slot.watchers);
+        for delivery in left {
+            match delivery.kind {
+                DeliveryKind::Message { payload, ask } => {
+                    self.keep_dead_letter(id, dead, Some(Box::new(crate::host::Encoded(payload))));
+                    if let Some((asker, request)) = ask {
+                        self.complete_ask(asker, request, Err(AskError::ReceiverStopped));
+                    }
+                }
+                DeliveryKind::AskOutcome { .. } => self.keep_dead_letter(id, dead, None),
+            }
+        }
+        for watcher in watchers {
+            self.signal(
+                watcher,
+                Signal::Terminated {
+                    id,
+                    reason: reason.clone(),
+                },
+            );
+        }
+    }
+}
+
+/// Waits for a child that has closed its channel to exit (it is exiting), killing it if it has
+/// not within a second, and returns its status: no zombie is left.
+pub(crate) fn reap(mut child: crate::mailbox::ChildProc) -> ExitStatus {
+    let deadline = Instant::now() + Duration::from_secs(1);
+    loop {
+        match child.process.try_wait() {
+            Ok(Some(status)) => return status,
+            Ok(None) if Instant::now() < deadline => std::thread::sleep(Duration::from_micros(200)),
+            _ => {
+                let _ = child.process.kill();
+                if let Ok(status) = child.process.wait() {
+                    return status;
+                }
+                return ExitStatus::from_raw(9);
+            }
+        }
+    }
+}

@@ -1,0 +1,313 @@
+//! [`ProcessSystem`]: the [`Backend`] implementation, in the host process. A send from outside
+//! is checked against the host's ledger and queued there (`host.rs`), then delivered in batches
+//! to the actor's process (`mailbox.rs`), where `child.rs` calls the handler.
+
+use std::any::type_name;
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use actor_core::{
+    Actor, ActorId, ActorRef, Addr, AskError, Asker, Backend, ExitReason, Message, ReplyTo,
+    SendError, SendFailure, ShutdownMode, ShutdownReport, SpawnError, SpawnOptions,
+};
+use crossbeam_channel::bounded;
+
+use crate::child::entry_of;
+use crate::host::{Command_, Host, PendingAsk, SpawnRequest, decoder_of, lock};
+use crate::mailbox::Status;
+use crate::wire::{DeliveryKind, ToChild, decode, encode};
+
+/// An actor system with one OS process per actor.
+///
+/// The application (or test binary) must call [`init`](crate::init) first thing in `main` (or
+/// use [`process_test_support!`](crate::process_test_support) in a test file): each actor's
+/// process is a re-executed copy of it.
+///
+/// # Example
+/// ```
+/// use std::time::Duration;
+/// use actor_core::{Actor, ActorError, Backend, Context, ReplyTo, ShutdownMode};
+/// use backend_process::ProcessSystem;
+///
+/// #[derive(Clone, serde::Serialize, serde::Deserialize)]
+/// struct Pid;
+/// impl Actor for Pid {
+///     type Msg = ReplyTo<u32>;
+///     fn handle<C: Context<Self>>(&mut self, ctx: &mut C, reply_to: Self::Msg) -> Result<(), ActorError> {
+///         ctx.reply(reply_to, std::process::id());
+///         Ok(())
+///     }
+/// }
+///
+/// backend_process::init(); // first, in `main`
+/// let system = ProcessSystem::new().unwrap();
+/// let actor = system.spawn(Pid).unwrap();
+/// let pid = system.ask(&actor, |r| r, Duration::from_secs(5)).unwrap();
+/// assert_ne!(pid, std::process::id(), "the actor runs in a process of its own");
+/// let report = system.shutdown(ShutdownMode::Drain, Duration::from_secs(5));
+/// assert!(report.is_balanced());
+/// ```
+pub struct ProcessSystem {
+    host: Arc<Host>,
+    router: Option<JoinHandle<()>>,
+}
+
+impl ProcessSystem {
+    /// A system with its router thread started.
+    ///
+    /// # Errors
+    /// The operating system refused a thread or a channel.
+    pub fn new() -> std::io::Result<Self> {
+        let (host, router) = Host::start(10_000)?;
+        Ok(Self {
+            host,
+            router: Some(router),
+        })
+    }
+
+    /// The process id of an actor's current process, if it has one (for tests and tools that
+    /// want to signal it).
+    pub fn pid_of(&self, id: ActorId) -> Option<u32> {
+        lock(&self.host)
+            .slot(id)
+            .and_then(|s| s.child.as_ref())
+            .map(|c| c.process.id())
+    }
+
+    fn stop(&mut self, mode: ShutdownMode, timeout: Duration) -> ShutdownReport {
+        let Some(router) = self.router.take() else {
+            return ShutdownReport::default();
+        };
+        let deadline = Instant::now() + timeout;
+        lock(&self.host).closed = true;
+        if mode == ShutdownMode::Drain {
+            while Instant::now() < deadline
+                && !lock(&self.host)
+                    .slots
+                    .iter()
+                    .all(|s| !s.is_alive() || s.is_idle())
+            {
+                std::thread::sleep(Duration::from_micros(500));
+            }
+        }
+        {
+            let mut state = lock(&self.host);
+            for slot in &mut state.slots {
+                if slot.is_alive() {
+                    slot.status = Status::Stopping(ExitReason::Shutdown);
+                    if let Some(child) = &slot.child {
+                        let _ = child.to_child.send(ToChild::Shutdown);
+                    }
+                }
+            }
+        }
+        let all_gone = |host: &Host| {
+            lock(host)
+                .slots
+                .iter()
+                .all(|s| matches!(s.status, Status::Gone(_)))
+        };
+        while Instant::now() < deadline && !all_gone(&self.host) {
+            std::thread::sleep(Duration::from_micros(500));
+        }
+        // What did not stop in time is killed; the router sees each death and settles its
+        // account.
+        let mut unresponsive = Vec::new();
+        for slot in &mut lock(&self.host).slots {
+            if !matches!(slot.status, Status::Gone(_))
+                && let Some(child) = &mut slot.child
+            {
+                let _ = child.process.kill();
+                unresponsive.push(slot.id);
+            }
+        }
+        let grace = Instant::now() + Duration::from_secs(2);
+        while Instant::now() < grace && !all_gone(&self.host) {
+            std::thread::sleep(Duration::from_micros(500));
+        }
+        self.host.command(Command_::Exit);
+        let _ = router.join();
+        let mut state = lock(&self.host);
+        state.cancel_timers();
+        // Anything the router could not settle: reap it and close the account.
+        let ids: Vec<ActorId> = state
+            .slots
+            .iter()
+            .filter(|s| !matches!(s.status, Status::Gone(_)))
+            .map(|s| s.id)
+            .collect();
+        for id in ids {
+            if let Some(child) = state.slot_mut(id).and_then(|s| s.child.take()) {
+                crate::supervisor::reap(child);
+            }
+            state.terminate(
+                id,
+                ExitReason::Killed,
+                actor_core::DeadLetterReason::Shutdown,
+            );
+        }
+        for slot in &mut state.slots {
+            if let Some(child) = slot.child.take() {
+                crate::supervisor::reap(child);
+            }
+        }
+        state.asks.clear();
+        ShutdownReport {
+            actors: state
+                .slots
+                .iter()
+                .map(|s| actor_core::ActorReport {
+                    id: s.id,
+                    name: s.name.clone(),
+                    ledger: s.ledger,
+                    restarts: s.restarts,
+                    exit: match &s.status {
+                        Status::Gone(reason) => reason.clone(),
+                        _ => ExitReason::Killed,
+                    },
+                })
+                .collect(),
+            failures: std::mem::take(&mut state.failures),
+            escalations: std::mem::take(&mut state.escalations),
+            dead_letters: state.take_dead_letters(),
+            late_replies: state.late_replies,
+            unresponsive,
+        }
+    }
+}
+
+impl Backend for ProcessSystem {
+    fn spawn_with<A: Actor>(
+        &self,
+        actor: A,
+        options: SpawnOptions,
+    ) -> Result<Addr<A::Msg>, SpawnError> {
+        options.validate()?;
+        if lock(&self.host).closed {
+            return Err(SpawnError::ShuttingDown);
+        }
+        let payload = encode(&actor).map_err(SpawnError::Backend)?;
+        lock(&self.host)
+            .decoders
+            .insert(type_name::<A::Msg>().to_string(), decoder_of::<A::Msg>);
+        let (reply, result) = bounded(1);
+        let request = SpawnRequest {
+            entry: entry_of::<A>(),
+            actor: payload,
+            type_name: type_name::<A::Msg>().to_string(),
+            options,
+            reply,
+        };
+        self.host.command(Command_::Spawn(request));
+        match result.recv_timeout(Duration::from_secs(30)) {
+            Ok(result) => result.map(Addr::from_id),
+            Err(_) => Err(SpawnError::Backend(
+                "the host did not answer the spawn".into(),
+            )),
+        }
+    }
+
+    fn send<M: Message>(&self, to: &impl ActorRef<M>, msg: M) -> Result<(), SendError<M>> {
+        let to = to.id();
+        let payload = match encode(&msg) {
+            Ok(payload) => payload,
+            Err(e) => return Err(SendError::new(to, SendFailure::Transport(e), msg)),
+        };
+        let mut state = lock(&self.host);
+        if state.closed {
+            return Err(SendError::new(to, SendFailure::ShuttingDown, msg));
+        }
+        let kind = DeliveryKind::Message { payload, ask: None };
+        state
+            .accept(to, type_name::<M>(), kind, false)
+            .map_err(|reason| SendError::new(to, reason, msg))
+    }
+
+    /// Retries a full mailbox until `timeout`.
+    fn send_timeout<M: Message>(
+        &self,
+        to: &impl ActorRef<M>,
+        msg: M,
+        timeout: Duration,
+    ) -> Result<(), SendError<M>> {
+        let deadline = Instant::now() + timeout;
+        let mut msg = msg;
+        loop {
+            match self.send(to, msg) {
+                Err(err)
+                    if matches!(err.reason(), SendFailure::Full { .. })
+                        && Instant::now() < deadline =>
+                {
+                    msg = err.into_message();
+                    std::thread::sleep(Duration::from_micros(100));
+                }
+                result => return result,
+            }
+        }
+    }
+
+    fn ask<M: Message, R: Message>(
+        &self,
+        to: &impl ActorRef<M>,
+        make: impl FnOnce(ReplyTo<R>) -> M,
+        timeout: Duration,
+    ) -> Result<R, AskError> {
+        let (reply, replies) = bounded(1);
+        let request = {
+            let mut state = lock(&self.host);
+            if state.closed {
+                return Err(AskError::Rejected(SendFailure::ShuttingDown));
+            }
+            let request = state.next_request;
+            state.next_request += 1;
+            state
+                .asks
+                .insert((Asker::External, request), PendingAsk::External(reply));
+            request
+        };
+        let msg = make(ReplyTo::new(Asker::External, request));
+        let payload = encode(&msg).map_err(|e| AskError::Rejected(SendFailure::Transport(e)))?;
+        {
+            let mut state = lock(&self.host);
+            let kind = DeliveryKind::Message {
+                payload,
+                ask: Some((Asker::External, request)),
+            };
+            if let Err(reason) = state.accept(to.id(), type_name::<M>(), kind, false) {
+                state.asks.remove(&(Asker::External, request));
+                return Err(AskError::Rejected(reason));
+            }
+        }
+        let outcome = match replies.recv_timeout(timeout) {
+            Ok(outcome) => outcome,
+            Err(_)
+                if lock(&self.host)
+                    .asks
+                    .remove(&(Asker::External, request))
+                    .is_some() =>
+            {
+                return Err(AskError::Timeout(timeout));
+            }
+            // The outcome is being delivered right now.
+            Err(_) => replies.recv().unwrap_or(Err(AskError::Timeout(timeout))),
+        };
+        outcome.and_then(|bytes| decode::<R>(&bytes).map_err(AskError::BadReply))
+    }
+
+    fn sleep(&self, duration: Duration) {
+        std::thread::sleep(duration);
+    }
+
+    fn shutdown(mut self, mode: ShutdownMode, timeout: Duration) -> ShutdownReport {
+        self.stop(mode, timeout)
+    }
+}
+
+impl Drop for ProcessSystem {
+    /// Dropping a system that was not shut down stops every process (killing what does not stop
+    /// within five seconds) and reaps them all.
+    fn drop(&mut self) {
+        self.stop(ShutdownMode::DeadLetter, Duration::from_secs(5));
+    }
+}

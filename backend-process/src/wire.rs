@@ -1,0 +1,150 @@
+//! What crosses a process boundary: the messages between the host and a child, and the
+//! encoding of actor state and user messages inside them (postcard).
+
+use std::time::Duration;
+
+use actor_core::{ActorId, AskError, Asker, Failure, Phase, Signal, SpawnError, SpawnOptions};
+use ipc_channel::ipc::IpcSender;
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+
+/// A user message or actor state, encoded.
+pub(crate) type Payload = Vec<u8>;
+
+/// Encodes a value for another process.
+pub(crate) fn encode<T: Serialize>(value: &T) -> Result<Payload, String> {
+    postcard::to_stdvec(value)
+        .map_err(|e| format!("cannot encode a {}: {e}", std::any::type_name::<T>()))
+}
+
+/// Decodes a value from another process.
+pub(crate) fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, String> {
+    postcard::from_bytes(bytes)
+        .map_err(|e| format!("cannot decode a {}: {e}", std::any::type_name::<T>()))
+}
+
+/// A message on its way to a child, or delivered to it and not yet confirmed.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub(crate) struct Delivery {
+    /// The host's number for it; the child confirms by it.
+    pub seq: u64,
+    pub kind: DeliveryKind,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub(crate) enum DeliveryKind {
+    /// A user message, and who is waiting for its reply if it is an `ask`.
+    Message {
+        payload: Payload,
+        ask: Option<(Asker, u64)>,
+    },
+    /// The outcome of an `ask` this actor made: the reply, encoded, or why there is none.
+    AskOutcome {
+        request: u64,
+        outcome: Result<Payload, AskError>,
+    },
+}
+
+/// Host to child.
+#[derive(Serialize, Deserialize)]
+pub(crate) enum ToChild {
+    /// The actor to run: where its code is (see `child.rs`), its initial state, its identity.
+    Boot {
+        entry: u64,
+        actor: Payload,
+        id: ActorId,
+        clock_offset: Duration,
+        request_base: u64,
+    },
+    Deliver(Vec<Delivery>),
+    Signal(Signal),
+    /// The supervisor's answer to a failure: start again from the initial state.
+    Restart,
+    /// Stop after the current message, run `stopped`, exit.
+    Shutdown,
+    /// The answer to a `Spawn`.
+    Spawned {
+        token: u64,
+        result: Result<ActorId, SpawnError>,
+    },
+}
+
+/// Child to host.
+#[derive(Serialize, Deserialize)]
+pub(crate) enum ToHost {
+    /// The first message, on the bootstrap channel.
+    Hello {
+        to_child: IpcSender<ToChild>,
+    },
+    Started,
+    Handled {
+        seq: u64,
+    },
+    /// A hook failed; the child waits for `Restart` or `Shutdown`.
+    Failed {
+        seq: Option<u64>,
+        phase: Phase,
+        failure: Failure,
+    },
+    /// `stopped` panicked (reported only).
+    StoppedFailed {
+        failure: Failure,
+    },
+    Send {
+        to: ActorId,
+        type_name: String,
+        payload: Payload,
+        delay: Option<Duration>,
+    },
+    Ask {
+        to: ActorId,
+        type_name: String,
+        payload: Payload,
+        request: u64,
+        timeout: Duration,
+    },
+    Reply {
+        asker: Asker,
+        request: u64,
+        payload: Payload,
+    },
+    Spawn {
+        token: u64,
+        entry: u64,
+        actor: Payload,
+        type_name: String,
+        options: WireSpawnOptions,
+    },
+    Watch {
+        target: ActorId,
+    },
+    /// The actor stopped itself (`ctx.stop`) or obeyed `Shutdown`; the process exits next.
+    Stopped,
+}
+
+/// [`SpawnOptions`] as they travel.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub(crate) struct WireSpawnOptions {
+    pub name: Option<String>,
+    pub capacity: Option<usize>,
+    pub supervision: actor_core::Supervision,
+}
+
+impl From<&SpawnOptions> for WireSpawnOptions {
+    fn from(o: &SpawnOptions) -> Self {
+        Self {
+            name: o.name.clone(),
+            capacity: o.capacity,
+            supervision: o.supervision,
+        }
+    }
+}
+
+impl From<WireSpawnOptions> for SpawnOptions {
+    fn from(o: WireSpawnOptions) -> Self {
+        let mut options = SpawnOptions::new().supervision(o.supervision);
+        options.name = o.name;
+        options.capacity = o.capacity;
+        options
+    }
+}
