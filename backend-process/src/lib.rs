@@ -9,8 +9,8 @@
 //!
 //! # How a message travels
 //! Every message goes through the host (the application's own process), which keeps the ledger
-//! (`host.rs`): it queues what it accepts and sends each actor's process up to
-//! [`WINDOW`](crate::mailbox) messages at a time in one IPC write (`mailbox.rs`). The child
+//! (`host.rs`): it queues what it accepts and sends each actor's process up to 64 messages at a
+//! time in one IPC write (`mailbox.rs`). The child
 //! (`child.rs`) confirms each message before it starts the next, so after a crash the host knows
 //! which one was in hand: that one becomes a dead letter (at most once), the others go to the
 //! restarted process. A child's send is one IPC write to the host at once: when it returns

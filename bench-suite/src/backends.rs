@@ -38,7 +38,7 @@ impl BackendKind {
         match self {
             Self::Inline => cfg!(feature = "inline"),
             Self::Thread => cfg!(feature = "thread"),
-            Self::Process => false,
+            Self::Process => cfg!(feature = "process"),
         }
     }
 
@@ -76,6 +76,13 @@ pub fn run_on<J: Job>(kind: BackendKind, job: &J) -> Result<J::Output, WorkloadE
                 .map_err(|e| WorkloadError::Baseline(format!("thread system: {e}")))?,
             job,
         ),
+        #[cfg(feature = "process")]
+        BackendKind::Process => run_and_stop(
+            backend_process::ProcessSystem::new()
+                .map_err(|e| WorkloadError::Baseline(format!("process system: {e}")))?,
+            job,
+        ),
+        #[allow(unreachable_patterns)] // reachable when a backend's feature is off
         _ => Err(WorkloadError::NotCompiled(kind.name())),
     }
 }

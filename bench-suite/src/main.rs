@@ -65,6 +65,10 @@ enum Hidden {
 }
 
 fn main() -> ExitCode {
+    // The process backend's actors are re-executions of this binary: this turns one into its
+    // actor and never returns there.
+    #[cfg(feature = "process")]
+    backend_process::init();
     let cli = Cli::parse();
     match cli.command {
         Some(Hidden::CountDown { n }) => {

@@ -136,3 +136,43 @@ mod on_threads {
         clean(system);
     }
 }
+
+/// The same workloads with every actor in a process of its own.
+#[cfg(feature = "process")]
+mod on_processes {
+    use super::*;
+    use backend_process::ProcessSystem;
+
+    backend_process::process_test_support!();
+
+    fn clean(system: ProcessSystem) {
+        let report = system.shutdown(ShutdownMode::Drain, Duration::from_secs(10));
+        assert!(report.is_balanced(), "{report:#?}");
+        assert!(report.failures.is_empty(), "{:#?}", report.failures);
+    }
+
+    #[test]
+    fn seed_program_in_processes() {
+        let system = ProcessSystem::new().unwrap();
+        let outcome = seed::run_actors(&system, 1_000_003, 5).unwrap();
+        assert_eq!(
+            outcome,
+            seed::SeedOutcome {
+                finished: 5,
+                counted: 1_000_003
+            }
+        );
+        clean(system);
+    }
+
+    #[test]
+    fn every_other_workload() {
+        let system = ProcessSystem::new().unwrap();
+        assert_eq!(workloads::ping_pong::run(&system, 100).unwrap(), 100);
+        assert_eq!(workloads::fan_in::run(&system, 4, 250).unwrap(), 1000);
+        assert_eq!(workloads::spawn_stop::run(&system, 10).unwrap(), 10);
+        assert_eq!(workloads::thread_ring::run(&system, 5, 100).unwrap(), 100);
+        assert_eq!(workloads::fork_join::run(&system, 4, 100).unwrap(), 400);
+        clean(system);
+    }
+}
