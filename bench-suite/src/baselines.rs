@@ -143,17 +143,18 @@ pub fn fork_join_work(jobs: u64) -> Result<Duration, WorkloadError> {
 }
 
 /// A count-down of `n` that lasts about `target` on this machine (a multiple of 5, at least 5).
-/// It takes the fastest of three probes of about 0.1 s each, which a noisy neighbour can only
-/// slow down.
+/// It takes the median of five probes of about 0.1 s each: a single probe is at the mercy of a
+/// noisy neighbour, the fastest of several too optimistic for a run of seconds.
 pub fn calibrate_seed_n(target: Duration) -> u64 {
     const PROBE: u64 = 150_000_000;
-    let per_step = (0..3)
+    let mut per_step: Vec<f64> = (0..5)
         .map(|_| {
             let start = Instant::now();
             std::hint::black_box(seed::count_down(PROBE));
             start.elapsed().as_secs_f64() / PROBE as f64
         })
-        .fold(f64::INFINITY, f64::min);
-    let n = (target.as_secs_f64() / per_step.max(1e-12)) as u64;
+        .collect();
+    per_step.sort_by(f64::total_cmp);
+    let n = (target.as_secs_f64() / per_step[2].max(1e-12)) as u64;
     (n / 5).max(1) * 5
 }

@@ -60,6 +60,33 @@ pub fn run_peer(server: &str, mode: PeerMode, expected: u64) -> Result<(), Strin
     Ok(())
 }
 
+/// If this process was started as the other end of a baseline (`<exe> ipc-peer <server> <mode>
+/// <expected>`), plays it and exits; otherwise returns at once. The bench-suite binary parses
+/// these arguments with its CLI; other binaries that run the baselines (criterion benches) call
+/// this first thing in `main`.
+pub fn serve_if_peer() {
+    let args: Vec<String> = std::env::args().skip(1).take(4).collect();
+    let [command, server, mode, expected] = args.as_slice() else {
+        return;
+    };
+    if command != "ipc-peer" {
+        return;
+    }
+    let mode = if mode == "echo" {
+        PeerMode::Echo
+    } else {
+        PeerMode::Count
+    };
+    let code = match run_peer(server, mode, expected.parse().unwrap_or(0)) {
+        Ok(()) => 0,
+        Err(e) => {
+            eprintln!("error: ipc peer: {e}");
+            1
+        }
+    };
+    std::process::exit(code);
+}
+
 /// A connected child process, killed and reaped when dropped.
 struct Peer {
     child: Child,

@@ -1,0 +1,61 @@
+//! Criterion benches of the process backend's hot paths, each beside its bare baseline (two
+//! processes and a bare `ipc-channel`): `cargo bench -p bench-suite --bench process`.
+
+// criterion's macros generate an undocumented public function.
+#![allow(missing_docs)]
+
+use std::time::Duration;
+
+use actor_core::{Backend, ShutdownMode};
+use backend_process::ProcessSystem;
+use bench_suite::ipc;
+use bench_suite::workloads::{fan_in, ping_pong, spawn_stop};
+use criterion::{Criterion, Throughput};
+
+fn process(c: &mut Criterion) {
+    let mut group = c.benchmark_group("process");
+    group
+        .measurement_time(Duration::from_secs(5))
+        .sample_size(20);
+
+    const ROUNDS: u64 = 200;
+    group.throughput(Throughput::Elements(ROUNDS));
+    let system = ProcessSystem::new().unwrap();
+    let (server, peer) = ping_pong::players(&system).unwrap();
+    group.bench_function("ping_pong_round_trips", |b| {
+        b.iter(|| ping_pong::play(&system, &server, &peer, ROUNDS).unwrap());
+    });
+    group.bench_function("bare_ipc_round_trips", |b| {
+        b.iter(|| ipc::round_trip(ROUNDS).unwrap())
+    });
+
+    const MESSAGES: u64 = 2_000;
+    group.throughput(Throughput::Elements(MESSAGES));
+    group.bench_function("counting_one_producer", |b| {
+        b.iter(|| fan_in::run(&system, 1, MESSAGES).unwrap());
+    });
+    group.bench_function("bare_ipc_one_way_by_64", |b| {
+        b.iter(|| ipc::one_way(MESSAGES, 64).unwrap())
+    });
+
+    const ACTORS: u64 = 20;
+    group.throughput(Throughput::Elements(ACTORS));
+    group.bench_function("spawn_stop", |b| {
+        b.iter(|| spawn_stop::run(&system, ACTORS).unwrap())
+    });
+    group.finish();
+    assert!(
+        system
+            .shutdown(ShutdownMode::Drain, Duration::from_secs(10))
+            .is_balanced()
+    );
+}
+
+fn main() {
+    // The actors' processes, and the bare baseline's peer, are re-executions of this binary.
+    backend_process::init();
+    ipc::serve_if_peer();
+    let mut criterion = Criterion::default().configure_from_args();
+    process(&mut criterion);
+    criterion.final_summary();
+}
