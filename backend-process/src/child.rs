@@ -21,6 +21,9 @@ use crate::wire::{Delivery, DeliveryKind, Payload, ToChild, ToHost, decode};
 pub(crate) const SERVER_ENV: &str = "ACTOR_PROCESS_SERVER";
 /// Set in a child's environment: the host's pid, and its executable's device and inode.
 pub(crate) const HOST_ENV: &str = "ACTOR_PROCESS_HOST";
+/// Set in a child's environment: a secret the child proves it is the one the host started with
+/// (another user cannot read this process's environment).
+pub(crate) const TOKEN_ENV: &str = "ACTOR_PROCESS_TOKEN";
 
 /// Turns this process into an actor's process if it was started as one, and never returns in
 /// that case; otherwise returns at once. Call it first thing in `main` (tests use
@@ -45,6 +48,18 @@ pub fn init() {
     std::process::exit(code);
 }
 
+/// The channel to the host, retyped to send raw bytes: for fault-injection tests only.
+static RAW_TO_HOST: std::sync::OnceLock<std::sync::Mutex<IpcSender<u8>>> =
+    std::sync::OnceLock::new();
+
+/// Sends a single byte that no `ToHost` decodes from (a varint with its continuation bit set and
+/// nothing after it).
+pub(crate) fn send_garbage() -> bool {
+    RAW_TO_HOST
+        .get()
+        .is_some_and(|raw| raw.lock().is_ok_and(|raw| raw.send(0xFF).is_ok()))
+}
+
 /// The signature of `run_actor::<A>`, for every `A`.
 type Entry = fn(ChildIo, Payload) -> Result<(), String>;
 
@@ -65,6 +80,10 @@ pub(crate) fn image_identity() -> String {
 fn child_main(server: &str) -> Result<(), String> {
     let host = std::env::var(HOST_ENV).map_err(|_| format!("{HOST_ENV} is not set"))?;
     let (host_pid, host_image) = host.split_once('/').ok_or("malformed host identity")?;
+    let token: u64 = std::env::var(TOKEN_ENV)
+        .ok()
+        .and_then(|t| t.parse().ok())
+        .ok_or("no token")?;
     // Die with the host, even by SIGKILL; then check it is not already gone.
     rustix::process::set_parent_process_death_signal(Some(rustix::process::Signal::KILL))
         .map_err(|e| format!("PR_SET_PDEATHSIG: {e}"))?;
@@ -77,9 +96,12 @@ fn child_main(server: &str) -> Result<(), String> {
     }
     let to_host =
         IpcSender::<ToHost>::connect(server.to_string()).map_err(|e| format!("connect: {e}"))?;
+    let _ = RAW_TO_HOST.set(std::sync::Mutex::new(
+        to_host.clone().to_opaque().to::<u8>(),
+    ));
     let (to_child, from_host) = ipc::channel::<ToChild>().map_err(|e| format!("channel: {e}"))?;
     to_host
-        .send(ToHost::Hello { to_child })
+        .send(ToHost::Hello { to_child, token })
         .map_err(|e| format!("hello: {e}"))?;
     match from_host.recv() {
         Ok(ToChild::Boot {

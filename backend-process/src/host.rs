@@ -16,7 +16,7 @@ use crossbeam_channel::{Receiver, Sender, bounded};
 use ipc_channel::TrySelectError;
 use ipc_channel::ipc::{IpcOneShotServer, IpcReceiverSet, IpcSelectionResult, IpcSender};
 
-use crate::child::{HOST_ENV, SERVER_ENV, image_identity};
+use crate::child::{HOST_ENV, SERVER_ENV, TOKEN_ENV, image_identity};
 use crate::mailbox::{ChildProc, Slot, Status};
 use crate::wire::{Delivery, DeliveryKind, Payload, ToChild, ToHost};
 
@@ -87,6 +87,8 @@ pub(crate) struct State {
     pub escalations: Vec<FailureRecord>,
     pub dead_letters: Vec<DeadLetter>,
     pub dead_letters_kept: usize,
+    /// The largest payload a child may send; a bigger one fails that child.
+    pub max_frame: usize,
     pub late_replies: u64,
     /// Decoders of the message types the host has seen spawned, by type name.
     pub decoders: HashMap<String, Decoder>,
@@ -112,7 +114,7 @@ pub(crate) fn lock(host: &Host) -> MutexGuard<'_, State> {
 impl Host {
     /// Starts the router thread and returns the host and the thread's handle.
     pub fn start(
-        dead_letters_kept: usize,
+        config: &crate::system::ProcessConfig,
     ) -> std::io::Result<(Arc<Host>, std::thread::JoinHandle<()>)> {
         let (wake, woken) = ipc_channel::ipc::channel::<()>()?;
         let (commands, inbox) = crossbeam_channel::unbounded();
@@ -127,7 +129,8 @@ impl Host {
             failures: Vec::new(),
             escalations: Vec::new(),
             dead_letters: Vec::new(),
-            dead_letters_kept,
+            dead_letters_kept: config.dead_letters_kept,
+            max_frame: config.max_frame,
             late_replies: 0,
             decoders: HashMap::new(),
             closed: false,
@@ -179,9 +182,19 @@ fn route(host: &Host, mut set: IpcReceiverSet, control: u64, commands: &Receiver
                 IpcSelectionResult::MessageReceived(channel, message) => {
                     let mut state = lock(host);
                     match message.to::<ToHost>() {
+                        Ok(msg) if msg.payload_len() > state.max_frame => {
+                            let why = format!(
+                                "a frame of {} bytes (the limit is {})",
+                                msg.payload_len(),
+                                state.max_frame
+                            );
+                            state.on_bad_frame(&mut set, channel, &why);
+                        }
                         Ok(msg) => state.on_message(&mut set, channel, msg),
                         // A frame that does not decode fails the one actor that sent it.
-                        Err(e) => state.on_bad_frame(&mut set, channel, &e.to_string()),
+                        Err(e) => {
+                            state.on_bad_frame(&mut set, channel, &format!("undecodable: {e}"))
+                        }
                     }
                 }
                 IpcSelectionResult::ChannelClosed(channel) if channel == control => return,
@@ -580,13 +593,14 @@ impl State {
     }
 
     fn on_bad_frame(&mut self, set: &mut IpcReceiverSet, channel: u64, error: &str) {
-        let Some(id) = self.actor_of(channel) else {
+        // Forgotten now: its closing, seen later, must not count as the next process's death.
+        let Some(id) = self.by_channel.remove(&channel) else {
             return;
         };
         if let Some(child) = self.slot_mut(id).and_then(|s| s.child.as_mut()) {
             let _ = child.process.kill();
         }
-        let failure = actor_core::Failure::Transport(format!("undecodable frame: {error}"));
+        let failure = actor_core::Failure::Transport(format!("bad frame: {error}"));
         self.on_process_death(set, id, Some(failure));
     }
 
@@ -643,6 +657,11 @@ impl State {
 /// Starts a child process of this executable and connects to it. `accept` has no timeout and
 /// never returns if the child dies first, so it runs on a helper thread that this function
 /// unblocks itself (by connecting) when the child does not.
+///
+/// The bootstrap socket must be reachable by no other local user: ipc-channel binds it in a
+/// fresh temporary directory created with the process's umask, so the directory and the socket
+/// are narrowed to the owner before the child exists. Whoever connects first must then prove it
+/// is the child, with a random token passed in its environment (unreadable by other users).
 fn launch() -> Result<
     (
         std::process::Child,
@@ -653,9 +672,12 @@ fn launch() -> Result<
 > {
     let (server, name) =
         IpcOneShotServer::<ToHost>::new().map_err(|e| format!("bootstrap server: {e}"))?;
+    make_private(&name)?;
+    let token = secret();
     let mut process = Command::new("/proc/self/exe")
         .args([CHILD_TEST, "--nocapture", "--quiet", "--test-threads=1"])
         .env(SERVER_ENV, &name)
+        .env(TOKEN_ENV, token.to_string())
         .env(
             HOST_ENV,
             format!("{}/{}", std::process::id(), image_identity()),
@@ -668,8 +690,17 @@ fn launch() -> Result<
     let deadline = Instant::now() + CONNECT_TIMEOUT;
     loop {
         match accepting.recv_timeout(Duration::from_millis(5)) {
-            Ok(Ok((receiver, ToHost::Hello { to_child }))) => {
+            Ok(Ok((
+                receiver,
+                ToHost::Hello {
+                    to_child,
+                    token: proof,
+                },
+            ))) if proof == token => {
                 return Ok((process, receiver, to_child));
+            }
+            Ok(Ok((_, ToHost::Hello { .. }))) => {
+                return Err(fail(process, "a process without the token connected first"));
             }
             Ok(Ok(_)) => return Err(fail(process, "the child did not say hello first")),
             Ok(Err(e)) => return Err(fail(process, &format!("accept: {e:?}"))),
@@ -686,6 +717,26 @@ fn launch() -> Result<
             }
         }
     }
+}
+
+/// Narrows a bootstrap socket and its directory to the owner.
+fn make_private(socket: &str) -> Result<(), String> {
+    use std::os::unix::fs::PermissionsExt;
+    let socket = std::path::Path::new(socket);
+    let dir = socket
+        .parent()
+        .ok_or("the bootstrap socket has no directory")?;
+    for (path, mode) in [(dir, 0o700), (socket, 0o600)] {
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode))
+            .map_err(|e| format!("cannot make {} private: {e}", path.display()))?;
+    }
+    Ok(())
+}
+
+/// A random 64-bit secret, from the standard library's per-process random hash keys.
+fn secret() -> u64 {
+    use std::hash::{BuildHasher, RandomState};
+    RandomState::new().hash_one(std::process::id())
 }
 
 fn fail(mut process: std::process::Child, why: &str) -> String {

@@ -38,7 +38,18 @@ mod wire;
 
 pub use child::init;
 pub use context::ProcessContext;
-pub use system::ProcessSystem;
+pub use system::{ProcessConfig, ProcessSystem};
+
+#[doc(hidden)]
+pub mod fault_injection {
+    //! For this crate's tests only: lets an actor's process misbehave on purpose.
+
+    /// Sends the host a frame that does not decode, from inside an actor's process. Returns
+    /// `false` outside one.
+    pub fn send_undecodable_frame() -> bool {
+        crate::child::send_garbage()
+    }
+}
 
 /// Lets a test binary's processes become actor processes: write it once in each test file that
 /// uses a [`ProcessSystem`]. It adds a test named `__actor_process_child` that calls [`init`]

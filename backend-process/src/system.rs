@@ -18,6 +18,41 @@ use crate::host::{Command_, Host, PendingAsk, SpawnRequest, decoder_of, lock};
 use crate::mailbox::Status;
 use crate::wire::{DeliveryKind, ToChild, decode, encode};
 
+/// How a process system runs.
+///
+/// # Example
+/// ```
+/// let config = backend_process::ProcessConfig::default().max_frame(1 << 20);
+/// assert_eq!(config.max_frame, 1 << 20);
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ProcessConfig {
+    /// The largest encoded message (or spawned actor state) accepted, in bytes. A child that
+    /// sends a bigger one fails, as for an undecodable frame; a send from outside gets
+    /// [`SendFailure::Transport`].
+    pub max_frame: usize,
+    /// How many dead letters the report keeps with their messages (the counts are exact).
+    pub dead_letters_kept: usize,
+}
+
+impl Default for ProcessConfig {
+    /// A 16 MiB frame limit.
+    fn default() -> Self {
+        Self {
+            max_frame: 16 << 20,
+            dead_letters_kept: 10_000,
+        }
+    }
+}
+
+impl ProcessConfig {
+    /// Sets the frame limit.
+    pub fn max_frame(mut self, bytes: usize) -> Self {
+        self.max_frame = bytes;
+        self
+    }
+}
+
 /// An actor system with one OS process per actor.
 ///
 /// The application (or test binary) must call [`init`](crate::init) first thing in `main` (or
@@ -59,7 +94,15 @@ impl ProcessSystem {
     /// # Errors
     /// The operating system refused a thread or a channel.
     pub fn new() -> std::io::Result<Self> {
-        let (host, router) = Host::start(10_000)?;
+        Self::with_config(ProcessConfig::default())
+    }
+
+    /// A system with the given configuration.
+    ///
+    /// # Errors
+    /// The operating system refused a thread or a channel.
+    pub fn with_config(config: ProcessConfig) -> std::io::Result<Self> {
+        let (host, router) = Host::start(&config)?;
         Ok(Self {
             host,
             router: Some(router),
@@ -217,6 +260,14 @@ impl Backend for ProcessSystem {
         let mut state = lock(&self.host);
         if state.closed {
             return Err(SendError::new(to, SendFailure::ShuttingDown, msg));
+        }
+        if payload.len() > state.max_frame {
+            let why = format!(
+                "{} bytes encoded, over the frame limit of {}",
+                payload.len(),
+                state.max_frame
+            );
+            return Err(SendError::new(to, SendFailure::Transport(why), msg));
         }
         let kind = DeliveryKind::Message { payload, ask: None };
         state

@@ -72,9 +72,10 @@ pub(crate) enum ToChild {
 /// Child to host.
 #[derive(Serialize, Deserialize)]
 pub(crate) enum ToHost {
-    /// The first message, on the bootstrap channel.
+    /// The first message, on the bootstrap channel, with the secret the host gave the child.
     Hello {
         to_child: IpcSender<ToChild>,
+        token: u64,
     },
     Started,
     Handled {
@@ -120,6 +121,19 @@ pub(crate) enum ToHost {
     },
     /// The actor stopped itself (`ctx.stop`) or obeyed `Shutdown`; the process exits next.
     Stopped,
+}
+
+impl ToHost {
+    /// The size of what the message carries for another actor (what the frame limit bounds).
+    pub fn payload_len(&self) -> usize {
+        match self {
+            Self::Send { payload, .. }
+            | Self::Ask { payload, .. }
+            | Self::Reply { payload, .. } => payload.len(),
+            Self::Spawn { actor, .. } => actor.len(),
+            _ => 0,
+        }
+    }
 }
 
 /// [`SpawnOptions`] as they travel.

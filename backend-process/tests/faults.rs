@@ -272,3 +272,160 @@ fn no_child_outlives_shutdown_or_drop() {
         "process {pid} outlived drop"
     );
 }
+
+/// Misbehaves on purpose, for the bad-input tests.
+#[derive(Clone, Default, serde::Serialize, serde::Deserialize)]
+struct Saboteur;
+
+#[derive(Debug, serde::Serialize, serde::Deserialize)]
+enum SabotageMsg {
+    /// Sends the host a frame that does not decode.
+    Garbage,
+    /// Sends `bytes` bytes to this actor.
+    Huge {
+        to: actor_core::Addr<Vec<u8>>,
+        bytes: usize,
+    },
+    Ping(ReplyTo<()>),
+}
+
+impl Actor for Saboteur {
+    type Msg = SabotageMsg;
+
+    fn handle<C: Context<Self>>(
+        &mut self,
+        ctx: &mut C,
+        msg: SabotageMsg,
+    ) -> Result<(), ActorError> {
+        match msg {
+            SabotageMsg::Garbage => {
+                assert!(backend_process::fault_injection::send_undecodable_frame());
+                std::thread::sleep(Duration::from_secs(5)); // the host kills this process first
+            }
+            SabotageMsg::Huge { to, bytes } => {
+                ctx.send(&to, vec![7u8; bytes])
+                    .map_err(|e| ActorError::new(e.to_string()))?;
+                std::thread::sleep(Duration::from_secs(5));
+            }
+            SabotageMsg::Ping(reply_to) => ctx.reply(reply_to, ()),
+        }
+        Ok(())
+    }
+}
+
+#[derive(Clone, Default, serde::Serialize, serde::Deserialize)]
+struct Bytes;
+
+impl Actor for Bytes {
+    type Msg = Vec<u8>;
+    fn handle<C: Context<Self>>(&mut self, _: &mut C, _: Vec<u8>) -> Result<(), ActorError> {
+        Ok(())
+    }
+}
+
+#[test]
+fn an_undecodable_frame_fails_only_the_actor_that_sent_it() {
+    let system = ProcessSystem::new().unwrap();
+    let saboteur = system.spawn(Saboteur).unwrap();
+    let bystander = system.spawn(Fragile::default()).unwrap();
+    system.send(&saboteur, SabotageMsg::Garbage).unwrap();
+    // The saboteur is restarted and answers; the bystander never noticed.
+    assert_eq!(system.ask(&saboteur, SabotageMsg::Ping, WAIT), Ok(()));
+    assert_eq!(system.ask(&bystander, FragileMsg::Count, WAIT), Ok(1));
+    let report = system.shutdown(ShutdownMode::Drain, WAIT);
+    let failure = &report.failures[0];
+    assert_eq!(failure.actor, saboteur.id());
+    assert!(
+        matches!(&failure.failure, Failure::Transport(why) if why.contains("undecodable")),
+        "{failure:?}"
+    );
+    assert!(report.failures.iter().all(|f| f.actor == saboteur.id()));
+    assert!(report.is_balanced());
+}
+
+#[test]
+fn an_oversized_frame_fails_the_sender_and_is_refused_from_outside() {
+    let config = backend_process::ProcessConfig::default().max_frame(64 * 1024);
+    let system = ProcessSystem::with_config(config).unwrap();
+    let sink = system.spawn(Bytes).unwrap();
+    let err = system.send(&sink, vec![0u8; 100 * 1024]).unwrap_err();
+    assert!(
+        matches!(err.reason(), actor_core::SendFailure::Transport(_)),
+        "{err}"
+    );
+    assert_eq!(
+        err.into_message().len(),
+        100 * 1024,
+        "the message comes back"
+    );
+    let saboteur = system.spawn(Saboteur).unwrap();
+    system
+        .send(
+            &saboteur,
+            SabotageMsg::Huge {
+                to: sink,
+                bytes: 100 * 1024,
+            },
+        )
+        .unwrap();
+    assert_eq!(
+        system.ask(&saboteur, SabotageMsg::Ping, WAIT),
+        Ok(()),
+        "restarted"
+    );
+    system.send(&sink, vec![1u8; 1024]).unwrap();
+    let report = system.shutdown(ShutdownMode::Drain, WAIT);
+    assert!(
+        matches!(&report.failures[0].failure, Failure::Transport(why) if why.contains("limit")),
+        "{report:#?}"
+    );
+    assert_eq!(
+        report.actor(sink.id()).unwrap().ledger.handled,
+        1,
+        "only the small one arrived"
+    );
+    assert!(report.is_balanced());
+}
+
+#[test]
+fn no_other_user_can_reach_a_bootstrap_socket() {
+    use std::os::unix::fs::{MetadataExt, PermissionsExt};
+    // Catch the bootstrap socket of a spawn while it exists: watch the temporary directory for
+    // new `socket` files owned by us while a system spawns actors.
+    let system = ProcessSystem::new().unwrap();
+    let watcher = std::thread::spawn(|| {
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while Instant::now() < deadline {
+            for dir in std::fs::read_dir(std::env::temp_dir())
+                .into_iter()
+                .flatten()
+                .flatten()
+            {
+                let socket = dir.path().join("socket");
+                if let (Ok(d), Ok(s)) = (std::fs::metadata(dir.path()), std::fs::metadata(&socket))
+                    && d.uid() == rustix::process::getuid().as_raw()
+                    && d.mtime()
+                        >= (std::time::SystemTime::now()
+                            .duration_since(std::time::UNIX_EPOCH)
+                            .unwrap()
+                            .as_secs() as i64
+                            - 5)
+                {
+                    return Some((
+                        d.permissions().mode() & 0o777,
+                        s.permissions().mode() & 0o777,
+                    ));
+                }
+            }
+        }
+        None
+    });
+    for _ in 0..50 {
+        system.spawn(Fragile::default()).unwrap();
+    }
+    let seen = watcher.join().unwrap();
+    system.shutdown(ShutdownMode::Drain, WAIT);
+    let (dir_mode, socket_mode) = seen.expect("a bootstrap socket was seen");
+    assert_eq!(dir_mode & 0o077, 0, "directory mode {dir_mode:o}");
+    assert_eq!(socket_mode & 0o077, 0, "socket mode {socket_mode:o}");
+}
