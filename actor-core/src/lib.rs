@@ -77,6 +77,7 @@ mod report;
 pub mod seed;
 mod supervision;
 mod system;
+mod time;
 
 #[cfg(feature = "conformance")]
 pub mod conformance;
@@ -92,3 +93,4 @@ pub use supervision::{
     ExitReason, Failure, Phase, RestartBudget, RestartLimit, Signal, Supervision,
 };
 pub use system::{Backend, Placement, ShutdownMode, SpawnOptions};
+pub use time::deadline_after;

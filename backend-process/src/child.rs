@@ -110,6 +110,7 @@ fn child_main(server: &str) -> Result<(), String> {
             id,
             clock_offset,
             request_base,
+            max_frame,
         }) => {
             let address = (init as fn() as usize).wrapping_add(entry as usize);
             // SAFETY: `address` is `run_actor::<A>` for the actor type the host spawned: the
@@ -118,7 +119,8 @@ fn child_main(server: &str) -> Result<(), String> {
             // inode were checked above), and code is at the same offsets in every process of one
             // image. `Entry` is exactly that function's type.
             let run = unsafe { std::mem::transmute::<usize, Entry>(address) };
-            let io = ChildIo::new(id, to_host, from_host, clock_offset, request_base);
+            let mut io = ChildIo::new(id, to_host, from_host, clock_offset, request_base);
+            io.max_frame = max_frame;
             run(io, actor)
         }
         Ok(_) => Err("the host did not send Boot first".into()),
@@ -141,6 +143,8 @@ pub(crate) struct ChildIo {
     pub next_request: u64,
     pub next_token: u64,
     pub stop_requested: bool,
+    /// The host's frame limit.
+    pub max_frame: usize,
 }
 
 impl ChildIo {
@@ -162,6 +166,7 @@ impl ChildIo {
             booted: Instant::now(),
             clock_offset,
             next_request: request_base,
+            max_frame: usize::MAX,
             next_token: 0,
             stop_requested: false,
         }
@@ -322,7 +327,8 @@ impl<A: Actor> Runner<A> {
                 decode::<A::Msg>(&payload).map_err(Failure::Transport)
             }
             DeliveryKind::AskOutcome { request, outcome } => match self.asks.remove(&request) {
-                Some(complete) => Ok(complete(outcome)),
+                // The asker's own closure: a panic in it is this actor's failure.
+                Some(complete) => caught(|| Ok(complete(outcome))),
                 // Nobody waits for it (a previous instance asked): nothing to do.
                 None => return io.send(ToHost::Handled { seq: delivery.seq }),
             },

@@ -41,6 +41,14 @@ impl<'a, A: Actor> ProcessContext<'a, A> {
         M: Message,
     {
         let payload = match encode(&msg) {
+            Ok(payload) if payload.len() > self.io.max_frame => {
+                let why = format!(
+                    "{} bytes encoded, over the frame limit of {}",
+                    payload.len(),
+                    self.io.max_frame
+                );
+                return Err(SendError::new(to, SendFailure::Transport(why), msg));
+            }
             Ok(payload) => payload,
             Err(e) => return Err(SendError::new(to, SendFailure::Transport(e), msg)),
         };

@@ -181,7 +181,13 @@ fn route(host: &Host, mut set: IpcReceiverSet, control: u64, commands: &Receiver
                 IpcSelectionResult::MessageReceived(channel, _) if channel == control => {}
                 IpcSelectionResult::MessageReceived(channel, message) => {
                     let mut state = lock(host);
-                    match message.to::<ToHost>() {
+                    // ipc-channel indexes a frame's channels without a bounds check: a forged
+                    // frame must fail its sender, not panic the router.
+                    let decoded = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                        message.to::<ToHost>().map_err(|e| e.to_string())
+                    }))
+                    .unwrap_or_else(|_| Err("a forged channel handle".to_string()));
+                    match decoded {
                         Ok(msg) if msg.payload_len() > state.max_frame => {
                             let why = format!(
                                 "a frame of {} bytes (the limit is {})",
@@ -246,8 +252,9 @@ impl State {
     }
 
     pub fn add_timer(&mut self, delay: Duration, timer: Timer) {
-        self.timers
-            .insert((Instant::now() + delay, self.next_key), timer);
+        // A delay from a child is untrusted: `Duration::MAX` must not overflow the clock.
+        let at = actor_core::deadline_after(delay);
+        self.timers.insert((at, self.next_key), timer);
         self.next_key += 1;
     }
 
@@ -283,6 +290,7 @@ impl State {
             budget: RestartBudget::new(options.supervision),
             watchers: Vec::new(),
             awaiting_decision: false,
+            doomed: None,
         });
         if let Err(e) = self.start_process(set, id) {
             self.terminate(
@@ -300,22 +308,32 @@ impl State {
         let incarnation = self.next_incarnation;
         self.next_incarnation += 1;
         let clock_offset = self.now();
+        let self_max_frame = self.max_frame;
         let Some(slot) = self.slot_mut(id) else {
             return Err("no such actor".into());
         };
-        let (process, receiver, to_child) = launch()?;
+        let (process, receiver, channel) = launch()?;
+        let child = match ChildProc::new(process, channel) {
+            Ok(child) => child,
+            Err(e) => return Err(format!("writer thread: {e}")),
+        };
         let boot = ToChild::Boot {
             entry: slot.entry,
             actor: slot.initial.clone(),
             id,
             clock_offset,
             request_base: incarnation << 40,
+            max_frame: self_max_frame,
         };
-        to_child.send(boot).map_err(|e| format!("boot: {e}"))?;
-        let channel = set
-            .add(receiver)
-            .map_err(|e| format!("receiver set: {e}"))?;
-        slot.child = Some(ChildProc { process, to_child });
+        let _ = child.to_child.send(boot);
+        let channel = match set.add(receiver) {
+            Ok(channel) => channel,
+            Err(e) => {
+                crate::supervisor::reap_now(child);
+                return Err(format!("receiver set: {e}"));
+            }
+        };
+        slot.child = Some(child);
         slot.status = Status::Starting;
         slot.awaiting_decision = false;
         // Whatever was in the dead process's hands and not started goes to the new one.
@@ -592,23 +610,32 @@ impl State {
         }
     }
 
-    fn on_bad_frame(&mut self, set: &mut IpcReceiverSet, channel: u64, error: &str) {
-        // Forgotten now: its closing, seen later, must not count as the next process's death.
-        let Some(id) = self.by_channel.remove(&channel) else {
+    /// Kills the process that sent a bad frame. Its death is handled when its channel closes,
+    /// after every frame it sent before dying: those still count (a message it handled is not
+    /// handled again).
+    fn on_bad_frame(&mut self, _set: &mut IpcReceiverSet, channel: u64, error: &str) {
+        let Some(id) = self.actor_of(channel) else {
             return;
         };
-        if let Some(child) = self.slot_mut(id).and_then(|s| s.child.as_mut()) {
-            let _ = child.process.kill();
+        let Some(slot) = self.slot_mut(id) else {
+            return;
+        };
+        if slot.doomed.is_none() {
+            slot.doomed = Some(actor_core::Failure::Transport(format!(
+                "bad frame: {error}"
+            )));
+            if let Some(child) = slot.child.as_mut() {
+                let _ = child.process.kill();
+            }
         }
-        let failure = actor_core::Failure::Transport(format!("bad frame: {error}"));
-        self.on_process_death(set, id, Some(failure));
     }
 
     pub(crate) fn on_closed(&mut self, set: &mut IpcReceiverSet, channel: u64) {
         let Some(id) = self.by_channel.remove(&channel) else {
             return;
         };
-        self.on_process_death(set, id, None);
+        let doomed = self.slot_mut(id).and_then(|s| s.doomed.take());
+        self.on_process_death(set, id, doomed);
     }
 
     fn fire_timers(&mut self) {

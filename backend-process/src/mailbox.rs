@@ -24,10 +24,57 @@ pub(crate) enum Status {
     Gone(ExitReason),
 }
 
-/// A running child process.
+/// A running child process, and the thread that writes to it.
+///
+/// Writes to a child go through a queue to a writer thread of its own, never straight from the
+/// host's lock or the router thread: an IPC send blocks while the child's socket is full (or
+/// until a large message is read), and a child blocked sending to the router would then wait
+/// for a router that waits for it.
 pub(crate) struct ChildProc {
     pub process: std::process::Child,
-    pub to_child: IpcSender<ToChild>,
+    pub to_child: crossbeam_channel::Sender<ToChild>,
+    writer: Option<std::thread::JoinHandle<()>>,
+}
+
+impl ChildProc {
+    /// Starts the writer thread. If it cannot start, the process is killed and reaped.
+    pub fn new(
+        mut process: std::process::Child,
+        channel: IpcSender<ToChild>,
+    ) -> std::io::Result<Self> {
+        let (to_child, outbox) = crossbeam_channel::unbounded::<ToChild>();
+        let writer = std::thread::Builder::new()
+            .name("actors-process-writer".into())
+            .spawn(move || {
+                for msg in outbox {
+                    if channel.send(msg).is_err() {
+                        break;
+                    }
+                }
+            });
+        match writer {
+            Ok(writer) => Ok(Self {
+                process,
+                to_child,
+                writer: Some(writer),
+            }),
+            Err(e) => {
+                let _ = process.kill();
+                let _ = process.wait();
+                Err(e)
+            }
+        }
+    }
+
+    /// Once the process is gone: closes the queue and joins the writer (whose sends to a dead
+    /// process fail at once).
+    pub fn close(mut self) {
+        let (closed, _) = crossbeam_channel::bounded(0);
+        self.to_child = closed;
+        if let Some(writer) = self.writer.take() {
+            let _ = writer.join();
+        }
+    }
 }
 
 pub(crate) struct Slot {
@@ -51,6 +98,9 @@ pub(crate) struct Slot {
     pub watchers: Vec<ActorId>,
     /// The process reported a failure and waits for `Restart` or `Shutdown`.
     pub awaiting_decision: bool,
+    /// The process sent a bad frame and has been killed: the failure to report when its channel
+    /// closes.
+    pub doomed: Option<actor_core::Failure>,
 }
 
 impl Slot {

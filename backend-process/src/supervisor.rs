@@ -207,17 +207,25 @@ impl State {
 /// not within a second, and returns its status: no zombie is left.
 pub(crate) fn reap(mut child: crate::mailbox::ChildProc) -> ExitStatus {
     let deadline = Instant::now() + Duration::from_secs(1);
-    loop {
+    let status = loop {
         match child.process.try_wait() {
-            Ok(Some(status)) => return status,
+            Ok(Some(status)) => break status,
             Ok(None) if Instant::now() < deadline => std::thread::sleep(Duration::from_micros(200)),
             _ => {
                 let _ = child.process.kill();
-                if let Ok(status) = child.process.wait() {
-                    return status;
-                }
-                return ExitStatus::from_raw(9);
+                break child
+                    .process
+                    .wait()
+                    .unwrap_or_else(|_| ExitStatus::from_raw(9));
             }
         }
-    }
+    };
+    child.close();
+    status
+}
+
+/// Kills and reaps a child that is no longer wanted.
+pub(crate) fn reap_now(mut child: crate::mailbox::ChildProc) {
+    let _ = child.process.kill();
+    reap(child);
 }

@@ -122,7 +122,7 @@ impl ProcessSystem {
         let Some(router) = self.router.take() else {
             return ShutdownReport::default();
         };
-        let deadline = Instant::now() + timeout;
+        let deadline = actor_core::deadline_after(timeout);
         lock(&self.host).closed = true;
         if mode == ShutdownMode::Drain {
             while Instant::now() < deadline
@@ -282,7 +282,7 @@ impl Backend for ProcessSystem {
         msg: M,
         timeout: Duration,
     ) -> Result<(), SendError<M>> {
-        let deadline = Instant::now() + timeout;
+        let deadline = actor_core::deadline_after(timeout);
         let mut msg = msg;
         loop {
             match self.send(to, msg) {
@@ -318,7 +318,13 @@ impl Backend for ProcessSystem {
             request
         };
         let msg = make(ReplyTo::new(Asker::External, request));
-        let payload = encode(&msg).map_err(|e| AskError::Rejected(SendFailure::Transport(e)))?;
+        let payload = match encode(&msg) {
+            Ok(payload) => payload,
+            Err(e) => {
+                lock(&self.host).asks.remove(&(Asker::External, request));
+                return Err(AskError::Rejected(SendFailure::Transport(e)));
+            }
+        };
         {
             let mut state = lock(&self.host);
             let kind = DeliveryKind::Message {

@@ -55,6 +55,8 @@ pub(crate) enum ToChild {
         id: ActorId,
         clock_offset: Duration,
         request_base: u64,
+        /// The host's frame limit: the child refuses bigger sends itself.
+        max_frame: usize,
     },
     Deliver(Vec<Delivery>),
     Signal(Signal),

@@ -344,7 +344,7 @@ fn an_undecodable_frame_fails_only_the_actor_that_sent_it() {
 }
 
 #[test]
-fn an_oversized_frame_fails_the_sender_and_is_refused_from_outside() {
+fn an_oversized_message_is_refused_inside_and_outside() {
     let config = backend_process::ProcessConfig::default().max_frame(64 * 1024);
     let system = ProcessSystem::with_config(config).unwrap();
     let sink = system.spawn(Bytes).unwrap();
@@ -375,8 +375,10 @@ fn an_oversized_frame_fails_the_sender_and_is_refused_from_outside() {
     );
     system.send(&sink, vec![1u8; 1024]).unwrap();
     let report = system.shutdown(ShutdownMode::Drain, WAIT);
+    // The child refuses the oversized send itself (the host would kill a child that did not).
+    let refused = &report.failures[0].failure;
     assert!(
-        matches!(&report.failures[0].failure, Failure::Transport(why) if why.contains("limit")),
+        matches!(refused, Failure::Error(why) if why.contains("frame limit")),
         "{report:#?}"
     );
     assert_eq!(
@@ -428,4 +430,92 @@ fn no_other_user_can_reach_a_bootstrap_socket() {
     let (dir_mode, socket_mode) = seen.expect("a bootstrap socket was seen");
     assert_eq!(dir_mode & 0o077, 0, "directory mode {dir_mode:o}");
     assert_eq!(socket_mode & 0o077, 0, "socket mode {socket_mode:o}");
+}
+
+/// Bounces a big payload back and forth: `n` more times.
+#[derive(Clone, Default, serde::Serialize, serde::Deserialize)]
+struct Bouncer;
+
+#[derive(Debug, serde::Serialize, serde::Deserialize)]
+enum BounceMsg {
+    Ball {
+        back: actor_core::Addr<BounceMsg>,
+        left: u32,
+        payload: Vec<u8>,
+        done: ReplyTo<u32>,
+    },
+    /// An ask that never times out, to an actor that answers.
+    AskForever {
+        to: actor_core::Addr<BounceMsg>,
+        done: ReplyTo<bool>,
+    },
+    Answer(ReplyTo<()>),
+    Answered(Result<(), actor_core::AskError>, ReplyTo<bool>),
+}
+
+impl Actor for Bouncer {
+    type Msg = BounceMsg;
+    fn handle<C: Context<Self>>(&mut self, ctx: &mut C, msg: BounceMsg) -> Result<(), ActorError> {
+        match msg {
+            BounceMsg::Ball { left: 0, done, .. } => ctx.reply(done, 0),
+            BounceMsg::Ball { left: u32::MAX, .. } => {}
+            BounceMsg::Ball {
+                back,
+                left,
+                payload,
+                done,
+            } => {
+                let me = ctx.myself();
+                // Several big messages in one handler, both ways at once: the host must keep
+                // reading while it writes. Only the first carries the rally on.
+                for extra in 0..3 {
+                    let left = if extra == 0 { left - 1 } else { u32::MAX };
+                    let ball = BounceMsg::Ball {
+                        back: me,
+                        left,
+                        payload: payload.clone(),
+                        done: done.clone(),
+                    };
+                    ctx.send(&back, ball)
+                        .map_err(|e| ActorError::new(e.to_string()))?;
+                }
+            }
+            BounceMsg::AskForever { to, done } => {
+                ctx.ask(&to, BounceMsg::Answer, Duration::MAX, move |r| {
+                    BounceMsg::Answered(r, done)
+                })
+                .map_err(|e| ActorError::new(e.to_string()))?;
+            }
+            BounceMsg::Answer(reply_to) => ctx.reply(reply_to, ()),
+            BounceMsg::Answered(result, done) => ctx.reply(done, result.is_ok()),
+        }
+        Ok(())
+    }
+}
+
+#[test]
+fn big_messages_both_ways_do_not_deadlock_the_host() {
+    let system = ProcessSystem::new().unwrap();
+    let a = system.spawn(Bouncer).unwrap();
+    let b = system.spawn(Bouncer).unwrap();
+    let ball = |done| BounceMsg::Ball {
+        back: b,
+        left: 10,
+        payload: vec![9u8; 1 << 20],
+        done,
+    };
+    assert_eq!(system.ask(&a, ball, Duration::from_secs(60)), Ok(0));
+    assert!(system.shutdown(ShutdownMode::Drain, WAIT).is_balanced());
+}
+
+#[test]
+fn an_ask_without_a_timeout_does_not_break_the_host() {
+    let system = ProcessSystem::new().unwrap();
+    let a = system.spawn(Bouncer).unwrap();
+    let b = system.spawn(Bouncer).unwrap();
+    assert_eq!(
+        system.ask(&a, |done| BounceMsg::AskForever { to: b, done }, WAIT),
+        Ok(true)
+    );
+    assert!(system.shutdown(ShutdownMode::Drain, WAIT).is_balanced());
 }

@@ -209,6 +209,14 @@ impl<A: Actor> ActorCell<A> {
     fn handle_sys(&self, instance: &mut Instance<A>, shared: &Arc<Shared>, sys: SysMsg<A::Msg>) {
         match sys {
             SysMsg::Deliver(env) => self.handle(instance, shared, env),
+            SysMsg::Outcome(make) => match caught(|| Ok(make())) {
+                Ok(msg) => self.handle(instance, shared, Envelope { msg, request: None }),
+                Err(failure) => {
+                    self.mailbox.count_dead();
+                    shared.dead_letter(self.id, DeadLetterReason::FailedWhileHandling, None);
+                    supervisor::fail(self, instance, shared, Phase::Handle, failure);
+                }
+            },
             SysMsg::Signal(signal) => {
                 let result = {
                     let mut ctx = ThreadContext::new(shared, self);

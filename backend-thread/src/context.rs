@@ -65,13 +65,21 @@ impl<A: Actor> Context<A> for ThreadContext<'_, A> {
                     .map(|r| *r)
                     .map_err(|_| AskError::BadReply(format!("expected {}", type_name::<R>())))
             });
-            shared.deliver_reply::<A::Msg>(asker, on_reply(result), delivered);
+            shared.deliver_reply::<A::Msg>(asker, Box::new(move || on_reply(result)), delivered);
         };
-        let request = self.shared.open_ask(Box::new(complete), timeout);
+        let request = self.shared.open_ask(Box::new(complete));
         let msg = make(ReplyTo::new(Asker::Actor(asker), request));
-        self.shared
-            .send(to.id(), msg, Some(request))
-            .inspect_err(|_| self.shared.cancel_ask(request))
+        match self.shared.send(to.id(), msg, Some(request)) {
+            // The timeout starts once the request is in: a refused ask never reports one.
+            Ok(()) => {
+                self.shared.time_out_ask(request, timeout);
+                Ok(())
+            }
+            Err(err) => {
+                self.shared.cancel_ask(request);
+                Err(err)
+            }
+        }
     }
 
     fn reply<R: Message>(&mut self, to: ReplyTo<R>, value: R) {

@@ -25,6 +25,10 @@ pub(crate) struct Envelope<M> {
 pub(crate) enum SysMsg<M> {
     /// A message that may not be refused for a full mailbox: a fired timer, an ask's outcome.
     Deliver(Envelope<M>),
+    /// An ask's outcome, still to be turned into a message by the asker's `on_reply`: that
+    /// closure is the asking actor's code, so it runs in the asker's own run loop, under its
+    /// `catch_unwind`, not on whatever thread completed the ask.
+    Outcome(Box<dyn FnOnce() -> M + Send>),
     Signal(Signal),
     /// Stop now (shutdown): finish nothing more, dead-letter the rest.
     Shutdown,
@@ -103,6 +107,17 @@ impl<M> Mailbox<M> {
         Ok(())
     }
 
+    /// Accepts an ask's outcome (which may not be refused for a full mailbox) onto the system
+    /// queue; `false` if the mailbox is closed, in which case it is counted accepted and dead.
+    pub fn push_outcome(&self, make: Box<dyn FnOnce() -> M + Send>) -> bool {
+        if self.state.fetch_add(1, SeqCst) & CLOSED != 0 {
+            self.dead_letters.fetch_add(1, SeqCst);
+            return false;
+        }
+        self.sys.push(SysMsg::Outcome(make));
+        true
+    }
+
     /// Queues a signal or a shutdown order (not part of the ledger).
     pub fn push_sys(&self, msg: SysMsg<M>) {
         self.sys.push(msg);
@@ -157,9 +172,14 @@ impl<M> Mailbox<M> {
                 dead(env);
             }
             while let Some(sys) = self.sys.pop() {
-                if let SysMsg::Deliver(env) = sys {
-                    self.count_dead();
-                    dead(env);
+                match sys {
+                    SysMsg::Deliver(env) => {
+                        self.count_dead();
+                        dead(env);
+                    }
+                    // The outcome's message was never made: counted, nothing to keep.
+                    SysMsg::Outcome(_) => self.count_dead(),
+                    SysMsg::Signal(_) | SysMsg::Shutdown => {}
                 }
             }
             let ledger = self.ledger();

@@ -182,16 +182,18 @@ impl Shared {
 
     /// Delivers an ask's outcome to the asking actor; dropped and counted as late if the asker
     /// is gone.
-    pub fn deliver_reply<M: Message>(self: &Arc<Self>, asker: ActorId, msg: M, was_reply: bool) {
+    pub fn deliver_reply<M: Message>(
+        self: &Arc<Self>,
+        asker: ActorId,
+        make: Box<dyn FnOnce() -> M + Send>,
+        was_reply: bool,
+    ) {
         match self.mailbox::<M>(asker) {
             Ok((entry, mailbox)) if !mailbox.is_closed() => {
-                match mailbox.push_forced(Envelope { msg, request: None }) {
-                    Ok(()) => entry.schedule(self),
-                    Err(env) => self.dead_letter(
-                        asker,
-                        DeadLetterReason::ReceiverGone,
-                        Some(Box::new(env.msg)),
-                    ),
+                if mailbox.push_outcome(make) {
+                    entry.schedule(self);
+                } else {
+                    self.dead_letter(asker, DeadLetterReason::ReceiverGone, None);
                 }
             }
             _ if was_reply => {
@@ -251,9 +253,14 @@ impl Shared {
     }
 
     /// Registers an actor's ask, with a timer for its timeout; returns its request number.
-    pub fn open_ask(self: &Arc<Self>, complete: Completion, timeout: Duration) -> u64 {
+    pub fn open_ask(self: &Arc<Self>, complete: Completion) -> u64 {
         let request = self.next_request.fetch_add(1, SeqCst);
         lock(&self.asks).insert(request, PendingAsk::Actor(complete));
+        request
+    }
+
+    /// Starts the timeout of an actor's ask.
+    pub fn time_out_ask(self: &Arc<Self>, request: u64, timeout: Duration) {
         let shared = Arc::clone(self);
         self.timers.add(
             timeout,
@@ -263,7 +270,6 @@ impl Shared {
                 }
             }),
         );
-        request
     }
 
     pub fn cancel_ask(&self, request: u64) {
@@ -413,7 +419,7 @@ impl ThreadSystem {
         let Some(shared) = self.shared.take() else {
             return ShutdownReport::default();
         };
-        let deadline = Instant::now() + timeout;
+        let deadline = actor_core::deadline_after(timeout);
         shared.closed.store(true, SeqCst);
         if mode == ShutdownMode::Drain {
             // Idle twice with no message moving in between: nothing is left in flight.
@@ -514,7 +520,7 @@ impl Backend for ThreadSystem {
         msg: M,
         timeout: Duration,
     ) -> Result<(), SendError<M>> {
-        let deadline = Instant::now() + timeout;
+        let deadline = actor_core::deadline_after(timeout);
         let backoff = crossbeam_utils::Backoff::new();
         let mut msg = msg;
         loop {

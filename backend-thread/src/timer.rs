@@ -36,7 +36,8 @@ impl Timers {
     /// Runs `action(true)` after `delay`, or `action(false)` at shutdown if it is not due by
     /// then. After shutdown it is cancelled at once.
     pub fn add(&self, delay: Duration, action: Action) {
-        let due = Instant::now() + delay;
+        // `Duration::MAX` (no timeout) must not overflow the clock.
+        let due = actor_core::deadline_after(delay);
         if let Err(err) = self.commands.send(Command::Add(due, action))
             && let Command::Add(_, action) = err.into_inner()
         {

@@ -240,3 +240,47 @@ fn the_same_actor_code_runs_on_a_dedicated_thread() {
     assert!(report.is_balanced());
     assert_eq!(report.actor(worker.id()).unwrap().restarts, 1);
 }
+
+#[test]
+fn a_panic_in_on_reply_is_the_asking_actors_failure() {
+    #[derive(Clone, Default, serde::Serialize, serde::Deserialize)]
+    struct Asker;
+    #[derive(serde::Serialize, serde::Deserialize)]
+    enum AskerMsg {
+        Go(actor_core::Addr<WorkerMsg>),
+        Never(u64),
+    }
+    impl Actor for Asker {
+        type Msg = AskerMsg;
+        fn handle<C: Context<Self>>(
+            &mut self,
+            ctx: &mut C,
+            msg: AskerMsg,
+        ) -> Result<(), ActorError> {
+            if let AskerMsg::Go(to) = msg {
+                // No timeout at all, and a closure that panics on the failure it gets.
+                let panics =
+                    |r: Result<u64, actor_core::AskError>| AskerMsg::Never(r.expect("a reply"));
+                ctx.ask(&to, WorkerMsg::PanicOnAsk, Duration::MAX, panics)
+                    .map_err(|e| ActorError::new(e.to_string()))?;
+            }
+            Ok(())
+        }
+    }
+    let system = ThreadSystem::new().unwrap();
+    let worker = system.spawn(Worker::default()).unwrap();
+    let asker = system.spawn(Asker).unwrap();
+    system.send(&asker, AskerMsg::Go(worker)).unwrap();
+    std::thread::sleep(Duration::from_millis(200));
+    let report = system.shutdown(ShutdownMode::Drain, WAIT);
+    let asker_failures: Vec<_> = report
+        .failures
+        .iter()
+        .filter(|f| f.actor == asker.id())
+        .collect();
+    assert_eq!(asker_failures.len(), 1, "{report:#?}");
+    assert!(
+        matches!(&asker_failures[0].failure, actor_core::Failure::Panic(m) if m.contains("a reply"))
+    );
+    assert!(report.is_balanced());
+}
