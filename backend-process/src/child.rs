@@ -271,6 +271,12 @@ pub(crate) fn run_actor<A: Actor>(mut io: ChildIo, actor: Payload) -> Result<(),
 impl<A: Actor> Runner<A> {
     fn serve(&mut self, io: &mut ChildIo) -> Result<End, String> {
         self.start(io)?;
+        if io.stop_requested {
+            // `ctx.stop()` in `started`.
+            self.stopped(io)?;
+            io.send(ToHost::Stopped)?;
+            return Ok(End::Exit);
+        }
         loop {
             io.read_ahead()?;
             if io.shutdown {

@@ -153,6 +153,18 @@ impl<A: Actor> ActorCell<A> {
                 }
                 if instance.status == Status::Starting {
                     supervisor::start(self, &mut instance, shared);
+                    // `ctx.stop()` in `started` takes effect now, not at the next message.
+                    if instance.status == Status::Running && self.stop_requested.load(SeqCst) {
+                        supervisor::run_stopped(self, &mut instance, shared);
+                        let reason = DeadLetterReason::ReceiverGone;
+                        supervisor::terminate(
+                            self,
+                            &mut instance,
+                            shared,
+                            ExitReason::Stopped,
+                            reason,
+                        );
+                    }
                     continue;
                 }
                 if let Some(sys) = self.mailbox.pop_sys() {

@@ -101,6 +101,7 @@ macro_rules! conformance_tests {
             shutdown::dead_letter_mode_balances_the_ledger,
             shutdown::stop_with_queued_messages_dead_letters_them,
             shutdown::pending_timers_become_dead_letters,
+            shutdown::stop_in_started_takes_effect_at_once,
             props::conservation_under_random_crashes_stops_and_restarts,
             props::fifo_per_pair_under_random_senders,
         );

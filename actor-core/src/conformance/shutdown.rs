@@ -139,3 +139,43 @@ pub fn pending_timers_become_dead_letters<B: Backend>(make: &impl Fn(u64) -> B) 
         Some(WorkerMsg::Fired { tag: 1, .. })
     ));
 }
+
+/// An actor that stops itself in `started` stops then, without waiting for a message.
+pub fn stop_in_started_takes_effect_at_once<B: Backend>(make: &impl Fn(u64) -> B) {
+    #[derive(Clone, Default, serde::Serialize, serde::Deserialize)]
+    struct Brief;
+    impl crate::Actor for Brief {
+        type Msg = ();
+        fn started<C: crate::Context<Self>>(
+            &mut self,
+            ctx: &mut C,
+        ) -> Result<(), crate::ActorError> {
+            ctx.stop();
+            Ok(())
+        }
+        fn handle<C: crate::Context<Self>>(
+            &mut self,
+            _: &mut C,
+            (): (),
+        ) -> Result<(), crate::ActorError> {
+            Ok(())
+        }
+    }
+    let (_seed, system, recorder) = setup(make);
+    let watcher = system.spawn(Worker::new(recorder)).unwrap();
+    let brief = system.spawn(Brief).unwrap();
+    system
+        .send(&watcher, WorkerMsg::Watch(1, brief.id()))
+        .unwrap();
+    let expected = super::actors::Event::Signal {
+        actor: watcher.id(),
+        signal: crate::Signal::Terminated {
+            id: brief.id(),
+            reason: ExitReason::Stopped,
+        },
+    };
+    super::wait_for(&system, &recorder, |e| e.contains(&expected));
+    let report = system.shutdown(ShutdownMode::Drain, WAIT);
+    assert_eq!(report.actor(brief.id()).unwrap().exit, ExitReason::Stopped);
+    assert!(report.is_balanced());
+}
