@@ -129,8 +129,9 @@ pub trait Backend: Sized {
     fn send<M: Message>(&self, to: &impl ActorRef<M>, msg: M) -> Result<(), SendError<M>>;
 
     /// Sends `msg` to `to` from outside any actor, waiting up to `timeout` for room in a full
-    /// bounded mailbox (backpressure for producers that are not actors). On the inline backend
-    /// "waiting" means running actors until the receiver has made room.
+    /// bounded mailbox (backpressure for producers that are not actors). It retries with a
+    /// growing pause taken with [`sleep`](Backend::sleep), so on the inline backend "waiting"
+    /// runs actors until the receiver has made room, in virtual time.
     ///
     /// # Errors
     /// As for [`send`](Backend::send); a mailbox still full after `timeout` gives
@@ -140,7 +141,24 @@ pub trait Backend: Sized {
         to: &impl ActorRef<M>,
         msg: M,
         timeout: Duration,
-    ) -> Result<(), SendError<M>>;
+    ) -> Result<(), SendError<M>> {
+        let deadline = crate::deadline_after(timeout);
+        let mut msg = msg;
+        let mut pause = Duration::from_micros(1);
+        loop {
+            match self.send(to, msg) {
+                Err(err)
+                    if matches!(err.reason(), crate::SendFailure::Full { .. })
+                        && std::time::Instant::now() < deadline =>
+                {
+                    msg = err.into_message();
+                    self.sleep(pause);
+                    pause = (pause * 2).min(Duration::from_micros(100));
+                }
+                result => return result,
+            }
+        }
+    }
 
     /// Sends a request built by `make` and waits for its reply, at most `timeout`.
     ///

@@ -7,8 +7,8 @@ use std::cell::RefCell;
 use std::time::Duration;
 
 use actor_core::{
-    Actor, ActorRef, Addr, AskError, Asker, Backend, Message, ReplyTo, SendError, SendFailure,
-    ShutdownMode, ShutdownReport, SpawnError, SpawnOptions,
+    Actor, ActorRef, Addr, AskError, Asker, Backend, Message, ReplyTo, SendError, ShutdownMode,
+    ShutdownReport, SpawnError, SpawnOptions,
 };
 
 use crate::scheduler::{Core, Fault, Timer, TraceEntry};
@@ -183,33 +183,6 @@ impl Backend for InlineSystem {
 
     fn send<M: Message>(&self, to: &impl ActorRef<M>, msg: M) -> Result<(), SendError<M>> {
         self.core.borrow_mut().send(None, to.id(), msg, None)
-    }
-
-    /// Runs actors until the receiver has room, at most the step limit; `timeout` is not
-    /// needed since time stands still while actors have work.
-    fn send_timeout<M: Message>(
-        &self,
-        to: &impl ActorRef<M>,
-        msg: M,
-        _timeout: Duration,
-    ) -> Result<(), SendError<M>> {
-        let mut core = self.core.borrow_mut();
-        let limit = core.config.step_limit;
-        let mut msg = msg;
-        let mut steps = 0u64;
-        loop {
-            match core.send(None, to.id(), msg, None) {
-                Err(err)
-                    if matches!(err.reason(), SendFailure::Full { .. })
-                        && steps < limit
-                        && core.step() =>
-                {
-                    msg = err.into_message();
-                    steps += 1;
-                }
-                result => return result,
-            }
-        }
     }
 
     fn ask<M: Message, R: Message>(

@@ -275,29 +275,6 @@ impl Backend for ProcessSystem {
             .map_err(|reason| SendError::new(to, reason, msg))
     }
 
-    /// Retries a full mailbox until `timeout`.
-    fn send_timeout<M: Message>(
-        &self,
-        to: &impl ActorRef<M>,
-        msg: M,
-        timeout: Duration,
-    ) -> Result<(), SendError<M>> {
-        let deadline = actor_core::deadline_after(timeout);
-        let mut msg = msg;
-        loop {
-            match self.send(to, msg) {
-                Err(err)
-                    if matches!(err.reason(), SendFailure::Full { .. })
-                        && Instant::now() < deadline =>
-                {
-                    msg = err.into_message();
-                    std::thread::sleep(Duration::from_micros(100));
-                }
-                result => return result,
-            }
-        }
-    }
-
     fn ask<M: Message, R: Message>(
         &self,
         to: &impl ActorRef<M>,

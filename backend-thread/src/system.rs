@@ -513,34 +513,6 @@ impl Backend for ThreadSystem {
         }
     }
 
-    /// Retries a full mailbox with a short back-off until `timeout`.
-    fn send_timeout<M: Message>(
-        &self,
-        to: &impl ActorRef<M>,
-        msg: M,
-        timeout: Duration,
-    ) -> Result<(), SendError<M>> {
-        let deadline = actor_core::deadline_after(timeout);
-        let backoff = crossbeam_utils::Backoff::new();
-        let mut msg = msg;
-        loop {
-            match self.send(to, msg) {
-                Err(err)
-                    if matches!(err.reason(), SendFailure::Full { .. })
-                        && Instant::now() < deadline =>
-                {
-                    msg = err.into_message();
-                    if backoff.is_completed() {
-                        std::thread::sleep(Duration::from_micros(50));
-                    } else {
-                        backoff.snooze();
-                    }
-                }
-                result => return result,
-            }
-        }
-    }
-
     fn ask<M: Message, R: Message>(
         &self,
         to: &impl ActorRef<M>,
