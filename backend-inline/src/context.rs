@@ -1,7 +1,6 @@
 //! The [`Context`] handed to handlers: every operation is a direct call on the scheduler core,
 //! on the caller's thread.
 
-use std::any::type_name;
 use std::marker::PhantomData;
 use std::time::Duration;
 
@@ -87,12 +86,7 @@ impl<A: Actor> Context<A> for InlineContext<'_, A> {
         let asker = self.id;
         let completion: Completion = Box::new(move |core, outcome| {
             let delivered = outcome.is_ok();
-            let result = outcome.and_then(|reply| {
-                reply
-                    .downcast::<R>()
-                    .map(|r| *r)
-                    .map_err(|_| AskError::BadReply(format!("expected {}", type_name::<R>())))
-            });
+            let result = outcome.and_then(|reply| AskError::take_reply::<R>(reply));
             if core.slot(asker).is_some_and(|s| s.is_alive()) {
                 // A reply was asked for: it is not refused for a full mailbox.
                 core.enqueue(None, asker, on_reply(result), None, true);

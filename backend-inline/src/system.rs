@@ -2,7 +2,6 @@
 //! the caller's thread until it has its answer, so `send` only queues, while `ask`,
 //! [`run_until_idle`](InlineSystem::run_until_idle) and `shutdown` run actors.
 
-use std::any::type_name;
 use std::cell::RefCell;
 use std::time::Duration;
 
@@ -204,12 +203,7 @@ impl Backend for InlineSystem {
             if !core.external_outcomes.is_empty()
                 && let Some(outcome) = core.external_outcomes.remove(&request)
             {
-                return outcome.and_then(|reply| {
-                    reply
-                        .downcast::<R>()
-                        .map(|r| *r)
-                        .map_err(|_| AskError::BadReply(format!("expected {}", type_name::<R>())))
-                });
+                return outcome.and_then(|reply| AskError::take_reply::<R>(reply));
             }
             // The ask's own timeout is a timer, so this ends: with a reply or with that timer.
             if steps >= limit || !(core.step() || core.fire_next_timer()) {

@@ -1,7 +1,6 @@
 //! The [`Context`] handed to handlers on this backend: sends go straight into the receiver's
 //! lock-free queue and schedule it; nothing blocks.
 
-use std::any::type_name;
 use std::sync::Arc;
 use std::sync::atomic::Ordering::SeqCst;
 use std::time::Duration;
@@ -59,12 +58,7 @@ impl<A: Actor> Context<A> for ThreadContext<'_, A> {
         let asker = self.cell.id;
         let complete = move |shared: &Arc<Shared>, outcome: Outcome| {
             let delivered = outcome.is_ok();
-            let result = outcome.and_then(|reply| {
-                reply
-                    .downcast::<R>()
-                    .map(|r| *r)
-                    .map_err(|_| AskError::BadReply(format!("expected {}", type_name::<R>())))
-            });
+            let result = outcome.and_then(|reply| AskError::take_reply::<R>(reply));
             shared.deliver_reply::<A::Msg>(asker, Box::new(move || on_reply(result)), delivered);
         };
         let request = self.shared.open_ask(Box::new(complete));

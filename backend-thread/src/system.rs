@@ -2,7 +2,7 @@
 //! shares. A send goes from [`Shared::send`] into the receiver's [`Mailbox`] and schedules it;
 //! [`ActorCell::run`] (in `cell.rs`) is where the handler is called.
 
-use std::any::{Any, type_name};
+use std::any::Any;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering::SeqCst};
 use std::sync::{Arc, Mutex};
@@ -536,12 +536,7 @@ impl Backend for ThreadSystem {
             // The outcome is being delivered right now.
             Err(_) => replies.recv().unwrap_or(Err(AskError::Timeout(timeout))),
         };
-        outcome.and_then(|reply| {
-            reply
-                .downcast::<R>()
-                .map(|r| *r)
-                .map_err(|_| AskError::BadReply(format!("expected {}", type_name::<R>())))
-        })
+        outcome.and_then(|reply| AskError::take_reply::<R>(reply))
     }
 
     fn sleep(&self, duration: Duration) {
