@@ -96,83 +96,56 @@ fn a_wrong_result_is_an_error() {
     assert_eq!(err.to_string(), "wrong result: expected 5, got 4");
 }
 
-/// The same workloads on the thread backend: the same code, another backend.
+/// Every workload on one system, at sizes divided by `scale`, then a clean shutdown: the same
+/// code for every backend.
+fn every_workload<B: actor_core::Backend>(system: B, scale: u64) {
+    let outcome = seed::run_actors(&system, 1_000_003, 5).unwrap();
+    assert_eq!(
+        outcome,
+        seed::SeedOutcome {
+            finished: 5,
+            counted: 1_000_003
+        }
+    );
+    assert_eq!(
+        workloads::ping_pong::run(&system, 1000 / scale).unwrap(),
+        1000 / scale
+    );
+    assert_eq!(
+        workloads::fan_in::run(&system, 4, 2500 / scale).unwrap(),
+        10_000 / scale
+    );
+    assert_eq!(
+        workloads::spawn_stop::run(&system, 1000 / scale).unwrap(),
+        1000 / scale
+    );
+    assert_eq!(
+        workloads::thread_ring::run(&system, 50, 10_000 / scale).unwrap(),
+        10_000 / scale
+    );
+    assert_eq!(
+        workloads::fork_join::run(&system, 8, 500 / scale).unwrap(),
+        4000 / scale
+    );
+    let report = system.shutdown(ShutdownMode::Drain, Duration::from_secs(10));
+    assert!(report.is_balanced(), "{report:#?}");
+    assert!(report.failures.is_empty(), "{:#?}", report.failures);
+}
+
+/// The same workloads on the thread backend (the seed's counters on dedicated threads).
 #[cfg(feature = "thread")]
-mod on_threads {
-    use super::*;
-    use backend_thread::ThreadSystem;
-
-    fn clean(system: ThreadSystem) {
-        let report = system.shutdown(ShutdownMode::Drain, Duration::from_secs(10));
-        assert!(report.is_balanced(), "{report:#?}");
-        assert!(report.failures.is_empty(), "{:#?}", report.failures);
-    }
-
-    #[test]
-    fn seed_program_on_dedicated_threads() {
-        let system = ThreadSystem::new().unwrap();
-        let outcome = seed::run_actors(&system, 1_000_003, 5).unwrap();
-        assert_eq!(
-            outcome,
-            seed::SeedOutcome {
-                finished: 5,
-                counted: 1_000_003
-            }
-        );
-        clean(system);
-    }
-
-    #[test]
-    fn every_other_workload() {
-        let system = ThreadSystem::new().unwrap();
-        assert_eq!(workloads::ping_pong::run(&system, 1000).unwrap(), 1000);
-        assert_eq!(workloads::fan_in::run(&system, 4, 2500).unwrap(), 10_000);
-        assert_eq!(workloads::spawn_stop::run(&system, 1000).unwrap(), 1000);
-        assert_eq!(
-            workloads::thread_ring::run(&system, 50, 10_000).unwrap(),
-            10_000
-        );
-        assert_eq!(workloads::fork_join::run(&system, 8, 500).unwrap(), 4000);
-        clean(system);
-    }
+#[test]
+fn every_workload_on_threads() {
+    every_workload(backend_thread::ThreadSystem::new().unwrap(), 1);
 }
 
-/// The same workloads with every actor in a process of its own.
+/// The same workloads with every actor in a process of its own (smaller: a process message
+/// costs tens of microseconds, a spawn a millisecond).
 #[cfg(feature = "process")]
-mod on_processes {
-    use super::*;
-    use backend_process::ProcessSystem;
-
-    backend_process::process_test_support!();
-
-    fn clean(system: ProcessSystem) {
-        let report = system.shutdown(ShutdownMode::Drain, Duration::from_secs(10));
-        assert!(report.is_balanced(), "{report:#?}");
-        assert!(report.failures.is_empty(), "{:#?}", report.failures);
-    }
-
-    #[test]
-    fn seed_program_in_processes() {
-        let system = ProcessSystem::new().unwrap();
-        let outcome = seed::run_actors(&system, 1_000_003, 5).unwrap();
-        assert_eq!(
-            outcome,
-            seed::SeedOutcome {
-                finished: 5,
-                counted: 1_000_003
-            }
-        );
-        clean(system);
-    }
-
-    #[test]
-    fn every_other_workload() {
-        let system = ProcessSystem::new().unwrap();
-        assert_eq!(workloads::ping_pong::run(&system, 100).unwrap(), 100);
-        assert_eq!(workloads::fan_in::run(&system, 4, 250).unwrap(), 1000);
-        assert_eq!(workloads::spawn_stop::run(&system, 10).unwrap(), 10);
-        assert_eq!(workloads::thread_ring::run(&system, 5, 100).unwrap(), 100);
-        assert_eq!(workloads::fork_join::run(&system, 4, 100).unwrap(), 400);
-        clean(system);
-    }
+#[test]
+fn every_workload_in_processes() {
+    every_workload(backend_process::ProcessSystem::new().unwrap(), 50);
 }
+
+#[cfg(feature = "process")]
+backend_process::process_test_support!();
