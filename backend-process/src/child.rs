@@ -1,6 +1,7 @@
 //! The child side: [`init`] turns a re-executed copy of the application into the process of one
-//! actor, and [`run_actor`] is that actor's loop: handle what the host delivers, confirm each
-//! message before starting the next, report failures and wait for the supervisor's answer.
+//! actor, and [`run_actor`] is that actor's loop: handle what the host delivers, record each
+//! message's start and end in the journal, send what the handlers sent in batches, report
+//! failures and wait for the supervisor's answer.
 //!
 //! The host tells the child which actor type to run by the address of `run_actor::<A>`, given
 //! as an offset from `init`: the child is the same executable image (`/proc/self/exe`, checked
@@ -15,7 +16,8 @@ use actor_core::{Actor, ActorError, ActorId, AskError, Failure, Phase, Signal};
 use ipc_channel::ipc::{self, IpcReceiver, IpcSender};
 
 use crate::context::ProcessContext;
-use crate::wire::{Delivery, DeliveryKind, Payload, ToChild, ToHost, decode};
+use crate::journal;
+use crate::wire::{Delivery, DeliveryKind, Payload, ToChild, ToHost, Uplink, decode};
 
 /// Set in a child's environment: the name of the host's bootstrap server.
 pub(crate) const SERVER_ENV: &str = "ACTOR_PROCESS_SERVER";
@@ -95,13 +97,13 @@ fn child_main(server: &str) -> Result<(), String> {
         return Err("this executable is not the host's".into());
     }
     let to_host =
-        IpcSender::<ToHost>::connect(server.to_string()).map_err(|e| format!("connect: {e}"))?;
+        IpcSender::<Uplink>::connect(server.to_string()).map_err(|e| format!("connect: {e}"))?;
     let _ = RAW_TO_HOST.set(std::sync::Mutex::new(
         to_host.clone().to_opaque().to::<u8>(),
     ));
     let (to_child, from_host) = ipc::channel::<ToChild>().map_err(|e| format!("channel: {e}"))?;
     to_host
-        .send(ToHost::Hello { to_child, token })
+        .send(Uplink::Hello { to_child, token })
         .map_err(|e| format!("hello: {e}"))?;
     match from_host.recv() {
         Ok(ToChild::Boot {
@@ -111,6 +113,7 @@ fn child_main(server: &str) -> Result<(), String> {
             clock_offset,
             request_base,
             max_frame,
+            journal,
         }) => {
             let address = (init as fn() as usize).wrapping_add(entry as usize);
             // SAFETY: `address` is `run_actor::<A>` for the actor type the host spawned: the
@@ -119,7 +122,8 @@ fn child_main(server: &str) -> Result<(), String> {
             // inode were checked above), and code is at the same offsets in every process of one
             // image. `Entry` is exactly that function's type.
             let run = unsafe { std::mem::transmute::<usize, Entry>(address) };
-            let mut io = ChildIo::new(id, to_host, from_host, clock_offset, request_base);
+            let journal = journal::Writer::new(journal).ok_or("the journal is too small")?;
+            let mut io = ChildIo::new(id, to_host, from_host, journal, clock_offset, request_base);
             io.max_frame = max_frame;
             run(io, actor)
         }
@@ -128,11 +132,20 @@ fn child_main(server: &str) -> Result<(), String> {
     }
 }
 
-/// The child's channels, what it has read ahead, and its clock.
+/// Messages handled between two reports of progress to the host, at most (the host counts a
+/// message handled, and makes room in a bounded mailbox, when it hears of it).
+const PROGRESS_EVERY: usize = 128;
+
+/// The child's channels, its journal, what it has read ahead, and its clock.
 pub(crate) struct ChildIo {
     pub id: ActorId,
-    pub to_host: IpcSender<ToHost>,
+    to_host: IpcSender<Uplink>,
     from_host: IpcReceiver<ToChild>,
+    journal: journal::Writer,
+    /// The last message finished, and the last one the host has been told of.
+    finished: u64,
+    reported: u64,
+    since_report: usize,
     deliveries: VecDeque<Delivery>,
     signals: VecDeque<Signal>,
     /// `Restart`, `Shutdown` and `Spawned` answers, in arrival order.
@@ -150,8 +163,9 @@ pub(crate) struct ChildIo {
 impl ChildIo {
     fn new(
         id: ActorId,
-        to_host: IpcSender<ToHost>,
+        to_host: IpcSender<Uplink>,
         from_host: IpcReceiver<ToChild>,
+        journal: journal::Writer,
         clock_offset: Duration,
         request_base: u64,
     ) -> Self {
@@ -159,6 +173,10 @@ impl ChildIo {
             id,
             to_host,
             from_host,
+            journal,
+            finished: 0,
+            reported: 0,
+            since_report: 0,
             deliveries: VecDeque::new(),
             signals: VecDeque::new(),
             answers: VecDeque::new(),
@@ -177,10 +195,63 @@ impl ChildIo {
         self.clock_offset + self.booted.elapsed()
     }
 
-    pub fn send(&self, msg: ToHost) -> Result<(), String> {
+    /// Sends a frame to the host. It goes into the journal, where it survives this process,
+    /// and leaves with the next batch; a frame too big for the journal is sent alone, at once,
+    /// after the batch before it.
+    pub fn send(&mut self, msg: ToHost) -> Result<(), String> {
+        let append = |journal: &mut journal::Writer| {
+            journal.append(|free| postcard::to_slice(&msg, free).ok().map(|used| used.len()))
+        };
+        if append(&mut self.journal) {
+            return Ok(());
+        }
+        self.flush()?;
+        if append(&mut self.journal) {
+            return Ok(());
+        }
         self.to_host
-            .send(msg)
+            .send(Uplink::Large(msg))
             .map_err(|e| format!("the host is gone: {e}"))
+    }
+
+    /// Sends the journal's frames and the progress made since the last batch, if any, in one
+    /// IPC message.
+    pub fn flush(&mut self) -> Result<(), String> {
+        if self.journal.is_empty() && self.finished == self.reported {
+            return Ok(());
+        }
+        let batch = Uplink::Batch {
+            batch: self.journal.batch(),
+            finished: self.finished,
+            frames: self.journal.frames(),
+        };
+        self.to_host
+            .send(batch)
+            .map_err(|e| format!("the host is gone: {e}"))?;
+        self.journal.next_batch();
+        self.reported = self.finished;
+        self.since_report = 0;
+        Ok(())
+    }
+
+    /// The handler of message `seq` begins: if this process dies before [`finish`], the host
+    /// will know that message was in hand.
+    ///
+    /// [`finish`]: Self::finish
+    fn begin(&self, seq: u64) {
+        self.journal.begin(seq);
+    }
+
+    /// The handler of message `seq` returned. Reported to the host with the next batch, which
+    /// leaves at once if enough messages have been handled since the last one.
+    fn finish(&mut self, seq: u64) -> Result<(), String> {
+        self.journal.finish(seq);
+        self.finished = seq;
+        self.since_report += 1;
+        if self.since_report >= PROGRESS_EVERY {
+            self.flush()?;
+        }
+        Ok(())
     }
 
     fn sort(&mut self, msg: ToChild) {
@@ -206,8 +277,9 @@ impl ChildIo {
         }
     }
 
-    /// Waits for the next message from the host.
+    /// Waits for the next message from the host, after sending what it is owed.
     fn wait(&mut self) -> Result<(), String> {
+        self.flush()?;
         let msg = self
             .from_host
             .recv()
@@ -219,6 +291,7 @@ impl ChildIo {
     /// Waits for an answer (`Restart`, `Shutdown`, `Spawned`) that `wanted` accepts, keeping
     /// everything else for later.
     pub fn wait_answer(&mut self, wanted: impl Fn(&ToChild) -> bool) -> Result<ToChild, String> {
+        self.flush()?;
         loop {
             if let Some(at) = self.answers.iter().position(&wanted) {
                 return self
@@ -254,9 +327,9 @@ enum End {
     Exit,
 }
 
-/// The loop of an actor's process. Every message is confirmed (`Handled`, or `Failed`) before
-/// the next one starts, so that if this process dies the host knows which message was in hand:
-/// that one is dead-lettered, the ones after it go to the restarted actor.
+/// The loop of an actor's process. Every message's start and end are recorded in the journal
+/// before and after its handler, so that if this process dies the host knows which message was
+/// in hand: that one is dead-lettered, the ones after it go to the restarted actor.
 pub(crate) fn run_actor<A: Actor>(mut io: ChildIo, actor: Payload) -> Result<(), String> {
     let initial: A = decode(&actor)?;
     let mut runner = Runner {
@@ -273,16 +346,19 @@ impl<A: Actor> Runner<A> {
         self.start(io)?;
         if io.stop_requested {
             // `ctx.stop()` in `started`.
-            self.stopped(io)?;
-            io.send(ToHost::Stopped)?;
-            return Ok(End::Exit);
+            return self.exit(io);
         }
+        // Reading ahead costs a system call even when nothing has come: do it when the
+        // deliveries in hand run out, and every so often to see signals and shutdown in time.
+        let mut since_read = 0;
         loop {
-            io.read_ahead()?;
+            if io.deliveries.is_empty() || since_read >= PROGRESS_EVERY {
+                io.read_ahead()?;
+                since_read = 0;
+            }
+            since_read += 1;
             if io.shutdown {
-                self.stopped(io)?;
-                io.send(ToHost::Stopped)?;
-                return Ok(End::Exit);
+                return self.exit(io);
             }
             if let Some(signal) = io.signals.pop_front() {
                 let result = {
@@ -299,11 +375,17 @@ impl<A: Actor> Runner<A> {
                 continue;
             }
             if io.stop_requested {
-                self.stopped(io)?;
-                io.send(ToHost::Stopped)?;
-                return Ok(End::Exit);
+                return self.exit(io);
             }
         }
+    }
+
+    /// Runs `stopped`, tells the host, and sends the last batch.
+    fn exit(&mut self, io: &mut ChildIo) -> Result<End, String> {
+        self.stopped(io)?;
+        io.send(ToHost::Stopped)?;
+        io.flush()?;
+        Ok(End::Exit)
     }
 
     /// Runs `started` until it succeeds or the supervisor gives up.
@@ -328,6 +410,7 @@ impl<A: Actor> Runner<A> {
     }
 
     fn deliver(&mut self, io: &mut ChildIo, delivery: Delivery) -> Result<(), String> {
+        io.begin(delivery.seq);
         let msg = match delivery.kind {
             DeliveryKind::Message { payload, .. } => {
                 decode::<A::Msg>(&payload).map_err(Failure::Transport)
@@ -336,7 +419,7 @@ impl<A: Actor> Runner<A> {
                 // The asker's own closure: a panic in it is this actor's failure.
                 Some(complete) => caught(|| Ok(complete(outcome))),
                 // Nobody waits for it (a previous instance asked): nothing to do.
-                None => return io.send(ToHost::Handled { seq: delivery.seq }),
+                None => return io.finish(delivery.seq),
             },
         };
         let result = msg.and_then(|msg| {
@@ -344,7 +427,9 @@ impl<A: Actor> Runner<A> {
             caught(|| self.current.handle(&mut ctx, msg))
         });
         match result {
-            Ok(()) => io.send(ToHost::Handled { seq: delivery.seq }),
+            Ok(()) => io.finish(delivery.seq),
+            // Not `finish`ed: should this process die before the host reads the `Failed`
+            // frame, the journal still says the message was in hand.
             Err(failure) => self.fail(io, Some(delivery.seq), Phase::Handle, failure),
         }
     }

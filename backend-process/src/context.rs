@@ -1,6 +1,8 @@
-//! The [`Context`] handed to handlers in an actor's process. Everything goes to the host as one
-//! IPC message, sent at once: once `send` returns `Ok`, the message is in the kernel's socket
-//! buffer and reaches the host even if this process dies the next instant.
+//! The [`Context`] handed to handlers in an actor's process. Everything a handler sends is
+//! written to the process's journal, in shared memory that the host can read even after this
+//! process is killed: once `send` returns `Ok`, the message reaches the host even if this
+//! process dies the next instant. It leaves by IPC with the next batch, when the actor runs out
+//! of messages to handle (or every 128 messages, or when the journal's 64 KiB fill up).
 
 use std::any::type_name;
 use std::collections::HashMap;
@@ -16,7 +18,9 @@ use crate::wire::{ToChild, ToHost, decode, encode};
 
 /// The context of an actor of type `A` running in its own process.
 ///
-/// A send returns once the host has the message. The host then routes it; a message it cannot
+/// A send returns once the message is in the journal (so it survives this process), and
+/// reaches the host with the next batch: at the latest when the handler returns and the actor
+/// has nothing more to handle. The host then routes it; a message it cannot
 /// deliver (the receiver is gone, full, unknown or of another type by then) becomes a dead
 /// letter with reason [`Undeliverable`](actor_core::DeadLetterReason::Undeliverable): counted,
 /// never silently lost. Sends from outside any actor, through the system, get these errors
@@ -32,7 +36,7 @@ impl<'a, A: Actor> ProcessContext<'a, A> {
     }
 
     fn post<M>(
-        &self,
+        &mut self,
         to: actor_core::ActorId,
         msg: M,
         wire: impl FnOnce(Vec<u8>) -> ToHost,

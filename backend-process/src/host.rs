@@ -18,7 +18,7 @@ use ipc_channel::ipc::{IpcOneShotServer, IpcReceiverSet, IpcSelectionResult, Ipc
 
 use crate::child::{HOST_ENV, SERVER_ENV, TOKEN_ENV, image_identity};
 use crate::mailbox::{ChildProc, Slot, Status};
-use crate::wire::{Delivery, DeliveryKind, Payload, ToChild, ToHost};
+use crate::wire::{Delivery, DeliveryKind, Payload, ToChild, ToHost, Uplink};
 
 /// The test-harness filter that makes a re-executed test binary run only the test that calls
 /// [`init`](crate::init) (see [`process_test_support!`](crate::process_test_support)); an
@@ -184,23 +184,22 @@ fn route(host: &Host, mut set: IpcReceiverSet, control: u64, commands: &Receiver
                     // ipc-channel indexes a frame's channels without a bounds check: a forged
                     // frame must fail its sender, not panic the router.
                     let decoded = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                        message.to::<ToHost>().map_err(|e| e.to_string())
+                        message.to::<Uplink>().map_err(|e| e.to_string())
                     }))
                     .unwrap_or_else(|_| Err("a forged channel handle".to_string()));
+                    let Some(id) = state.actor_of(channel) else {
+                        continue;
+                    };
                     match decoded {
-                        Ok(msg) if msg.payload_len() > state.max_frame => {
-                            let why = format!(
-                                "a frame of {} bytes (the limit is {})",
-                                msg.payload_len(),
-                                state.max_frame
-                            );
-                            state.on_bad_frame(&mut set, channel, &why);
-                        }
-                        Ok(msg) => state.on_message(&mut set, channel, msg),
+                        Ok(Uplink::Hello { .. }) => {}
+                        Ok(Uplink::Batch {
+                            batch,
+                            finished,
+                            frames,
+                        }) => state.on_batch(&mut set, id, batch, finished, &frames),
+                        Ok(Uplink::Large(frame)) => state.on_frame(&mut set, id, Ok(frame)),
                         // A frame that does not decode fails the one actor that sent it.
-                        Err(e) => {
-                            state.on_bad_frame(&mut set, channel, &format!("undecodable: {e}"))
-                        }
+                        Err(e) => state.on_bad_frame(id, &format!("undecodable: {e}")),
                     }
                 }
                 IpcSelectionResult::ChannelClosed(channel) if channel == control => return,
@@ -313,7 +312,8 @@ impl State {
             return Err("no such actor".into());
         };
         let (process, receiver, channel) = launch()?;
-        let child = match ChildProc::new(process, channel) {
+        let journal = crate::journal::create();
+        let child = match ChildProc::new(process, channel, journal.clone()) {
             Ok(child) => child,
             Err(e) => return Err(format!("writer thread: {e}")),
         };
@@ -324,6 +324,7 @@ impl State {
             clock_offset,
             request_base: incarnation << 40,
             max_frame: self_max_frame,
+            journal,
         };
         let _ = child.to_child.send(boot);
         let channel = match set.add(receiver) {
@@ -480,26 +481,60 @@ impl State {
         }
     }
 
-    fn on_message(&mut self, set: &mut IpcReceiverSet, channel: u64, msg: ToHost) {
-        let Some(id) = self.actor_of(channel) else {
-            return;
-        };
+    /// A batch from a child: first its progress (every message up to `finished` is handled),
+    /// then its frames in order. A frame that does not decode ends the batch and fails the
+    /// child.
+    fn on_batch(
+        &mut self,
+        set: &mut IpcReceiverSet,
+        id: ActorId,
+        batch: u64,
+        finished: u64,
+        frames: &[u8],
+    ) {
+        if let Some(slot) = self.slot_mut(id) {
+            if let Some(child) = slot.child.as_mut() {
+                child.next_batch = batch + 1;
+            }
+            slot.finished(finished);
+        }
+        for frame in crate::wire::frames(frames) {
+            let failed = frame.is_err();
+            self.on_frame(set, id, frame);
+            if failed || self.slot(id).is_some_and(|s| s.doomed.is_some()) {
+                break;
+            }
+        }
+    }
+
+    /// One frame from a child, checked against the frame limit.
+    pub(crate) fn on_frame(
+        &mut self,
+        set: &mut IpcReceiverSet,
+        id: ActorId,
+        frame: Result<ToHost, String>,
+    ) {
+        match frame {
+            Ok(msg) if msg.payload_len() > self.max_frame => {
+                let why = format!(
+                    "a frame of {} bytes (the limit is {})",
+                    msg.payload_len(),
+                    self.max_frame
+                );
+                self.on_bad_frame(id, &why);
+            }
+            Ok(msg) => self.on_message(set, id, msg),
+            Err(e) => self.on_bad_frame(id, &format!("undecodable: {e}")),
+        }
+    }
+
+    fn on_message(&mut self, set: &mut IpcReceiverSet, id: ActorId, msg: ToHost) {
         match msg {
-            ToHost::Hello { .. } => {}
             ToHost::Started => {
                 if let Some(slot) = self.slot_mut(id)
                     && slot.status == Status::Starting
                 {
                     slot.status = Status::Running;
-                }
-            }
-            ToHost::Handled { seq } => {
-                if let Some(slot) = self.slot_mut(id)
-                    && slot.in_flight.front().is_some_and(|d| d.seq == seq)
-                {
-                    slot.in_flight.pop_front();
-                    slot.ledger.handled += 1;
-                    slot.pump();
                 }
             }
             ToHost::Failed {
@@ -613,10 +648,7 @@ impl State {
     /// Kills the process that sent a bad frame. Its death is handled when its channel closes,
     /// after every frame it sent before dying: those still count (a message it handled is not
     /// handled again).
-    fn on_bad_frame(&mut self, _set: &mut IpcReceiverSet, channel: u64, error: &str) {
-        let Some(id) = self.actor_of(channel) else {
-            return;
-        };
+    fn on_bad_frame(&mut self, id: ActorId, error: &str) {
         let Some(slot) = self.slot_mut(id) else {
             return;
         };
@@ -692,13 +724,13 @@ impl State {
 fn launch() -> Result<
     (
         std::process::Child,
-        ipc_channel::ipc::IpcReceiver<ToHost>,
+        ipc_channel::ipc::IpcReceiver<Uplink>,
         IpcSender<ToChild>,
     ),
     String,
 > {
     let (server, name) =
-        IpcOneShotServer::<ToHost>::new().map_err(|e| format!("bootstrap server: {e}"))?;
+        IpcOneShotServer::<Uplink>::new().map_err(|e| format!("bootstrap server: {e}"))?;
     make_private(&name)?;
     let token = secret();
     let mut process = Command::new("/proc/self/exe")
@@ -719,14 +751,14 @@ fn launch() -> Result<
         match accepting.recv_timeout(Duration::from_millis(5)) {
             Ok(Ok((
                 receiver,
-                ToHost::Hello {
+                Uplink::Hello {
                     to_child,
                     token: proof,
                 },
             ))) if proof == token => {
                 return Ok((process, receiver, to_child));
             }
-            Ok(Ok((_, ToHost::Hello { .. }))) => {
+            Ok(Ok((_, Uplink::Hello { .. }))) => {
                 return Err(fail(process, "a process without the token connected first"));
             }
             Ok(Ok(_)) => return Err(fail(process, "the child did not say hello first")),
@@ -735,8 +767,8 @@ fn launch() -> Result<
                 let exited = matches!(process.try_wait(), Ok(Some(_)));
                 if exited || Instant::now() > deadline {
                     // Unblock the helper thread's accept, then give up.
-                    if let Ok(unblock) = IpcSender::<ToHost>::connect(name.clone()) {
-                        let _ = unblock.send(ToHost::Started);
+                    if let Ok(unblock) = IpcSender::<Uplink>::connect(name.clone()) {
+                        let _ = unblock.send(Uplink::Large(ToHost::Started));
                     }
                     let _ = accepting.recv_timeout(Duration::from_secs(1));
                     return Err(fail(process, "the child did not connect"));

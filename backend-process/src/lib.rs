@@ -9,12 +9,15 @@
 //!
 //! # How a message travels
 //! Every message goes through the host (the application's own process), which keeps the ledger
-//! (`host.rs`): it queues what it accepts and sends each actor's process up to 64 messages at a
-//! time in one IPC write (`mailbox.rs`). The child
-//! (`child.rs`) confirms each message before it starts the next, so after a crash the host knows
-//! which one was in hand: that one becomes a dead letter (at most once), the others go to the
-//! restarted process. A child's send is one IPC write to the host at once: when it returns
-//! `Ok`, the message survives the sender's death.
+//! (`host.rs`): it queues what it accepts and sends it on to the actor's process at once, many
+//! messages to an IPC write when they come faster than one write (`mailbox.rs`). Each child
+//! keeps a journal in memory it shares with the host (`journal.rs`): the number of the message
+//! it has started and of the one it has finished, and every frame it sends (a message, a reply,
+//! a watch). The frames leave in batches, one IPC write when the actor runs out of work (or
+//! every 128 messages), carrying the progress with them. Because the journal outlives the
+//! child, a `kill -9` loses nothing: the host reads in it which message was in hand (a dead
+//! letter: at most once), which were not started (they go to the restarted process) and which
+//! sends had not left yet (they are delivered).
 //!
 //! # Guarantees and limits
 //! * Children die with the host: `PR_SET_PDEATHSIG` (children are started from the router
@@ -31,6 +34,7 @@
 mod child;
 mod context;
 mod host;
+mod journal;
 mod mailbox;
 mod supervisor;
 mod system;

@@ -1,17 +1,16 @@
 //! The host's record of one actor: what it has accepted and not yet sent to its process, what
-//! its process holds and has not confirmed, and the ledger. This is what outlives the child:
-//! after a crash the host knows exactly which message was in hand.
+//! its process holds and has not reported handled, and the ledger; and the running process,
+//! with the thread that writes to it and the journal it leaves behind.
 
 use std::collections::VecDeque;
 
 use actor_core::{ActorId, ExitReason, Ledger, RestartBudget};
-use ipc_channel::ipc::IpcSender;
+use ipc_channel::ipc::{IpcSender, IpcSharedMemory};
 
 use crate::wire::{Delivery, ToChild};
 
-/// Messages a process may hold unconfirmed: sent to it in one batch, so that a stream of small
-/// messages costs one IPC write per batch rather than one per message.
-pub(crate) const WINDOW: usize = 64;
+/// The most deliveries in one IPC write to a child (more go in the next).
+const BATCH: usize = 256;
 
 /// Where an actor is in its life.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -30,10 +29,17 @@ pub(crate) enum Status {
 /// host's lock or the router thread: an IPC send blocks while the child's socket is full (or
 /// until a large message is read), and a child blocked sending to the router would then wait
 /// for a router that waits for it.
+///
+/// The writer sends whatever has queued up while it was writing, with consecutive deliveries
+/// merged into one IPC message: under load, many messages share one write.
 pub(crate) struct ChildProc {
     pub process: std::process::Child,
     pub to_child: crossbeam_channel::Sender<ToChild>,
     writer: Option<std::thread::JoinHandle<()>>,
+    /// The host's copy of the child's journal, read once the child is gone.
+    pub journal: IpcSharedMemory,
+    /// The number of the next batch the child will send (the one its journal holds).
+    pub next_batch: u64,
 }
 
 impl ChildProc {
@@ -41,22 +47,19 @@ impl ChildProc {
     pub fn new(
         mut process: std::process::Child,
         channel: IpcSender<ToChild>,
+        journal: IpcSharedMemory,
     ) -> std::io::Result<Self> {
         let (to_child, outbox) = crossbeam_channel::unbounded::<ToChild>();
         let writer = std::thread::Builder::new()
             .name("actors-process-writer".into())
-            .spawn(move || {
-                for msg in outbox {
-                    if channel.send(msg).is_err() {
-                        break;
-                    }
-                }
-            });
+            .spawn(move || write_all(&channel, &outbox));
         match writer {
             Ok(writer) => Ok(Self {
                 process,
                 to_child,
                 writer: Some(writer),
+                journal,
+                next_batch: 0,
             }),
             Err(e) => {
                 let _ = process.kill();
@@ -77,6 +80,35 @@ impl ChildProc {
     }
 }
 
+/// The writer thread's loop: waits for something to send, takes everything else queued behind
+/// it, merges runs of deliveries, and writes.
+fn write_all(channel: &IpcSender<ToChild>, outbox: &crossbeam_channel::Receiver<ToChild>) {
+    let mut run: Vec<Delivery> = Vec::new();
+    let flush = |run: &mut Vec<Delivery>| {
+        run.is_empty() || channel.send(ToChild::Deliver(std::mem::take(run))).is_ok()
+    };
+    while let Ok(first) = outbox.recv() {
+        for msg in std::iter::once(first).chain(outbox.try_iter()) {
+            match msg {
+                ToChild::Deliver(batch) => {
+                    if run.len() + batch.len() > BATCH && !flush(&mut run) {
+                        return;
+                    }
+                    run.extend(batch);
+                }
+                other => {
+                    if !flush(&mut run) || channel.send(other).is_err() {
+                        return;
+                    }
+                }
+            }
+        }
+        if !flush(&mut run) {
+            return;
+        }
+    }
+}
+
 pub(crate) struct Slot {
     pub id: ActorId,
     pub name: Option<String>,
@@ -90,7 +122,7 @@ pub(crate) struct Slot {
     pub child: Option<ChildProc>,
     /// Accepted, not yet sent to the process.
     pub queue: VecDeque<Delivery>,
-    /// Sent to the process, not yet confirmed; the first one may be in hand.
+    /// Sent to the process, not yet reported handled; the first one may be in hand.
     pub in_flight: VecDeque<Delivery>,
     pub ledger: Ledger,
     pub restarts: u32,
@@ -118,18 +150,29 @@ impl Slot {
             .is_some_and(|capacity| self.queued() >= capacity)
     }
 
-    /// Sends the process as much of the queue as its window allows, in one IPC message.
+    /// Hands the queue to the process's writer (the host keeps a copy until the process
+    /// reports each message handled).
     pub fn pump(&mut self) {
         let Some(child) = &self.child else { return };
-        if !self.is_alive() || self.in_flight.len() >= WINDOW || self.queue.is_empty() {
+        if !self.is_alive() || self.queue.is_empty() {
             return;
         }
-        let room = WINDOW - self.in_flight.len();
-        let batch: Vec<Delivery> = self.queue.drain(..room.min(self.queue.len())).collect();
-        // If the process is gone the send fails; its channel's closing will be seen and the
-        // batch is then treated as undelivered.
-        let _ = child.to_child.send(ToChild::Deliver(batch.clone()));
-        self.in_flight.extend(batch);
+        while !self.queue.is_empty() {
+            let batch: Vec<Delivery> = self.queue.drain(..BATCH.min(self.queue.len())).collect();
+            // If the process is gone the send fails; its channel's closing will be seen and
+            // the batch is then treated as undelivered.
+            let _ = child.to_child.send(ToChild::Deliver(batch.clone()));
+            self.in_flight.extend(batch);
+        }
+    }
+
+    /// The process reports every message up to `finished` handled (those it failed on were
+    /// taken out before, by their `Failed` frames).
+    pub fn finished(&mut self, finished: u64) {
+        while self.in_flight.front().is_some_and(|d| d.seq <= finished) {
+            self.in_flight.pop_front();
+            self.ledger.handled += 1;
+        }
     }
 
     pub fn is_idle(&self) -> bool {

@@ -1,7 +1,8 @@
 //! Failures and what the host does about them: a failure a child reports (a panic or an error,
 //! caught in the child), or the death of a child's process (an abort, a signal, `kill -9`, an
-//! exit), seen as its channel closing. Either way the message in hand is dead-lettered, the
-//! others are kept, and the restart limit decides between a restart and a stop with escalation.
+//! exit), seen as its channel closing, after which its journal tells what it left behind.
+//! Either way the message in hand is dead-lettered, the others are kept, and the restart limit
+//! decides between a restart and a stop with escalation.
 
 use std::os::unix::process::ExitStatusExt;
 use std::process::ExitStatus;
@@ -13,8 +14,9 @@ use actor_core::{
 use ipc_channel::ipc::IpcReceiverSet;
 
 use crate::host::State;
+use crate::journal::Remains;
 use crate::mailbox::Status;
-use crate::wire::{DeliveryKind, ToChild};
+use crate::wire::{DeliveryKind, ToChild, ToHost};
 
 /// The failure an exit status stands for: a signal (abort is 6, `kill -9` is 9) or an exit code.
 pub(crate) fn exit_failure(status: ExitStatus) -> Failure {
@@ -61,7 +63,14 @@ impl State {
         let Some(slot) = self.slot_mut(id) else {
             return;
         };
-        let status = slot.child.take().map(reap);
+        let (status, remains) = match slot.child.take().map(reap) {
+            Some((status, remains)) => (Some(status), remains),
+            None => (None, Remains::default()),
+        };
+        self.settle_remains(set, id, &remains);
+        let Some(slot) = self.slot_mut(id) else {
+            return;
+        };
         match slot.status.clone() {
             Status::Gone(_) => {}
             Status::Stopping(reason) => {
@@ -80,8 +89,8 @@ impl State {
             Status::Starting | Status::Running => {
                 let failure =
                     failure.unwrap_or_else(|| status.map_or(Failure::Exit(-1), exit_failure));
-                if let Some(seq) = slot.in_flight.front().map(|d| d.seq) {
-                    self.drop_in_hand(id, seq, &failure);
+                if remains.started > remains.finished {
+                    self.drop_in_hand(id, remains.started, &failure);
                 }
                 if self.decide(id, Phase::Process, &failure) {
                     if let Err(e) = self.start_process(set, id) {
@@ -90,6 +99,27 @@ impl State {
                 } else {
                     self.give_up(id, failure);
                 }
+            }
+        }
+    }
+
+    /// What a dead child's journal holds: its last progress, and the sends it made that had not
+    /// left yet (delivered now: they returned `Ok`). Its other frames (a `Started`, say) no
+    /// longer matter: the death decides what happens next.
+    fn settle_remains(&mut self, set: &mut IpcReceiverSet, id: ActorId, remains: &Remains) {
+        if let Some(slot) = self.slot_mut(id) {
+            slot.finished(remains.finished);
+        }
+        for frame in crate::wire::frames(&remains.frames) {
+            match frame {
+                Ok(
+                    frame @ (ToHost::Send { .. }
+                    | ToHost::Ask { .. }
+                    | ToHost::Reply { .. }
+                    | ToHost::Watch { .. }),
+                ) if frame.payload_len() <= self.max_frame => self.on_frame(set, id, Ok(frame)),
+                Ok(_) => {}
+                Err(_) => break,
             }
         }
     }
@@ -204,8 +234,9 @@ impl State {
 }
 
 /// Waits for a child that has closed its channel to exit (it is exiting), killing it if it has
-/// not within a second, and returns its status: no zombie is left.
-pub(crate) fn reap(mut child: crate::mailbox::ChildProc) -> ExitStatus {
+/// not within a second, and returns its status and what its journal holds: no zombie is left.
+/// The journal's frames are kept only if the host never received their batch.
+pub(crate) fn reap(mut child: crate::mailbox::ChildProc) -> (ExitStatus, Remains) {
     let deadline = Instant::now() + Duration::from_secs(1);
     let status = loop {
         match child.process.try_wait() {
@@ -220,8 +251,13 @@ pub(crate) fn reap(mut child: crate::mailbox::ChildProc) -> ExitStatus {
             }
         }
     };
+    // Read only now that the process is gone: nothing writes the journal any more.
+    let mut remains = crate::journal::read_remains(&child.journal);
+    if remains.batch < child.next_batch {
+        remains.frames.clear();
+    }
     child.close();
-    status
+    (status, remains)
 }
 
 /// Kills and reaps a child that is no longer wanted.

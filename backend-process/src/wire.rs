@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use actor_core::{ActorId, AskError, Asker, Failure, Phase, Signal, SpawnError, SpawnOptions};
-use ipc_channel::ipc::IpcSender;
+use ipc_channel::ipc::{IpcSender, IpcSharedMemory};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
@@ -26,7 +26,7 @@ pub(crate) fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, String> {
 /// A message on its way to a child, or delivered to it and not yet confirmed.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub(crate) struct Delivery {
-    /// The host's number for it; the child confirms by it.
+    /// The host's number for it, increasing along a child's stream; the journal records it.
     pub seq: u64,
     pub kind: DeliveryKind,
 }
@@ -57,6 +57,8 @@ pub(crate) enum ToChild {
         request_base: u64,
         /// The host's frame limit: the child refuses bigger sends itself.
         max_frame: usize,
+        /// This process's journal (see `journal.rs`), shared with the host.
+        journal: IpcSharedMemory,
     },
     Deliver(Vec<Delivery>),
     Signal(Signal),
@@ -71,18 +73,30 @@ pub(crate) enum ToChild {
     },
 }
 
-/// Child to host.
+/// What a child writes on its channel to the host.
 #[derive(Serialize, Deserialize)]
-pub(crate) enum ToHost {
+pub(crate) enum Uplink {
     /// The first message, on the bootstrap channel, with the secret the host gave the child.
     Hello {
         to_child: IpcSender<ToChild>,
         token: u64,
     },
-    Started,
-    Handled {
-        seq: u64,
+    /// A batch of frames from the journal's outbox, and how far the child has got: every
+    /// message up to `finished` has been handled (or failed, which a `Failed` frame says).
+    Batch {
+        batch: u64,
+        finished: u64,
+        frames: Vec<u8>,
     },
+    /// One frame too big for the journal's outbox, sent alone after the batch before it.
+    Large(ToHost),
+}
+
+/// A frame from a child: one thing it tells the host. Frames travel in batches ([`Uplink`]).
+#[derive(Serialize, Deserialize)]
+pub(crate) enum ToHost {
+    /// `started` has succeeded.
+    Started,
     /// A hook failed; the child waits for `Restart` or `Shutdown`.
     Failed {
         seq: Option<u64>,
@@ -125,6 +139,26 @@ pub(crate) enum ToHost {
     Stopped,
 }
 
+/// Splits a batch's bytes into frames. A frame that does not decode ends the batch with an
+/// error (what follows it cannot be framed).
+pub(crate) fn frames(mut bytes: &[u8]) -> impl Iterator<Item = Result<ToHost, String>> {
+    std::iter::from_fn(move || {
+        if bytes.is_empty() {
+            return None;
+        }
+        match postcard::take_from_bytes::<ToHost>(bytes) {
+            Ok((frame, rest)) => {
+                bytes = rest;
+                Some(Ok(frame))
+            }
+            Err(e) => {
+                bytes = &[];
+                Some(Err(format!("cannot decode a frame: {e}")))
+            }
+        }
+    })
+}
+
 impl ToHost {
     /// The size of what the message carries for another actor (what the frame limit bounds).
     pub fn payload_len(&self) -> usize {
@@ -162,5 +196,31 @@ impl From<WireSpawnOptions> for SpawnOptions {
         options.name = o.name;
         options.capacity = o.capacity;
         options
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn frames_come_out_in_order_and_garbage_ends_the_batch() {
+        let mut bytes = postcard::to_stdvec(&ToHost::Started).unwrap();
+        bytes.extend(postcard::to_stdvec(&ToHost::Stopped).unwrap());
+        bytes.push(0xFF); // a variant tag with its continuation bit set and nothing after it
+        bytes.extend(postcard::to_stdvec(&ToHost::Started).unwrap());
+        let frames: Vec<_> = frames(&bytes).collect();
+        assert!(matches!(frames[0], Ok(ToHost::Started)));
+        assert!(matches!(frames[1], Ok(ToHost::Stopped)));
+        assert!(
+            frames[2]
+                .as_ref()
+                .is_err_and(|e| e.contains("cannot decode"))
+        );
+        assert_eq!(
+            frames.len(),
+            3,
+            "nothing is read past a frame that does not decode"
+        );
     }
 }
