@@ -4,9 +4,12 @@
 // criterion's macros generate an undocumented public function.
 #![allow(missing_docs)]
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-use actor_core::{Backend, ShutdownMode};
+use actor_core::{
+    Actor, ActorError, Backend, Context, ReplyTo, RestartLimit, ShutdownMode, SpawnOptions,
+    Supervision,
+};
 use backend_process::ProcessSystem;
 use bench_suite::ipc;
 use bench_suite::workloads::{fan_in, ping_pong, spawn_stop};
@@ -43,12 +46,53 @@ fn process(c: &mut Criterion) {
     group.bench_function("spawn_stop", |b| {
         b.iter(|| spawn_stop::run(&system, ACTORS).unwrap())
     });
+
+    // From `kill -9` of an actor's process until its restarted process has handled a message:
+    // the death seen (the channel closes), the journal read, a new process started and booted,
+    // and the message (sent right after the kill) handled there.
+    group.throughput(Throughput::Elements(1));
+    let unlimited = Supervision::Restart(RestartLimit::new(u32::MAX, Duration::from_secs(1)));
+    let victim = system
+        .spawn_with(Victim, SpawnOptions::new().supervision(unlimited))
+        .unwrap();
+    group.bench_function("kill_9_to_handling_again", |b| {
+        b.iter_custom(|iters| {
+            let mut total = Duration::ZERO;
+            for _ in 0..iters {
+                let pid = system.ask(&victim, |r| r, Duration::from_secs(10)).unwrap();
+                let process = rustix::process::Pid::from_raw(pid as i32).expect("a pid");
+                let killed_at = Instant::now();
+                rustix::process::kill_process(process, rustix::process::Signal::KILL).unwrap();
+                let new_pid = system.ask(&victim, |r| r, Duration::from_secs(10)).unwrap();
+                total += killed_at.elapsed();
+                assert_ne!(new_pid, pid, "answered by the restarted process");
+            }
+            total
+        })
+    });
     group.finish();
     assert!(
         system
             .shutdown(ShutdownMode::Drain, Duration::from_secs(10))
             .is_balanced()
     );
+}
+
+/// Answers with the id of the process it runs in.
+#[derive(Clone, serde::Serialize, serde::Deserialize)]
+struct Victim;
+
+impl Actor for Victim {
+    type Msg = ReplyTo<u32>;
+
+    fn handle<C: Context<Self>>(
+        &mut self,
+        ctx: &mut C,
+        msg: ReplyTo<u32>,
+    ) -> Result<(), ActorError> {
+        ctx.reply(msg, std::process::id());
+        Ok(())
+    }
 }
 
 fn main() {
