@@ -326,7 +326,7 @@ impl State {
             max_frame: self_max_frame,
             journal,
         };
-        let _ = child.to_child.send(boot);
+        child.send(boot);
         let channel = match set.add(receiver) {
             Ok(channel) => channel,
             Err(e) => {
@@ -338,7 +338,11 @@ impl State {
         slot.status = Status::Starting;
         slot.awaiting_decision = false;
         // Whatever was in the dead process's hands and not started goes to the new one.
-        let undelivered: Vec<Delivery> = slot.in_flight.drain(..).collect();
+        let undelivered: Vec<Delivery> = slot
+            .in_flight
+            .drain(..)
+            .map(crate::mailbox::unshare)
+            .collect();
         for delivery in undelivered.into_iter().rev() {
             slot.queue.push_front(delivery);
         }
@@ -477,7 +481,7 @@ impl State {
             && slot.is_alive()
             && let Some(child) = &slot.child
         {
-            let _ = child.to_child.send(ToChild::Signal(signal));
+            child.send(ToChild::Signal(signal));
         }
     }
 
@@ -608,7 +612,7 @@ impl State {
             } => {
                 let result = self.spawn(set, entry, actor, type_name, &options.into(), Some(id));
                 if let Some(child) = self.slot(id).and_then(|s| s.child.as_ref()) {
-                    let _ = child.to_child.send(ToChild::Spawned { token, result });
+                    child.send(ToChild::Spawned { token, result });
                 }
             }
             ToHost::Watch { target } => self.watch(id, target),

@@ -3,14 +3,31 @@
 //! with the thread that writes to it and the journal it leaves behind.
 
 use std::collections::VecDeque;
+use std::sync::Arc;
 
 use actor_core::{ActorId, ExitReason, Ledger, RestartBudget};
 use ipc_channel::ipc::{IpcSender, IpcSharedMemory};
 
 use crate::wire::{Delivery, ToChild};
 
+/// Takes a delivery back from its shared form (the writer that shared it is done with it, or
+/// it is copied).
+pub(crate) fn unshare(delivery: Arc<Delivery>) -> Delivery {
+    Arc::try_unwrap(delivery).unwrap_or_else(|shared| (*shared).clone())
+}
+
 /// The most deliveries in one IPC write to a child (more go in the next).
 const BATCH: usize = 256;
+
+/// What the host writes to a child: deliveries go out shared with the host's own record of
+/// them, so sending one copies nothing.
+pub(crate) type Outbound = ToChild<Arc<Delivery>>;
+
+/// What the writer thread is handed.
+enum ToWriter {
+    Deliver(Arc<Delivery>),
+    Other(Outbound),
+}
 
 /// Where an actor is in its life.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -34,7 +51,7 @@ pub(crate) enum Status {
 /// merged into one IPC message: under load, many messages share one write.
 pub(crate) struct ChildProc {
     pub process: std::process::Child,
-    pub to_child: crossbeam_channel::Sender<ToChild>,
+    to_writer: crossbeam_channel::Sender<ToWriter>,
     writer: Option<std::thread::JoinHandle<()>>,
     /// The host's copy of the child's journal, read once the child is gone.
     pub journal: IpcSharedMemory,
@@ -49,14 +66,15 @@ impl ChildProc {
         channel: IpcSender<ToChild>,
         journal: IpcSharedMemory,
     ) -> std::io::Result<Self> {
-        let (to_child, outbox) = crossbeam_channel::unbounded::<ToChild>();
+        let channel = channel.to_opaque().to::<Outbound>();
+        let (to_writer, outbox) = crossbeam_channel::unbounded::<ToWriter>();
         let writer = std::thread::Builder::new()
             .name("actors-process-writer".into())
             .spawn(move || write_all(&channel, &outbox));
         match writer {
             Ok(writer) => Ok(Self {
                 process,
-                to_child,
+                to_writer,
                 writer: Some(writer),
                 journal,
                 next_batch: 0,
@@ -69,11 +87,17 @@ impl ChildProc {
         }
     }
 
+    /// Queues a message for the process (dropped if the process is gone: its death is seen on
+    /// its channel).
+    pub fn send(&self, msg: Outbound) {
+        let _ = self.to_writer.send(ToWriter::Other(msg));
+    }
+
     /// Once the process is gone: closes the queue and joins the writer (whose sends to a dead
     /// process fail at once).
     pub fn close(mut self) {
         let (closed, _) = crossbeam_channel::bounded(0);
-        self.to_child = closed;
+        self.to_writer = closed;
         if let Some(writer) = self.writer.take() {
             let _ = writer.join();
         }
@@ -82,21 +106,21 @@ impl ChildProc {
 
 /// The writer thread's loop: waits for something to send, takes everything else queued behind
 /// it, merges runs of deliveries, and writes.
-fn write_all(channel: &IpcSender<ToChild>, outbox: &crossbeam_channel::Receiver<ToChild>) {
-    let mut run: Vec<Delivery> = Vec::new();
-    let flush = |run: &mut Vec<Delivery>| {
+fn write_all(channel: &IpcSender<Outbound>, outbox: &crossbeam_channel::Receiver<ToWriter>) {
+    let mut run: Vec<Arc<Delivery>> = Vec::new();
+    let flush = |run: &mut Vec<Arc<Delivery>>| {
         run.is_empty() || channel.send(ToChild::Deliver(std::mem::take(run))).is_ok()
     };
     while let Ok(first) = outbox.recv() {
         for msg in std::iter::once(first).chain(outbox.try_iter()) {
             match msg {
-                ToChild::Deliver(batch) => {
-                    if run.len() + batch.len() > BATCH && !flush(&mut run) {
+                ToWriter::Deliver(delivery) => {
+                    if run.len() >= BATCH && !flush(&mut run) {
                         return;
                     }
-                    run.extend(batch);
+                    run.push(delivery);
                 }
-                other => {
+                ToWriter::Other(other) => {
                     if !flush(&mut run) || channel.send(other).is_err() {
                         return;
                     }
@@ -123,7 +147,7 @@ pub(crate) struct Slot {
     /// Accepted, not yet sent to the process.
     pub queue: VecDeque<Delivery>,
     /// Sent to the process, not yet reported handled; the first one may be in hand.
-    pub in_flight: VecDeque<Delivery>,
+    pub in_flight: VecDeque<Arc<Delivery>>,
     pub ledger: Ledger,
     pub restarts: u32,
     pub budget: RestartBudget,
@@ -157,12 +181,14 @@ impl Slot {
         if !self.is_alive() || self.queue.is_empty() {
             return;
         }
-        while !self.queue.is_empty() {
-            let batch: Vec<Delivery> = self.queue.drain(..BATCH.min(self.queue.len())).collect();
+        for delivery in self.queue.drain(..) {
+            let delivery = Arc::new(delivery);
             // If the process is gone the send fails; its channel's closing will be seen and
-            // the batch is then treated as undelivered.
-            let _ = child.to_child.send(ToChild::Deliver(batch.clone()));
-            self.in_flight.extend(batch);
+            // the delivery is then treated as undelivered.
+            let _ = child
+                .to_writer
+                .send(ToWriter::Deliver(Arc::clone(&delivery)));
+            self.in_flight.push_back(delivery);
         }
     }
 

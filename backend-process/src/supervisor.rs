@@ -46,7 +46,7 @@ impl State {
         if restart {
             slot.status = Status::Starting;
             if let Some(child) = &slot.child {
-                let _ = child.to_child.send(ToChild::Restart);
+                child.send(ToChild::Restart);
             }
         } else {
             self.give_up(id, failure);
@@ -141,11 +141,11 @@ impl State {
         if let DeliveryKind::Message {
             ask: Some((asker, request)),
             ..
-        } = delivery.kind
+        } = &delivery.kind
         {
             self.complete_ask(
-                asker,
-                request,
+                *asker,
+                *request,
                 Err(AskError::ReceiverFailed(failure.clone())),
             );
         }
@@ -201,11 +201,12 @@ impl State {
         }
         slot.status = Status::Gone(reason.clone());
         if let Some(child) = &slot.child {
-            let _ = child.to_child.send(ToChild::Shutdown);
+            child.send(ToChild::Shutdown);
         }
         let left: Vec<_> = slot
             .in_flight
             .drain(..)
+            .map(crate::mailbox::unshare)
             .chain(slot.queue.drain(..))
             .collect();
         slot.ledger.dead_letters += left.len() as u64;

@@ -140,7 +140,7 @@ impl ProcessSystem {
                 if slot.is_alive() {
                     slot.status = Status::Stopping(ExitReason::Shutdown);
                     if let Some(child) = &slot.child {
-                        let _ = child.to_child.send(ToChild::Shutdown);
+                        child.send(ToChild::Shutdown);
                     }
                 }
             }

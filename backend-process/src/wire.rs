@@ -45,9 +45,10 @@ pub(crate) enum DeliveryKind {
     },
 }
 
-/// Host to child.
+/// Host to child. The host sends deliveries it keeps a shared copy of (`D = Arc<Delivery>`),
+/// which encode exactly as the `Delivery` values the child reads.
 #[derive(Serialize, Deserialize)]
-pub(crate) enum ToChild {
+pub(crate) enum ToChild<D = Delivery> {
     /// The actor to run: where its code is (see `child.rs`), its initial state, its identity.
     Boot {
         entry: u64,
@@ -60,7 +61,7 @@ pub(crate) enum ToChild {
         /// This process's journal (see `journal.rs`), shared with the host.
         journal: IpcSharedMemory,
     },
-    Deliver(Vec<Delivery>),
+    Deliver(Vec<D>),
     Signal(Signal),
     /// The supervisor's answer to a failure: start again from the initial state.
     Restart,

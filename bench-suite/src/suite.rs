@@ -24,6 +24,8 @@ pub enum WorkloadKind {
     FanIn,
     /// Savina's Counting: one producer into one actor.
     Counting,
+    /// One sender outside any actor into one actor: the shape of the bare one-way baselines.
+    OneWay,
     /// Spawning, watching and stopping actors.
     SpawnStop,
     /// Savina's ThreadRing.
@@ -34,11 +36,12 @@ pub enum WorkloadKind {
 
 impl WorkloadKind {
     /// Every workload, in report order.
-    pub const ALL: [Self; 7] = [
+    pub const ALL: [Self; 8] = [
         Self::Seed,
         Self::PingPong,
         Self::FanIn,
         Self::Counting,
+        Self::OneWay,
         Self::SpawnStop,
         Self::ThreadRing,
         Self::ForkJoin,
@@ -51,6 +54,7 @@ impl WorkloadKind {
             Self::PingPong => "ping-pong",
             Self::FanIn => "fan-in",
             Self::Counting => "counting",
+            Self::OneWay => "one-way",
             Self::SpawnStop => "spawn-stop",
             Self::ThreadRing => "thread-ring",
             Self::ForkJoin => "fork-join",
@@ -62,7 +66,7 @@ impl WorkloadKind {
         match self {
             Self::Seed => ("s", false),
             Self::PingPong => ("ns/round trip", false),
-            Self::FanIn | Self::Counting | Self::ForkJoin => ("M msg/s", true),
+            Self::FanIn | Self::Counting | Self::OneWay | Self::ForkJoin => ("M msg/s", true),
             Self::SpawnStop => ("k actors/s", true),
             Self::ThreadRing => ("ns/hop", false),
         }
@@ -80,7 +84,7 @@ pub struct Sizes {
     pub rounds: u64,
     /// Fan-in messages per producer (four producers).
     pub fan_in_per_producer: u64,
-    /// Counting messages (one producer).
+    /// Counting and one-way messages (one producer).
     pub counting: u64,
     /// Actors spawned and stopped per run.
     pub spawn_count: u64,
@@ -142,7 +146,7 @@ impl Sizes {
             WorkloadKind::Seed => 1.0,
             WorkloadKind::PingPong => self.rounds as f64,
             WorkloadKind::FanIn => 4.0 * self.fan_in_per_producer as f64,
-            WorkloadKind::Counting => self.counting as f64,
+            WorkloadKind::Counting | WorkloadKind::OneWay => self.counting as f64,
             WorkloadKind::SpawnStop => self.spawn_count as f64,
             WorkloadKind::ThreadRing => self.ring.1 as f64,
             WorkloadKind::ForkJoin => self.fork_join.0 as f64 * self.fork_join.1 as f64,
@@ -155,9 +159,10 @@ impl Sizes {
         match kind {
             WorkloadKind::Seed => secs,
             WorkloadKind::PingPong | WorkloadKind::ThreadRing => secs * 1e9 / units,
-            WorkloadKind::FanIn | WorkloadKind::Counting | WorkloadKind::ForkJoin => {
-                units / secs / 1e6
-            }
+            WorkloadKind::FanIn
+            | WorkloadKind::Counting
+            | WorkloadKind::OneWay
+            | WorkloadKind::ForkJoin => units / secs / 1e6,
             WorkloadKind::SpawnStop => units / secs / 1e3,
         }
     }
@@ -188,7 +193,7 @@ fn baselines(kind: WorkloadKind) -> &'static [&'static str] {
         WorkloadKind::Seed => &[SEED_T1, SEED_T2, SEED_T3, SEED_T4],
         WorkloadKind::PingPong => &["crossbeam, 2 threads", IPC_ROUND_TRIP],
         WorkloadKind::FanIn => &["crossbeam, 4 threads"],
-        WorkloadKind::Counting => &["crossbeam, 2 threads", IPC_ONE_WAY],
+        WorkloadKind::Counting | WorkloadKind::OneWay => &["crossbeam, 2 threads", IPC_ONE_WAY],
         WorkloadKind::ForkJoin => &["one thread, no messages"],
         WorkloadKind::SpawnStop | WorkloadKind::ThreadRing => &[],
     }
@@ -319,6 +324,7 @@ impl Job for Timed<'_> {
             WorkloadKind::PingPong => ping_pong::run(system, s.rounds).map(drop),
             WorkloadKind::FanIn => fan_in::run(system, 4, s.fan_in_per_producer).map(drop),
             WorkloadKind::Counting => fan_in::run(system, 1, s.counting).map(drop),
+            WorkloadKind::OneWay => fan_in::run_from_outside(system, s.counting).map(drop),
             WorkloadKind::SpawnStop => spawn_stop::run(system, s.spawn_count).map(drop),
             WorkloadKind::ThreadRing => thread_ring::run(system, s.ring.0, s.ring.1).map(drop),
             WorkloadKind::ForkJoin => {
@@ -365,10 +371,14 @@ fn run_timed(
             (WorkloadKind::PingPong, IPC_ROUND_TRIP) => {
                 crate::ipc::round_trip(sizes.rounds.min(IPC_ROUNDS_MAX))
             }
-            (WorkloadKind::Counting, IPC_ONE_WAY) => crate::ipc::one_way(sizes.counting, 64),
+            (WorkloadKind::Counting | WorkloadKind::OneWay, IPC_ONE_WAY) => {
+                crate::ipc::one_way(sizes.counting, 64)
+            }
             (WorkloadKind::PingPong, _) => baselines::crossbeam_round_trip(sizes.rounds),
             (WorkloadKind::FanIn, _) => baselines::crossbeam_fan_in(4, sizes.fan_in_per_producer),
-            (WorkloadKind::Counting, _) => baselines::crossbeam_fan_in(1, sizes.counting),
+            (WorkloadKind::Counting | WorkloadKind::OneWay, _) => {
+                baselines::crossbeam_fan_in(1, sizes.counting)
+            }
             (WorkloadKind::ForkJoin, _) => baselines::fork_join_work(sizes.units(kind) as u64),
             (other, name) => Err(WorkloadError::Baseline(format!(
                 "{} has no baseline {name}",

@@ -58,6 +58,10 @@ fn fan_in_receives_everything_sent() {
     let system = system();
     assert_eq!(workloads::fan_in::run(&system, 4, 2500).unwrap(), 10_000);
     assert_eq!(workloads::fan_in::run(&system, 1, 100).unwrap(), 100);
+    assert_eq!(
+        workloads::fan_in::run_from_outside(&system, 100).unwrap(),
+        100
+    );
     balanced(system);
 }
 
@@ -114,6 +118,10 @@ fn every_workload<B: actor_core::Backend>(system: B, scale: u64) {
     assert_eq!(
         workloads::fan_in::run(&system, 4, 2500 / scale).unwrap(),
         10_000 / scale
+    );
+    assert_eq!(
+        workloads::fan_in::run_from_outside(&system, 2500 / scale).unwrap(),
+        2500 / scale
     );
     assert_eq!(
         workloads::spawn_stop::run(&system, 1000 / scale).unwrap(),

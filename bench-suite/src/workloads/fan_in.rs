@@ -1,5 +1,6 @@
 //! Fan-in: `producers` actors each send `per_producer` numbers to one sink, which sums them.
 //! With one producer this is Savina's Counting. Measures mailbox throughput under contention.
+//! [`run_from_outside`] is the one-way stream from a sender that is not an actor.
 
 use actor_core::{Actor, ActorError, Addr, Backend, Context, ReplyTo};
 use serde::{Deserialize, Serialize};
@@ -122,6 +123,28 @@ pub fn run<B: Backend>(
     )?;
     check(
         (total, total.wrapping_mul(total.wrapping_sub(1)) / 2),
+        (received, sum),
+    )?;
+    Ok(received)
+}
+
+/// Sends `count` numbers to one sink from outside any actor (the calling thread), then waits
+/// for the sink to have them all; returns the number received.
+///
+/// # Errors
+/// A failed spawn, send or ask, or a count or sum that is not what was sent.
+pub fn run_from_outside<B: Backend>(system: &B, count: u64) -> Result<u64, WorkloadError> {
+    let sink = system.spawn(Sink::default())?;
+    for n in 0..count {
+        system.send(&sink, SinkMsg::Item(n))?;
+    }
+    let (received, sum) = system.ask(
+        &sink,
+        |reply_to| SinkMsg::Await { count, reply_to },
+        TIMEOUT,
+    )?;
+    check(
+        (count, count.wrapping_mul(count.wrapping_sub(1)) / 2),
         (received, sum),
     )?;
     Ok(received)
