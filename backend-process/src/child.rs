@@ -142,6 +142,9 @@ pub(crate) struct ChildIo {
     to_host: IpcSender<Uplink>,
     from_host: IpcReceiver<ToChild>,
     journal: journal::Writer,
+    /// IPC messages read from the host, `Boot` included (the host writes directly to a child
+    /// that has read nearly all it was sent: see `link.rs`).
+    received: u64,
     /// The last message finished, and the last one the host has been told of.
     finished: u64,
     reported: u64,
@@ -174,6 +177,7 @@ impl ChildIo {
             to_host,
             from_host,
             journal,
+            received: 1,
             finished: 0,
             reported: 0,
             since_report: 0,
@@ -223,6 +227,7 @@ impl ChildIo {
         let batch = Uplink::Batch {
             batch: self.journal.batch(),
             finished: self.finished,
+            received: self.received,
             frames: self.journal.frames(),
         };
         self.to_host
@@ -270,7 +275,10 @@ impl ChildIo {
     fn read_ahead(&mut self) -> Result<(), String> {
         loop {
             match self.from_host.try_recv() {
-                Ok(msg) => self.sort(msg),
+                Ok(msg) => {
+                    self.received += 1;
+                    self.sort(msg);
+                }
                 Err(ipc_channel::TryRecvError::Empty) => return Ok(()),
                 Err(e) => return Err(format!("the host is gone: {e:?}")),
             }
@@ -284,6 +292,7 @@ impl ChildIo {
             .from_host
             .recv()
             .map_err(|e| format!("the host is gone: {e:?}"))?;
+        self.received += 1;
         self.sort(msg);
         Ok(())
     }

@@ -17,7 +17,8 @@ use ipc_channel::TrySelectError;
 use ipc_channel::ipc::{IpcOneShotServer, IpcReceiverSet, IpcSelectionResult, IpcSender};
 
 use crate::child::{HOST_ENV, SERVER_ENV, TOKEN_ENV, image_identity};
-use crate::mailbox::{ChildProc, Slot, Status};
+use crate::link::ChildLink;
+use crate::mailbox::{Slot, Status};
 use crate::wire::{Delivery, DeliveryKind, Payload, ToChild, ToHost, Uplink};
 
 /// The test-harness filter that makes a re-executed test binary run only the test that calls
@@ -195,8 +196,14 @@ fn route(host: &Host, mut set: IpcReceiverSet, control: u64, commands: &Receiver
                         Ok(Uplink::Batch {
                             batch,
                             finished,
+                            received,
                             frames,
-                        }) => state.on_batch(&mut set, id, batch, finished, &frames),
+                        }) => {
+                            if let Some(child) = state.slot_mut(id).and_then(|s| s.child.as_mut()) {
+                                child.read_by_child = received;
+                            }
+                            state.on_batch(&mut set, id, batch, finished, &frames);
+                        }
                         Ok(Uplink::Large(frame)) => state.on_frame(&mut set, id, Ok(frame)),
                         // A frame that does not decode fails the one actor that sent it.
                         Err(e) => state.on_bad_frame(id, &format!("undecodable: {e}")),
@@ -313,7 +320,7 @@ impl State {
         };
         let (process, receiver, channel) = launch()?;
         let journal = crate::journal::create();
-        let child = match ChildProc::new(process, channel, journal.clone()) {
+        let child = match ChildLink::new(process, channel, journal.clone()) {
             Ok(child) => child,
             Err(e) => return Err(format!("writer thread: {e}")),
         };
@@ -338,11 +345,8 @@ impl State {
         slot.status = Status::Starting;
         slot.awaiting_decision = false;
         // Whatever was in the dead process's hands and not started goes to the new one.
-        let undelivered: Vec<Delivery> = slot
-            .in_flight
-            .drain(..)
-            .map(crate::mailbox::unshare)
-            .collect();
+        let undelivered: Vec<Delivery> =
+            slot.in_flight.drain(..).map(crate::link::unshare).collect();
         for delivery in undelivered.into_iter().rev() {
             slot.queue.push_front(delivery);
         }

@@ -35,6 +35,7 @@ mod child;
 mod context;
 mod host;
 mod journal;
+mod link;
 mod mailbox;
 mod supervisor;
 mod system;

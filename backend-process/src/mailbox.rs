@@ -1,33 +1,14 @@
 //! The host's record of one actor: what it has accepted and not yet sent to its process, what
-//! its process holds and has not reported handled, and the ledger; and the running process,
-//! with the thread that writes to it and the journal it leaves behind.
+//! its process holds and has not reported handled, the ledger, and the link to the running
+//! process (`link.rs`).
 
 use std::collections::VecDeque;
 use std::sync::Arc;
 
 use actor_core::{ActorId, ExitReason, Ledger, RestartBudget};
-use ipc_channel::ipc::{IpcSender, IpcSharedMemory};
 
-use crate::wire::{Delivery, ToChild};
-
-/// Takes a delivery back from its shared form (the writer that shared it is done with it, or
-/// it is copied).
-pub(crate) fn unshare(delivery: Arc<Delivery>) -> Delivery {
-    Arc::try_unwrap(delivery).unwrap_or_else(|shared| (*shared).clone())
-}
-
-/// The most deliveries in one IPC write to a child (more go in the next).
-const BATCH: usize = 256;
-
-/// What the host writes to a child: deliveries go out shared with the host's own record of
-/// them, so sending one copies nothing.
-pub(crate) type Outbound = ToChild<Arc<Delivery>>;
-
-/// What the writer thread is handed.
-enum ToWriter {
-    Deliver(Arc<Delivery>),
-    Other(Outbound),
-}
+use crate::link::ChildLink;
+use crate::wire::Delivery;
 
 /// Where an actor is in its life.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -40,99 +21,6 @@ pub(crate) enum Status {
     Gone(ExitReason),
 }
 
-/// A running child process, and the thread that writes to it.
-///
-/// Writes to a child go through a queue to a writer thread of its own, never straight from the
-/// host's lock or the router thread: an IPC send blocks while the child's socket is full (or
-/// until a large message is read), and a child blocked sending to the router would then wait
-/// for a router that waits for it.
-///
-/// The writer sends whatever has queued up while it was writing, with consecutive deliveries
-/// merged into one IPC message: under load, many messages share one write.
-pub(crate) struct ChildProc {
-    pub process: std::process::Child,
-    to_writer: crossbeam_channel::Sender<ToWriter>,
-    writer: Option<std::thread::JoinHandle<()>>,
-    /// The host's copy of the child's journal, read once the child is gone.
-    pub journal: IpcSharedMemory,
-    /// The number of the next batch the child will send (the one its journal holds).
-    pub next_batch: u64,
-}
-
-impl ChildProc {
-    /// Starts the writer thread. If it cannot start, the process is killed and reaped.
-    pub fn new(
-        mut process: std::process::Child,
-        channel: IpcSender<ToChild>,
-        journal: IpcSharedMemory,
-    ) -> std::io::Result<Self> {
-        let channel = channel.to_opaque().to::<Outbound>();
-        let (to_writer, outbox) = crossbeam_channel::unbounded::<ToWriter>();
-        let writer = std::thread::Builder::new()
-            .name("actors-process-writer".into())
-            .spawn(move || write_all(&channel, &outbox));
-        match writer {
-            Ok(writer) => Ok(Self {
-                process,
-                to_writer,
-                writer: Some(writer),
-                journal,
-                next_batch: 0,
-            }),
-            Err(e) => {
-                let _ = process.kill();
-                let _ = process.wait();
-                Err(e)
-            }
-        }
-    }
-
-    /// Queues a message for the process (dropped if the process is gone: its death is seen on
-    /// its channel).
-    pub fn send(&self, msg: Outbound) {
-        let _ = self.to_writer.send(ToWriter::Other(msg));
-    }
-
-    /// Once the process is gone: closes the queue and joins the writer (whose sends to a dead
-    /// process fail at once).
-    pub fn close(mut self) {
-        let (closed, _) = crossbeam_channel::bounded(0);
-        self.to_writer = closed;
-        if let Some(writer) = self.writer.take() {
-            let _ = writer.join();
-        }
-    }
-}
-
-/// The writer thread's loop: waits for something to send, takes everything else queued behind
-/// it, merges runs of deliveries, and writes.
-fn write_all(channel: &IpcSender<Outbound>, outbox: &crossbeam_channel::Receiver<ToWriter>) {
-    let mut run: Vec<Arc<Delivery>> = Vec::new();
-    let flush = |run: &mut Vec<Arc<Delivery>>| {
-        run.is_empty() || channel.send(ToChild::Deliver(std::mem::take(run))).is_ok()
-    };
-    while let Ok(first) = outbox.recv() {
-        for msg in std::iter::once(first).chain(outbox.try_iter()) {
-            match msg {
-                ToWriter::Deliver(delivery) => {
-                    if run.len() >= BATCH && !flush(&mut run) {
-                        return;
-                    }
-                    run.push(delivery);
-                }
-                ToWriter::Other(other) => {
-                    if !flush(&mut run) || channel.send(other).is_err() {
-                        return;
-                    }
-                }
-            }
-        }
-        if !flush(&mut run) {
-            return;
-        }
-    }
-}
-
 pub(crate) struct Slot {
     pub id: ActorId,
     pub name: Option<String>,
@@ -143,7 +31,7 @@ pub(crate) struct Slot {
     pub capacity: Option<usize>,
     pub parent: Option<ActorId>,
     pub status: Status,
-    pub child: Option<ChildProc>,
+    pub child: Option<ChildLink>,
     /// Accepted, not yet sent to the process.
     pub queue: VecDeque<Delivery>,
     /// Sent to the process, not yet reported handled; the first one may be in hand.
@@ -174,8 +62,8 @@ impl Slot {
             .is_some_and(|capacity| self.queued() >= capacity)
     }
 
-    /// Hands the queue to the process's writer (the host keeps a copy until the process
-    /// reports each message handled).
+    /// Writes the queue to the process (the host keeps each delivery, shared, until the process
+    /// reports it handled).
     pub fn pump(&mut self) {
         let Some(child) = &self.child else { return };
         if !self.is_alive() || self.queue.is_empty() {
@@ -183,11 +71,7 @@ impl Slot {
         }
         for delivery in self.queue.drain(..) {
             let delivery = Arc::new(delivery);
-            // If the process is gone the send fails; its channel's closing will be seen and
-            // the delivery is then treated as undelivered.
-            let _ = child
-                .to_writer
-                .send(ToWriter::Deliver(Arc::clone(&delivery)));
+            child.deliver(Arc::clone(&delivery));
             self.in_flight.push_back(delivery);
         }
     }

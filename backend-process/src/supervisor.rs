@@ -206,7 +206,7 @@ impl State {
         let left: Vec<_> = slot
             .in_flight
             .drain(..)
-            .map(crate::mailbox::unshare)
+            .map(crate::link::unshare)
             .chain(slot.queue.drain(..))
             .collect();
         slot.ledger.dead_letters += left.len() as u64;
@@ -237,7 +237,7 @@ impl State {
 /// Waits for a child that has closed its channel to exit (it is exiting), killing it if it has
 /// not within a second, and returns its status and what its journal holds: no zombie is left.
 /// The journal's frames are kept only if the host never received their batch.
-pub(crate) fn reap(mut child: crate::mailbox::ChildProc) -> (ExitStatus, Remains) {
+pub(crate) fn reap(mut child: crate::link::ChildLink) -> (ExitStatus, Remains) {
     let deadline = Instant::now() + Duration::from_secs(1);
     let status = loop {
         match child.process.try_wait() {
@@ -262,7 +262,7 @@ pub(crate) fn reap(mut child: crate::mailbox::ChildProc) -> (ExitStatus, Remains
 }
 
 /// Kills and reaps a child that is no longer wanted.
-pub(crate) fn reap_now(mut child: crate::mailbox::ChildProc) {
+pub(crate) fn reap_now(mut child: crate::link::ChildLink) {
     let _ = child.process.kill();
     reap(child);
 }

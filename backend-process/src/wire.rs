@@ -87,6 +87,8 @@ pub(crate) enum Uplink {
     Batch {
         batch: u64,
         finished: u64,
+        /// How many IPC messages from the host the child has read (see `link.rs`).
+        received: u64,
         frames: Vec<u8>,
     },
     /// One frame too big for the journal's outbox, sent alone after the batch before it.
