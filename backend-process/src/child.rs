@@ -359,8 +359,13 @@ impl<A: Actor> Runner<A> {
         }
         // Reading ahead costs a system call even when nothing has come: do it when the
         // deliveries in hand run out, and every so often to see signals and shutdown in time.
+        // When they run out, what the handlers sent leaves first: the replies a sender may be
+        // waiting for go before this process looks for more work.
         let mut since_read = 0;
         loop {
+            if io.deliveries.is_empty() {
+                io.flush()?;
+            }
             if io.deliveries.is_empty() || since_read >= PROGRESS_EVERY {
                 io.read_ahead()?;
                 since_read = 0;
