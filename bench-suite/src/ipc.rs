@@ -147,6 +147,21 @@ impl Peer {
     }
 }
 
+impl Peer {
+    /// Closes the channel, which ends the peer, and reaps it.
+    fn stop(&mut self) -> Result<(), WorkloadError> {
+        let (closed, _) = ipc::channel().map_err(|e| WorkloadError::Baseline(e.to_string()))?;
+        self.to_peer = closed;
+        match self.child.wait() {
+            Ok(status) if status.success() => Ok(()),
+            Ok(status) => Err(WorkloadError::Baseline(format!(
+                "ipc peer exited with {status}"
+            ))),
+            Err(e) => Err(WorkloadError::Baseline(format!("ipc peer: {e}"))),
+        }
+    }
+}
+
 impl Drop for Peer {
     fn drop(&mut self) {
         let _ = self.child.kill();
@@ -187,4 +202,21 @@ pub fn one_way(count: u64, batch: usize) -> Result<Duration, WorkloadError> {
         got,
     )?;
     Ok(elapsed)
+}
+
+/// `count` processes started one after another, each re-executing this binary, connecting,
+/// echoing one message and exiting when its channel closes, then reaped: the bare cost of a
+/// process's life, beside which the process backend's spawn-stop is measured.
+///
+/// # Errors
+/// A peer that did not start, echo or exit.
+pub fn spawn_and_stop(count: u64) -> Result<Duration, WorkloadError> {
+    let start = Instant::now();
+    for n in 0..count {
+        let mut peer = Peer::start(PeerMode::Echo, 0)?;
+        peer.send(vec![n])?;
+        check(vec![n], peer.recv()?)?;
+        peer.stop()?;
+    }
+    Ok(start.elapsed())
 }

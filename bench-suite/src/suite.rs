@@ -195,10 +195,13 @@ fn baselines(kind: WorkloadKind) -> &'static [&'static str] {
         WorkloadKind::FanIn => &["crossbeam, 4 threads"],
         WorkloadKind::Counting | WorkloadKind::OneWay => &["crossbeam, 2 threads", IPC_ONE_WAY],
         WorkloadKind::ForkJoin => &["one thread, no messages"],
-        WorkloadKind::SpawnStop | WorkloadKind::ThreadRing => &[],
+        WorkloadKind::SpawnStop => &[IPC_SPAWN],
+        WorkloadKind::ThreadRing => &[],
     }
 }
 
+/// The bare life of a process: re-executed, connected over ipc-channel, one echo, exit, reaped.
+pub const IPC_SPAWN: &str = "ipc-channel, a process re-executed, one echo, exit";
 /// The bare ipc-channel round trip between two processes.
 pub const IPC_ROUND_TRIP: &str = "ipc-channel, 2 processes";
 /// The bare ipc-channel one-way stream between two processes, 64 numbers per IPC message.
@@ -289,13 +292,14 @@ impl Row {
             .find(|c| matches!(c.column, Column::Baseline(_)))
     }
 
-    /// The baseline a backend is held against: its own transport's (ipc-channel for the
-    /// process backend) where the row has one, else the first.
+    /// The baseline a backend is held against: for the process backend, the ipc-channel one
+    /// where the row has one, else the first; for the others, the first that is not.
     pub fn baseline_for(&self, backend: BackendKind) -> Option<&Cell> {
-        let own = |c: &&Cell| matches!(c.column, Column::Baseline(name) if name.starts_with("ipc-channel"));
+        let ipc = |c: &&Cell| matches!(c.column, Column::Baseline(name) if name.starts_with("ipc-channel"));
+        let in_process = |c: &&Cell| matches!(c.column, Column::Baseline(name) if !name.starts_with("ipc-channel"));
         match backend {
-            BackendKind::Process => self.cells.iter().find(own).or_else(|| self.baseline()),
-            _ => self.baseline(),
+            BackendKind::Process => self.cells.iter().find(ipc).or_else(|| self.baseline()),
+            _ => self.cells.iter().find(in_process),
         }
     }
 }
@@ -350,6 +354,7 @@ pub fn run_once(kind: WorkloadKind, column: &Column, sizes: &Sizes) -> Result<f6
     };
     let units = match column {
         Column::Baseline(IPC_ROUND_TRIP) => sizes.rounds.min(IPC_ROUNDS_MAX) as f64,
+        Column::Baseline(IPC_SPAWN) => sizes.for_processes().spawn_count as f64,
         _ => sizes.units(kind),
     };
     let elapsed = run_timed(kind, column, sizes)?;
@@ -373,6 +378,9 @@ fn run_timed(
             }
             (WorkloadKind::Counting | WorkloadKind::OneWay, IPC_ONE_WAY) => {
                 crate::ipc::one_way(sizes.counting, 64)
+            }
+            (WorkloadKind::SpawnStop, IPC_SPAWN) => {
+                crate::ipc::spawn_and_stop(sizes.for_processes().spawn_count)
             }
             (WorkloadKind::PingPong, _) => baselines::crossbeam_round_trip(sizes.rounds),
             (WorkloadKind::FanIn, _) => baselines::crossbeam_fan_in(4, sizes.fan_in_per_producer),
