@@ -4,7 +4,6 @@
 //! lives as long as the system.
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
-use std::process::{Command, Stdio};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
@@ -12,22 +11,15 @@ use actor_core::{
     ActorId, AskError, Asker, DeadLetter, DeadLetterReason, ExitReason, FailureRecord, Ledger,
     RestartBudget, SendFailure, Signal, SpawnError, SpawnOptions,
 };
-use crossbeam_channel::{Receiver, Sender, bounded};
+use crossbeam_channel::{Receiver, Sender};
 use ipc_channel::TrySelectError;
-use ipc_channel::ipc::{IpcOneShotServer, IpcReceiverSet, IpcSelectionResult, IpcSender};
+use ipc_channel::ipc::{IpcReceiverSet, IpcSelectionResult, IpcSender};
 
-use crate::child::{HOST_ENV, SERVER_ENV, TOKEN_ENV, image_identity};
+use crate::launch::Launcher;
 use crate::link::ChildLink;
 use crate::mailbox::{Slot, Status};
+use crate::timer::Timer;
 use crate::wire::{Delivery, DeliveryKind, Payload, ToChild, ToHost, Uplink};
-
-/// The test-harness filter that makes a re-executed test binary run only the test that calls
-/// [`init`](crate::init) (see [`process_test_support!`](crate::process_test_support)); an
-/// application's `main` calls `init` before it looks at its arguments.
-pub(crate) const CHILD_TEST: &str = "__actor_process_child";
-
-/// How long a child may take to connect before it is killed.
-const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// A message held in a dead letter, still encoded; the report decodes it where it can.
 pub(crate) struct Encoded(pub Payload);
@@ -46,19 +38,6 @@ pub(crate) fn decoder_of<M: actor_core::Message>(
 pub(crate) enum PendingAsk {
     External(Sender<Result<Payload, AskError>>),
     Actor,
-}
-
-pub(crate) enum Timer {
-    Deliver {
-        to: ActorId,
-        type_name: String,
-        payload: Payload,
-    },
-    AskTimeout {
-        asker: Asker,
-        request: u64,
-        after: Duration,
-    },
 }
 
 /// A spawn asked for from outside the router thread.
@@ -80,8 +59,10 @@ pub(crate) struct State {
     pub slots: Vec<Slot>,
     by_channel: HashMap<u64, ActorId>,
     pub asks: HashMap<(Asker, u64), PendingAsk>,
-    timers: BTreeMap<(Instant, u64), Timer>,
-    next_key: u64,
+    /// Starts children, and keeps spares started ahead of need.
+    pub launcher: Launcher,
+    pub(crate) timers: BTreeMap<(Instant, u64), Timer>,
+    pub(crate) next_key: u64,
     pub next_request: u64,
     next_incarnation: u64,
     pub failures: Vec<FailureRecord>,
@@ -123,6 +104,7 @@ impl Host {
             slots: Vec::new(),
             by_channel: HashMap::new(),
             asks: HashMap::new(),
+            launcher: Launcher::start(config.spare_processes)?,
             timers: BTreeMap::new(),
             next_key: 0,
             next_request: 0,
@@ -249,21 +231,6 @@ impl State {
         self.started_at.elapsed()
     }
 
-    fn until_next_timer(&self) -> Duration {
-        self.timers
-            .first_key_value()
-            .map_or(Duration::from_secs(3600), |((at, _), _)| {
-                at.saturating_duration_since(Instant::now())
-            })
-    }
-
-    pub fn add_timer(&mut self, delay: Duration, timer: Timer) {
-        // A delay from a child is untrusted: `Duration::MAX` must not overflow the clock.
-        let at = actor_core::deadline_after(delay);
-        self.timers.insert((at, self.next_key), timer);
-        self.next_key += 1;
-    }
-
     /// Records a new actor and starts its process.
     pub fn spawn(
         &mut self,
@@ -315,12 +282,16 @@ impl State {
         self.next_incarnation += 1;
         let clock_offset = self.now();
         let self_max_frame = self.max_frame;
+        if self.slot(id).is_none() {
+            return Err("no such actor".into());
+        }
+        let launched = self.launcher.take()?;
         let Some(slot) = self.slot_mut(id) else {
             return Err("no such actor".into());
         };
-        let (process, receiver, channel) = launch()?;
+        let receiver = launched.receiver;
         let journal = crate::journal::create();
-        let child = match ChildLink::new(process, channel, journal.clone()) {
+        let child = match ChildLink::new(launched.process, launched.sender, journal.clone()) {
             Ok(child) => child,
             Err(e) => return Err(format!("writer thread: {e}")),
         };
@@ -397,7 +368,7 @@ impl State {
 
     /// Routes a message an actor sent without waiting for an answer: accepted, or a dead letter
     /// on the receiver's account (the sender was told `Ok`).
-    fn route_from_child(&mut self, to: ActorId, type_name: &str, payload: Payload) {
+    pub(crate) fn route_from_child(&mut self, to: ActorId, type_name: &str, payload: Payload) {
         let kind = DeliveryKind::Message {
             payload: payload.clone(),
             ask: None,
@@ -677,137 +648,4 @@ impl State {
         let doomed = self.slot_mut(id).and_then(|s| s.doomed.take());
         self.on_process_death(set, id, doomed);
     }
-
-    fn fire_timers(&mut self) {
-        let now = Instant::now();
-        while let Some(entry) = self.timers.first_entry() {
-            if entry.key().0 > now {
-                break;
-            }
-            match entry.remove() {
-                Timer::Deliver {
-                    to,
-                    type_name,
-                    payload,
-                } => self.route_from_child(to, &type_name, payload),
-                Timer::AskTimeout {
-                    asker,
-                    request,
-                    after,
-                } => {
-                    if self.asks.contains_key(&(asker, request)) {
-                        self.complete_ask(asker, request, Err(AskError::Timeout(after)));
-                    }
-                }
-            }
-        }
-    }
-
-    /// At shutdown: every timer not yet due becomes a dead letter.
-    pub fn cancel_timers(&mut self) {
-        for (_, timer) in std::mem::take(&mut self.timers) {
-            if let Timer::Deliver { to, payload, .. } = timer {
-                if let Some(slot) = self.slot_mut(to) {
-                    slot.ledger.accepted += 1;
-                    slot.ledger.dead_letters += 1;
-                }
-                self.keep_dead_letter(
-                    to,
-                    DeadLetterReason::Shutdown,
-                    Some(Box::new(Encoded(payload))),
-                );
-            }
-        }
-    }
-}
-
-/// Starts a child process of this executable and connects to it. `accept` has no timeout and
-/// never returns if the child dies first, so it runs on a helper thread that this function
-/// unblocks itself (by connecting) when the child does not.
-///
-/// The bootstrap socket must be reachable by no other local user: ipc-channel binds it in a
-/// fresh temporary directory created with the process's umask, so the directory and the socket
-/// are narrowed to the owner before the child exists. Whoever connects first must then prove it
-/// is the child, with a random token passed in its environment (unreadable by other users).
-fn launch() -> Result<
-    (
-        std::process::Child,
-        ipc_channel::ipc::IpcReceiver<Uplink>,
-        IpcSender<ToChild>,
-    ),
-    String,
-> {
-    let (server, name) =
-        IpcOneShotServer::<Uplink>::new().map_err(|e| format!("bootstrap server: {e}"))?;
-    make_private(&name)?;
-    let token = secret();
-    let mut process = Command::new("/proc/self/exe")
-        .args([CHILD_TEST, "--nocapture", "--quiet", "--test-threads=1"])
-        .env(SERVER_ENV, &name)
-        .env(TOKEN_ENV, token.to_string())
-        .env(
-            HOST_ENV,
-            format!("{}/{}", std::process::id(), image_identity()),
-        )
-        .stdin(Stdio::null())
-        .spawn()
-        .map_err(|e| format!("spawn: {e}"))?;
-    let (accepted, accepting) = bounded(1);
-    std::thread::spawn(move || drop(accepted.send(server.accept())));
-    let deadline = Instant::now() + CONNECT_TIMEOUT;
-    loop {
-        match accepting.recv_timeout(Duration::from_millis(5)) {
-            Ok(Ok((
-                receiver,
-                Uplink::Hello {
-                    to_child,
-                    token: proof,
-                },
-            ))) if proof == token => {
-                return Ok((process, receiver, to_child));
-            }
-            Ok(Ok((_, Uplink::Hello { .. }))) => {
-                return Err(fail(process, "a process without the token connected first"));
-            }
-            Ok(Ok(_)) => return Err(fail(process, "the child did not say hello first")),
-            Ok(Err(e)) => return Err(fail(process, &format!("accept: {e:?}"))),
-            Err(_) => {
-                let exited = matches!(process.try_wait(), Ok(Some(_)));
-                if exited || Instant::now() > deadline {
-                    // Unblock the helper thread's accept, then give up.
-                    if let Ok(unblock) = IpcSender::<Uplink>::connect(name.clone()) {
-                        let _ = unblock.send(Uplink::Large(ToHost::Started));
-                    }
-                    let _ = accepting.recv_timeout(Duration::from_secs(1));
-                    return Err(fail(process, "the child did not connect"));
-                }
-            }
-        }
-    }
-}
-
-/// Narrows a bootstrap socket and its directory to the owner.
-fn make_private(socket: &str) -> Result<(), String> {
-    use std::os::unix::fs::PermissionsExt;
-    let socket = std::path::Path::new(socket);
-    let dir = socket
-        .parent()
-        .ok_or("the bootstrap socket has no directory")?;
-    for (path, mode) in [(dir, 0o700), (socket, 0o600)] {
-        std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode))
-            .map_err(|e| format!("cannot make {} private: {e}", path.display()))?;
-    }
-    Ok(())
-}
-
-/// A random 64-bit secret, from the standard library's per-process random hash keys.
-fn secret() -> u64 {
-    use std::hash::{BuildHasher, RandomState};
-    RandomState::new().hash_one(std::process::id())
-}
-
-fn fail(mut process: std::process::Child, why: &str) -> String {
-    let _ = process.kill();
-    let _ = process.wait();
-    why.to_string()
 }

@@ -35,10 +35,12 @@ mod child;
 mod context;
 mod host;
 mod journal;
+mod launch;
 mod link;
 mod mailbox;
 mod supervisor;
 mod system;
+mod timer;
 mod wire;
 
 pub use child::init;

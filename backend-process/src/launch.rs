@@ -1,0 +1,233 @@
+//! Starting an actor's process: this executable re-executed, connected to the host over a
+//! private bootstrap socket, and proven to be the child the host started.
+//!
+//! Starting a process takes about a millisecond here (most of it the `exec` and the dynamic
+//! loader), and for that time whoever starts it waits. So a [`Launcher`] thread keeps spare
+//! processes started ahead of need (none until the first spawn, then
+//! [`ProcessConfig::spare_processes`](crate::ProcessConfig::spare_processes)), each connected
+//! and waiting for the `Boot` that makes it a given actor: a spawn or a restart then costs a
+//! boot, not an `exec`, and the host's lock is not held across an `exec`.
+
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering::SeqCst};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use crossbeam_channel::{Receiver, Sender, bounded};
+use ipc_channel::ipc::{IpcOneShotServer, IpcReceiver, IpcSender};
+
+use crate::child::{HOST_ENV, SERVER_ENV, TOKEN_ENV, image_identity};
+use crate::wire::{ToChild, ToHost, Uplink};
+
+/// The test-harness filter that makes a re-executed test binary run only the test that calls
+/// [`init`](crate::init) (see [`process_test_support!`](crate::process_test_support)); an
+/// application's `main` calls `init` before it looks at its arguments.
+pub(crate) const CHILD_TEST: &str = "__actor_process_child";
+
+/// How long a child may take to connect before it is killed.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// A started, connected child process, waiting for its `Boot`.
+pub(crate) struct Launched {
+    pub process: Child,
+    pub receiver: IpcReceiver<Uplink>,
+    pub sender: IpcSender<ToChild>,
+}
+
+impl Launched {
+    /// Kills and reaps a process that will not be used.
+    fn discard(mut self) {
+        let _ = self.process.kill();
+        let _ = self.process.wait();
+    }
+}
+
+/// The thread that starts spare processes, and the spares it has ready.
+///
+/// Children die with the thread that started them (`PR_SET_PDEATHSIG`), so the launcher
+/// thread, like the router, must live until every child is gone: [`Launcher::stop`] comes last
+/// in a shutdown.
+pub(crate) struct Launcher {
+    spares: usize,
+    /// One token asks the thread for one spare.
+    demand: Option<Sender<()>>,
+    ready: Receiver<Launched>,
+    stop: Arc<AtomicBool>,
+    thread: Option<JoinHandle<()>>,
+    primed: bool,
+}
+
+impl Launcher {
+    /// Starts the thread (idle until the first spawn) if `spares` is not zero.
+    pub fn start(spares: usize) -> std::io::Result<Self> {
+        let (demand, wanted) = crossbeam_channel::unbounded::<()>();
+        let (made, ready) = bounded(spares.max(1));
+        let stop = Arc::new(AtomicBool::new(false));
+        let thread = if spares == 0 {
+            None
+        } else {
+            let stop = Arc::clone(&stop);
+            Some(
+                std::thread::Builder::new()
+                    .name("actors-process-launcher".into())
+                    .spawn(move || {
+                        for () in wanted {
+                            if stop.load(SeqCst) {
+                                break;
+                            }
+                            // A failed start is retried at the next spawn, which starts its
+                            // own process and reports the error if it fails too.
+                            if let Ok(spare) = launch()
+                                && let Err(unused) = made.send(spare)
+                            {
+                                unused.into_inner().discard();
+                            }
+                        }
+                    })?,
+            )
+        };
+        Ok(Self {
+            spares,
+            demand: Some(demand),
+            ready,
+            stop,
+            thread,
+            primed: false,
+        })
+    }
+
+    /// A started process: a spare if one is ready and alive, else one started now, on the
+    /// calling thread (the router, which lives as long as the system).
+    pub fn take(&mut self) -> Result<Launched, String> {
+        if self.thread.is_some() {
+            let demand = |n: usize| {
+                if let Some(demand) = &self.demand {
+                    for _ in 0..n {
+                        let _ = demand.send(());
+                    }
+                }
+            };
+            if !self.primed {
+                self.primed = true;
+                demand(self.spares);
+            }
+            while let Ok(mut spare) = self.ready.try_recv() {
+                demand(1);
+                if matches!(spare.process.try_wait(), Ok(None)) {
+                    return Ok(spare);
+                }
+                spare.discard();
+            }
+        }
+        launch()
+    }
+
+    /// Stops the thread and discards the spares. Call it once every child is gone.
+    pub fn stop(&mut self) {
+        self.stop.store(true, SeqCst);
+        self.demand = None;
+        if let Some(thread) = self.thread.take() {
+            while !thread.is_finished() {
+                self.ready.try_iter().for_each(Launched::discard);
+                std::thread::sleep(Duration::from_micros(200));
+            }
+            let _ = thread.join();
+        }
+        self.ready.try_iter().for_each(Launched::discard);
+    }
+}
+
+impl Drop for Launcher {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+/// Starts a child process of this executable and connects to it. `accept` has no timeout and
+/// never returns if the child dies first, so it runs on a helper thread that this function
+/// unblocks itself (by connecting) when the child does not.
+///
+/// The bootstrap socket must be reachable by no other local user: ipc-channel binds it in a
+/// fresh temporary directory created with the process's umask, so the directory and the socket
+/// are narrowed to the owner before the child exists. Whoever connects first must then prove it
+/// is the child, with a random token passed in its environment (unreadable by other users).
+pub(crate) fn launch() -> Result<Launched, String> {
+    let (server, name) =
+        IpcOneShotServer::<Uplink>::new().map_err(|e| format!("bootstrap server: {e}"))?;
+    make_private(&name)?;
+    let token = secret();
+    let mut process = Command::new("/proc/self/exe")
+        .args([CHILD_TEST, "--nocapture", "--quiet", "--test-threads=1"])
+        .env(SERVER_ENV, &name)
+        .env(TOKEN_ENV, token.to_string())
+        .env(
+            HOST_ENV,
+            format!("{}/{}", std::process::id(), image_identity()),
+        )
+        .stdin(Stdio::null())
+        .spawn()
+        .map_err(|e| format!("spawn: {e}"))?;
+    let (accepted, accepting) = bounded(1);
+    std::thread::spawn(move || drop(accepted.send(server.accept())));
+    let deadline = Instant::now() + CONNECT_TIMEOUT;
+    loop {
+        match accepting.recv_timeout(Duration::from_millis(5)) {
+            Ok(Ok((
+                receiver,
+                Uplink::Hello {
+                    to_child,
+                    token: proof,
+                },
+            ))) if proof == token => {
+                return Ok(Launched {
+                    process,
+                    receiver,
+                    sender: to_child,
+                });
+            }
+            Ok(Ok((_, Uplink::Hello { .. }))) => {
+                return Err(fail(process, "a process without the token connected first"));
+            }
+            Ok(Ok(_)) => return Err(fail(process, "the child did not say hello first")),
+            Ok(Err(e)) => return Err(fail(process, &format!("accept: {e:?}"))),
+            Err(_) => {
+                let exited = matches!(process.try_wait(), Ok(Some(_)));
+                if exited || Instant::now() > deadline {
+                    // Unblock the helper thread's accept, then give up.
+                    if let Ok(unblock) = IpcSender::<Uplink>::connect(name.clone()) {
+                        let _ = unblock.send(Uplink::Large(ToHost::Started));
+                    }
+                    let _ = accepting.recv_timeout(Duration::from_secs(1));
+                    return Err(fail(process, "the child did not connect"));
+                }
+            }
+        }
+    }
+}
+
+/// Narrows a bootstrap socket and its directory to the owner.
+fn make_private(socket: &str) -> Result<(), String> {
+    use std::os::unix::fs::PermissionsExt;
+    let socket = std::path::Path::new(socket);
+    let dir = socket
+        .parent()
+        .ok_or("the bootstrap socket has no directory")?;
+    for (path, mode) in [(dir, 0o700), (socket, 0o600)] {
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode))
+            .map_err(|e| format!("cannot make {} private: {e}", path.display()))?;
+    }
+    Ok(())
+}
+
+/// A random 64-bit secret, from the standard library's per-process random hash keys.
+fn secret() -> u64 {
+    use std::hash::{BuildHasher, RandomState};
+    RandomState::new().hash_one(std::process::id())
+}
+
+fn fail(mut process: Child, why: &str) -> String {
+    let _ = process.kill();
+    let _ = process.wait();
+    why.to_string()
+}

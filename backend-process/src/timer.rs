@@ -1,0 +1,82 @@
+//! Timers: messages sent after a delay and `ask` timeouts, kept by the host and fired by the
+//! router thread, which sleeps until the next one is due.
+
+use std::time::{Duration, Instant};
+
+use actor_core::{ActorId, AskError, Asker, DeadLetterReason};
+
+use crate::host::{Encoded, State};
+use crate::wire::Payload;
+
+/// Something to do at a given time.
+pub(crate) enum Timer {
+    Deliver {
+        to: ActorId,
+        type_name: String,
+        payload: Payload,
+    },
+    AskTimeout {
+        asker: Asker,
+        request: u64,
+        after: Duration,
+    },
+}
+
+impl State {
+    pub(crate) fn until_next_timer(&self) -> Duration {
+        self.timers
+            .first_key_value()
+            .map_or(Duration::from_secs(3600), |((at, _), _)| {
+                at.saturating_duration_since(Instant::now())
+            })
+    }
+
+    pub fn add_timer(&mut self, delay: Duration, timer: Timer) {
+        // A delay from a child is untrusted: `Duration::MAX` must not overflow the clock.
+        let at = actor_core::deadline_after(delay);
+        self.timers.insert((at, self.next_key), timer);
+        self.next_key += 1;
+    }
+
+    pub(crate) fn fire_timers(&mut self) {
+        let now = Instant::now();
+        while let Some(entry) = self.timers.first_entry() {
+            if entry.key().0 > now {
+                break;
+            }
+            match entry.remove() {
+                Timer::Deliver {
+                    to,
+                    type_name,
+                    payload,
+                } => self.route_from_child(to, &type_name, payload),
+                Timer::AskTimeout {
+                    asker,
+                    request,
+                    after,
+                } => {
+                    if self.asks.contains_key(&(asker, request)) {
+                        self.complete_ask(asker, request, Err(AskError::Timeout(after)));
+                    }
+                }
+            }
+        }
+    }
+
+    /// At shutdown: every timer not yet due becomes a dead letter.
+    pub fn cancel_timers(&mut self) {
+        for (_, timer) in std::mem::take(&mut self.timers) {
+            if let Timer::Deliver { to, payload, .. } = timer {
+                if let Some(slot) = self.slot_mut(to) {
+                    slot.ledger.accepted += 1;
+                    slot.ledger.dead_letters += 1;
+                }
+                self.keep_dead_letter(
+                    to,
+                    DeadLetterReason::Shutdown,
+                    Some(Box::new(Encoded(payload))),
+                );
+            }
+        }
+    }
+}
