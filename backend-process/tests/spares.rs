@@ -18,7 +18,11 @@ struct Pid;
 impl Actor for Pid {
     type Msg = ReplyTo<u32>;
 
-    fn handle<C: Context<Self>>(&mut self, ctx: &mut C, msg: ReplyTo<u32>) -> Result<(), ActorError> {
+    fn handle<C: Context<Self>>(
+        &mut self,
+        ctx: &mut C,
+        msg: ReplyTo<u32>,
+    ) -> Result<(), ActorError> {
         ctx.reply(msg, std::process::id());
         Ok(())
     }
@@ -57,7 +61,11 @@ fn a_spare_is_started_on_demand_used_and_never_left_behind() {
     // No spawn, no process.
     let system = ProcessSystem::new().unwrap();
     std::thread::sleep(Duration::from_millis(50));
-    assert_eq!(children(), Vec::<u32>::new(), "nothing started before a spawn");
+    assert_eq!(
+        children(),
+        Vec::<u32>::new(),
+        "nothing started before a spawn"
+    );
 
     // The first spawn starts its own process, then a spare is made ready beside it.
     let first = system.spawn(Pid).unwrap();

@@ -1,0 +1,34 @@
+//! One workload on the process backend, for a profiler (`perf record -e cpu-clock -g` follows
+//! the actors' processes): `cargo run --release -p bench-suite --example process_profile --
+//! <one-way|counting|ping-pong> [size]`.
+
+use std::time::{Duration, Instant};
+
+use actor_core::{Backend, ShutdownMode};
+use backend_process::ProcessSystem;
+use bench_suite::workloads::{fan_in, ping_pong};
+
+fn main() {
+    backend_process::init();
+    let mut args = std::env::args().skip(1);
+    let workload = args.next().unwrap_or_else(|| "one-way".into());
+    let size: u64 = args
+        .next()
+        .and_then(|a| a.parse().ok())
+        .unwrap_or(1_000_000);
+    let system = ProcessSystem::new().expect("system");
+    let start = Instant::now();
+    let done = match workload.as_str() {
+        "one-way" => fan_in::run_from_outside(&system, size),
+        "counting" => fan_in::run(&system, 1, size),
+        "ping-pong" => ping_pong::run(&system, size),
+        other => panic!("unknown workload {other}"),
+    }
+    .expect("the workload runs");
+    let elapsed = start.elapsed();
+    println!(
+        "{workload} on processes: {done} units, {:.1} ns each",
+        elapsed.as_nanos() as f64 / size as f64
+    );
+    system.shutdown(ShutdownMode::Drain, Duration::from_secs(30));
+}
