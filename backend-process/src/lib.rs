@@ -9,26 +9,37 @@
 //!
 //! # How a message travels
 //! Every message goes through the host (the application's own process), which keeps the ledger
-//! (`host.rs`): it queues what it accepts and sends it on to the actor's process at once, many
-//! messages to an IPC write when they come faster than one write (`mailbox.rs`). Each child
-//! keeps a journal in memory it shares with the host (`journal.rs`): the number of the message
-//! it has started and of the one it has finished, and every frame it sends (a message, a reply,
-//! a watch). The frames leave in batches, one IPC write when the actor runs out of work (or
-//! every 128 messages), carrying the progress with them. Because the journal outlives the
-//! child, a `kill -9` loses nothing: the host reads in it which message was in hand (a dead
-//! letter: at most once), which were not started (they go to the restarted process) and which
-//! sends had not left yet (they are delivered).
+//! (`host.rs`, one `Slot` per actor in `mailbox.rs`). It writes what it accepts to the actor's
+//! process at once (`link.rs`): straight from the accepting thread when the child keeps up,
+//! else through a writer thread that merges whatever has piled up into one IPC write. The child
+//! (`child.rs`) calls the handler. Each child keeps a journal in memory it shares with the host
+//! (`journal.rs`): the number of the message it has started and of the one it has finished,
+//! and every frame it sends (a message, a reply, a watch). The frames leave in batches, one IPC
+//! write when the actor runs out of work (or every 128 messages), carrying the progress with
+//! them. Because the journal outlives the child, a `kill -9` loses nothing: the host reads in
+//! it which message was in hand (a dead letter: at most once), which were not started (they go
+//! to the restarted process) and which sends had not left yet (they are delivered).
+//!
+//! Processes are started by `launch.rs`, which keeps a spare one started ahead of need, so a
+//! spawn or a restart boots a waiting process rather than starting one (about a millisecond).
 //!
 //! # Guarantees and limits
 //! * Children die with the host: `PR_SET_PDEATHSIG` (children are started from the router
-//!   thread, which lives as long as the system) and a closed channel. Every child is reaped.
-//! * The bootstrap socket lives in a fresh private (0700) temporary directory.
-//! * A frame from a child that does not decode fails that actor only.
+//!   thread or the launcher thread, which live as long as the system) and a closed channel.
+//!   Every child is reaped, spares included.
+//! * The bootstrap socket lives in a fresh private (0700) temporary directory, and the child
+//!   proves itself with a secret from its environment.
+//! * A frame from a child that does not decode, or is over the frame limit, fails that actor
+//!   only.
+//! * A message sent from a handler leaves the process when the actor runs out of work (or after
+//!   128 messages, or 64 KiB of sends), not at the `send` call: a handler that sends and then
+//!   computes for a second delays its message by that second.
 //! * A send from inside an actor cannot wait for the host's answer, so a receiver that is gone,
 //!   full or of another type by then makes the message a dead letter
 //!   ([`Undeliverable`](actor_core::DeadLetterReason::Undeliverable)) instead of an error.
 //!   Sends from outside any actor get these errors synchronously.
-//! * `ctx.spawn` inside an actor waits for the host to start the child (about a millisecond).
+//! * `ctx.spawn` inside an actor waits for the host to boot the child (a spare: well under a
+//!   millisecond; else about a millisecond).
 #![deny(missing_docs)]
 
 mod child;
