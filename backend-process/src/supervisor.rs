@@ -239,10 +239,16 @@ impl State {
 /// The journal's frames are kept only if the host never received their batch.
 pub(crate) fn reap(mut child: crate::link::ChildLink) -> (ExitStatus, Remains) {
     let deadline = Instant::now() + Duration::from_secs(1);
+    // The channel closes a moment before the process can be waited for: poll soon, then less
+    // often (a restart waits on this).
+    let mut pause = Duration::from_micros(10);
     let status = loop {
         match child.process.try_wait() {
             Ok(Some(status)) => break status,
-            Ok(None) if Instant::now() < deadline => std::thread::sleep(Duration::from_micros(200)),
+            Ok(None) if Instant::now() < deadline => {
+                std::thread::sleep(pause);
+                pause = (pause * 2).min(Duration::from_millis(1));
+            }
             _ => {
                 let _ = child.process.kill();
                 break child
