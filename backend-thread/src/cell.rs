@@ -12,8 +12,9 @@ use actor_core::{
 };
 
 use crate::context::ThreadContext;
-use crate::mailbox::{Envelope, Mailbox, SysMsg};
+use crate::mailbox::{Envelope, Mailbox, Next, SysMsg, Take};
 use crate::pool;
+use crate::queue::Taken;
 use crate::supervisor;
 use crate::system::Shared;
 
@@ -27,6 +28,9 @@ pub(crate) trait Entry: Send + Sync + 'static {
     fn message_type(&self) -> &'static str;
     /// Makes sure the actor will run (if it is not already scheduled or running).
     fn schedule(&self, shared: &Arc<Shared>);
+    /// Makes an actor run whose schedule the caller has just claimed (a send that found it
+    /// idle).
+    fn dispatch(&self, shared: &Arc<Shared>);
     /// Runs a batch; called by the pool job or the dedicated thread that holds the schedule.
     fn run(&self, shared: &Arc<Shared>);
     fn signal(&self, shared: &Arc<Shared>, signal: Signal);
@@ -49,11 +53,14 @@ pub(crate) enum Status {
 }
 
 /// The mutable part: only the thread running the actor locks it, so it is never contended.
-pub(crate) struct Instance<A> {
+pub(crate) struct Instance<A: Actor> {
     pub initial: A,
     pub current: A,
     pub status: Status,
     pub budget: RestartBudget,
+    /// Messages the runner has taken from the mailbox in a batch and not yet handled: still
+    /// queued as far as the rules go (kept across a restart, dead letters at a stop).
+    pub taken: Taken<Envelope<A::Msg>>,
 }
 
 /// Who watches the actor, and why it ended once it has.
@@ -113,6 +120,7 @@ impl<A: Actor> ActorCell<A> {
                 current: actor,
                 status: Status::Starting,
                 budget: RestartBudget::new(options.supervision),
+                taken: Taken::new(),
             }),
             restarts: AtomicU32::new(0),
             watch: Mutex::new(WatchState::default()),
@@ -141,71 +149,102 @@ impl<A: Actor> ActorCell<A> {
     }
 
     /// Handles system messages, then up to a budget of messages (no limit on a dedicated
-    /// thread), then gives the thread back and reschedules itself if work is left.
+    /// thread), then gives the thread back, and runs again later if work is left.
     pub fn run(&self, shared: &Arc<Shared>) {
-        {
+        let again = {
             let mut instance = lock(&self.instance);
             let mut budget = if self.dedicated() { usize::MAX } else { BUDGET };
+            // Handled since the mailbox last settled them: settled when the runner next takes
+            // the mailbox lock, so a message costs no lock of its own to count.
+            let mut handled = 0;
+            let mut first = true;
             loop {
                 if instance.status == Status::Gone {
-                    while self.mailbox.pop_sys().is_some() {}
-                    break;
+                    self.mailbox.clear_sys();
+                    break self.mailbox.release(handled);
                 }
                 if instance.status == Status::Starting {
                     supervisor::start(self, &mut instance, shared);
                     // `ctx.stop()` in `started` takes effect now, not at the next message.
-                    if instance.status == Status::Running && self.stop_requested.load(SeqCst) {
-                        supervisor::run_stopped(self, &mut instance, shared);
-                        let reason = DeadLetterReason::ReceiverGone;
-                        supervisor::terminate(
-                            self,
-                            &mut instance,
-                            shared,
-                            ExitReason::Stopped,
-                            reason,
-                        );
-                    }
+                    self.stop_if_requested(&mut instance, shared);
                     continue;
                 }
-                if let Some(sys) = self.mailbox.pop_sys() {
-                    self.handle_sys(&mut instance, shared, sys);
-                } else if shared.is_stopping() {
-                    // Shutdown stops every actor at once: none starts another message.
-                    self.handle_sys(&mut instance, shared, SysMsg::Shutdown);
-                } else if budget > 0
-                    && let Some(env) = self.mailbox.pop()
-                {
-                    budget -= 1;
-                    self.handle(&mut instance, shared, env);
+                // Shutdown stops every actor at once: none starts another message.
+                let take = if shared.is_stopping() {
+                    Take::SysOrNothing
+                } else if budget > 0 {
+                    Take::Any
                 } else {
-                    break;
+                    Take::SysOnly
+                };
+                let next = self
+                    .mailbox
+                    .next(&mut handled, take, &mut instance.taken, first);
+                first = false;
+                match next {
+                    Next::Sys(sys) => handled += self.handle_sys(&mut instance, shared, sys),
+                    Next::Msg(env) => {
+                        budget -= 1;
+                        handled += self.handle(&mut instance, shared, env);
+                    }
+                    Next::Idle if take == Take::SysOrNothing => {
+                        self.handle_sys(&mut instance, shared, SysMsg::Shutdown);
+                    }
+                    // The schedule was given up under the mailbox lock; the instance lock is
+                    // still held, so a runner started by a send from now on waits for it.
+                    Next::Idle => break false,
+                    Next::Yield => break true,
                 }
-                if instance.status == Status::Running && self.stop_requested.load(SeqCst) {
-                    supervisor::run_stopped(self, &mut instance, shared);
-                    supervisor::terminate(
-                        self,
-                        &mut instance,
-                        shared,
-                        ExitReason::Stopped,
-                        DeadLetterReason::ReceiverGone,
-                    );
-                }
+                self.stop_if_requested(&mut instance, shared);
             }
-        }
-        self.mailbox.scheduled.store(false, SeqCst);
-        if self.mailbox.has_work() {
-            self.schedule(shared);
+        };
+        if again {
+            self.dispatch(shared);
         }
     }
 
-    fn handle(&self, instance: &mut Instance<A>, shared: &Arc<Shared>, env: Envelope<A::Msg>) {
+    /// Stops a running actor whose handler called `ctx.stop()`.
+    fn stop_if_requested(&self, instance: &mut Instance<A>, shared: &Arc<Shared>) {
+        if instance.status == Status::Running && self.stop_requested.load(SeqCst) {
+            supervisor::run_stopped(self, instance, shared);
+            supervisor::terminate(
+                self,
+                instance,
+                shared,
+                ExitReason::Stopped,
+                DeadLetterReason::ReceiverGone,
+            );
+        }
+    }
+
+    /// Makes a scheduled actor run: a pool job (or the worker's next slot), or a wake-up of its
+    /// dedicated thread.
+    fn dispatch(&self, shared: &Arc<Shared>) {
+        match &self.wake {
+            // A full wake channel already holds a wake-up.
+            Some(wake) => drop(wake.try_send(())),
+            None => {
+                if let Some(me) = self.me.upgrade() {
+                    pool::run_soon(shared, me);
+                }
+            }
+        }
+    }
+
+    /// Handles a message; 1 if it counts as handled, 0 if it became a dead letter.
+    fn handle(
+        &self,
+        instance: &mut Instance<A>,
+        shared: &Arc<Shared>,
+        env: Envelope<A::Msg>,
+    ) -> u64 {
         let Envelope { msg, request } = env;
         let result = {
             let mut ctx = ThreadContext::new(shared, self);
             caught(|| instance.current.handle(&mut ctx, msg))
         };
         match result {
-            Ok(()) => self.mailbox.count_handled(),
+            Ok(()) => 1,
             Err(failure) => {
                 // The message was moved into the handler: the dead letter cannot hold it.
                 self.mailbox.count_dead();
@@ -214,15 +253,22 @@ impl<A: Actor> ActorCell<A> {
                     shared.complete_ask(request, Err(AskError::ReceiverFailed(failure.clone())));
                 }
                 supervisor::fail(self, instance, shared, Phase::Handle, failure);
+                0
             }
         }
     }
 
-    fn handle_sys(&self, instance: &mut Instance<A>, shared: &Arc<Shared>, sys: SysMsg<A::Msg>) {
+    /// Handles a system message; 1 if it was a message that counts as handled.
+    fn handle_sys(
+        &self,
+        instance: &mut Instance<A>,
+        shared: &Arc<Shared>,
+        sys: SysMsg<A::Msg>,
+    ) -> u64 {
         match sys {
-            SysMsg::Deliver(env) => self.handle(instance, shared, env),
+            SysMsg::Deliver(env) => return self.handle(instance, shared, env),
             SysMsg::Outcome(make) => match caught(|| Ok(make())) {
-                Ok(msg) => self.handle(instance, shared, Envelope { msg, request: None }),
+                Ok(msg) => return self.handle(instance, shared, Envelope { msg, request: None }),
                 Err(failure) => {
                     self.mailbox.count_dead();
                     shared.dead_letter(self.id, DeadLetterReason::FailedWhileHandling, None);
@@ -251,6 +297,7 @@ impl<A: Actor> ActorCell<A> {
                 );
             }
         }
+        0
     }
 }
 
@@ -264,20 +311,13 @@ impl<A: Actor> Entry for ActorCell<A> {
     }
 
     fn schedule(&self, shared: &Arc<Shared>) {
-        // A load first: an actor that is already scheduled (the common case under load) costs
-        // its senders no write to a shared line.
-        if self.mailbox.scheduled.load(SeqCst) || self.mailbox.scheduled.swap(true, SeqCst) {
-            return;
+        if self.mailbox.claim() {
+            self.dispatch(shared);
         }
-        match &self.wake {
-            // A full wake channel already holds a wake-up.
-            Some(wake) => drop(wake.try_send(())),
-            None => {
-                if let Some(me) = self.me.upgrade() {
-                    pool::run_soon(shared, me);
-                }
-            }
-        }
+    }
+
+    fn dispatch(&self, shared: &Arc<Shared>) {
+        ActorCell::dispatch(self, shared);
     }
 
     fn run(&self, shared: &Arc<Shared>) {
@@ -285,9 +325,8 @@ impl<A: Actor> Entry for ActorCell<A> {
     }
 
     fn signal(&self, shared: &Arc<Shared>, signal: Signal) {
-        if !self.is_gone() {
-            self.mailbox.push_sys(SysMsg::Signal(signal));
-            self.schedule(shared);
+        if !self.is_gone() && self.mailbox.push_sys(SysMsg::Signal(signal)) {
+            self.dispatch(shared);
         }
     }
 
@@ -303,8 +342,9 @@ impl<A: Actor> Entry for ActorCell<A> {
     }
 
     fn order_shutdown(&self, shared: &Arc<Shared>) {
-        self.mailbox.push_sys(SysMsg::Shutdown);
-        self.schedule(shared);
+        if self.mailbox.push_sys(SysMsg::Shutdown) {
+            self.dispatch(shared);
+        }
     }
 
     fn is_gone(&self) -> bool {
@@ -312,7 +352,7 @@ impl<A: Actor> Entry for ActorCell<A> {
     }
 
     fn is_idle(&self) -> bool {
-        !self.mailbox.scheduled.load(SeqCst) && !self.mailbox.has_work()
+        !self.mailbox.is_busy()
     }
 
     fn report(&self) -> ActorReport {

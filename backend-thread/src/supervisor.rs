@@ -110,7 +110,7 @@ pub(crate) fn terminate<A: Actor>(
     dead_letter_reason: DeadLetterReason,
 ) {
     instance.status = Status::Gone;
-    cell.mailbox.close_and_drain(|env| {
+    cell.mailbox.close_and_drain(&mut instance.taken, |env| {
         if let Some(request) = env.request {
             shared.complete_ask(request, Err(AskError::ReceiverStopped));
         }
