@@ -4,7 +4,7 @@
 use std::any::Any;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering::SeqCst};
-use std::sync::{Arc, Mutex, MutexGuard, Weak};
+use std::sync::{Arc, Mutex, MutexGuard};
 
 use actor_core::{
     Actor, ActorError, ActorId, ActorReport, AskError, DeadLetterReason, ExitReason, Failure,
@@ -83,7 +83,6 @@ pub(crate) struct ActorCell<A: Actor> {
     pub restarts: AtomicU32,
     /// How a dedicated actor's thread is woken; `None` on the pool.
     pub wake: Option<crossbeam_channel::Sender<()>>,
-    me: Weak<Self>,
 }
 
 /// Locks a mutex whose holder may have panicked: the state it guards is still consistent
@@ -110,7 +109,7 @@ impl<A: Actor> ActorCell<A> {
         parent: Option<ActorId>,
         wake: Option<crossbeam_channel::Sender<()>>,
     ) -> Arc<Self> {
-        Arc::new_cyclic(|me| Self {
+        Arc::new(Self {
             id,
             name: options.name.clone(),
             parent,
@@ -127,7 +126,6 @@ impl<A: Actor> ActorCell<A> {
             stop_requested: AtomicBool::new(false),
             gone: AtomicBool::new(false),
             wake,
-            me: me.clone(),
         })
     }
 
@@ -223,11 +221,7 @@ impl<A: Actor> ActorCell<A> {
         match &self.wake {
             // A full wake channel already holds a wake-up.
             Some(wake) => drop(wake.try_send(())),
-            None => {
-                if let Some(me) = self.me.upgrade() {
-                    pool::run_soon(shared, me);
-                }
-            }
+            None => pool::run_soon(shared, self.id),
         }
     }
 

@@ -104,13 +104,23 @@ impl<M> Mailbox<M> {
     /// so a sender that finds it taken almost always gets it within a few spins, while a
     /// sleeping waiter would cost every later unlock a wake-up system call.
     fn lock(&self) -> MutexGuard<'_, Queues<M>> {
+        match self.queues.try_lock() {
+            Ok(queues) => queues,
+            // Nothing panics under this lock; a poisoned one is still consistent.
+            Err(TryLockError::Poisoned(poisoned)) => poisoned.into_inner(),
+            Err(TryLockError::WouldBlock) => self.lock_contended(),
+        }
+    }
+
+    #[cold]
+    fn lock_contended(&self) -> MutexGuard<'_, Queues<M>> {
         let backoff = Backoff::new();
         while !backoff.is_completed() {
+            backoff.snooze();
             match self.queues.try_lock() {
                 Ok(queues) => return queues,
-                // Nothing panics under this lock; a poisoned one is still consistent.
                 Err(TryLockError::Poisoned(poisoned)) => return poisoned.into_inner(),
-                Err(TryLockError::WouldBlock) => backoff.snooze(),
+                Err(TryLockError::WouldBlock) => {}
             }
         }
         lock(&self.queues)
@@ -218,13 +228,14 @@ impl<M> Mailbox<M> {
         }
         match take {
             Take::Any => {
-                let env = match taken.pop_front() {
-                    Some(env) => Some(env),
-                    None if self.capacity.is_some() => queues.main.pop_front(),
-                    None => {
-                        queues.main.take_all(taken);
-                        taken.pop_front()
-                    }
+                let env = if !taken.is_empty() {
+                    taken.pop_front()
+                } else if self.capacity.is_some() || queues.main.len() <= 1 {
+                    // One message (a request, a reply) is cheaper popped than taken.
+                    queues.main.pop_front()
+                } else {
+                    queues.main.take_all(taken);
+                    taken.pop_front()
                 };
                 match env {
                     Some(env) => Next::Msg(env),

@@ -53,6 +53,7 @@ impl<T> Queue<T> {
         self.len == 0
     }
 
+    #[inline]
     pub fn push(&mut self, value: T) {
         if self.last.len() == CHUNK {
             // Only the first chunk grows from nothing: one behind it is a burst.
@@ -67,20 +68,24 @@ impl<T> Queue<T> {
         self.len += 1;
     }
 
-    /// The oldest message alone (for a bounded mailbox, whose capacity counts what is queued).
+    /// The oldest message alone (for a bounded mailbox, whose capacity counts what is queued,
+    /// and for a queue of one message, which is cheaper popped than taken).
+    #[inline]
     pub fn pop_front(&mut self) -> Option<T> {
-        let chunk = match self.full.front_mut() {
-            Some(chunk) => chunk,
-            None if self.last.is_empty() => return None,
-            None => &mut self.last,
+        let value = match self.full.front_mut() {
+            // At most `CHUNK` messages move: bounded mailboxes only.
+            Some(chunk) => {
+                let value = chunk.remove(0);
+                if chunk.is_empty()
+                    && let Some(emptied) = self.full.pop_front()
+                {
+                    self.recycle(emptied);
+                }
+                value
+            }
+            None if self.last.len() <= 1 => self.last.pop()?,
+            None => self.last.remove(0),
         };
-        // At most `CHUNK` messages move: bounded mailboxes only.
-        let value = chunk.remove(0);
-        if chunk.is_empty()
-            && let Some(emptied) = self.full.pop_front()
-        {
-            self.recycle(emptied);
-        }
         self.len -= 1;
         Some(value)
     }
@@ -134,16 +139,27 @@ impl<T> Taken<T> {
         self.current.is_empty() && self.rest.is_empty()
     }
 
+    #[inline]
     pub fn pop_front(&mut self) -> Option<T> {
+        match self.current.pop() {
+            Some(value) => Some(value),
+            None if self.rest.is_empty() => None,
+            None => self.next_chunk(),
+        }
+    }
+
+    /// Moves on to the next chunk, keeping the emptied one for reuse.
+    #[cold]
+    fn next_chunk(&mut self) -> Option<T> {
         loop {
-            if let Some(value) = self.current.pop() {
-                return Some(value);
-            }
             let mut next = self.rest.pop_front()?;
             next.reverse();
             let emptied = std::mem::replace(&mut self.current, next);
             if self.emptied.len() < SPARE {
                 self.emptied.push(emptied);
+            }
+            if let Some(value) = self.current.pop() {
+                return Some(value);
             }
         }
     }
