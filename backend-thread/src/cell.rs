@@ -66,7 +66,10 @@ pub(crate) struct Instance<A: Actor> {
 /// Who watches the actor, and why it ended once it has.
 #[derive(Default)]
 pub(crate) struct WatchState {
-    pub watchers: Vec<ActorId>,
+    /// The first watcher, which most watched actors (children watched by their parent) have
+    /// alone: kept inline, it costs no allocation.
+    pub first: Option<ActorId>,
+    pub more: Vec<ActorId>,
     pub exit: Option<ExitReason>,
 }
 
@@ -329,8 +332,11 @@ impl<A: Actor> Entry for ActorCell<A> {
         if let Some(exit) = &watch.exit {
             return Some(exit.clone());
         }
-        if !watch.watchers.contains(&watcher) {
-            watch.watchers.push(watcher);
+        match watch.first {
+            None => watch.first = Some(watcher),
+            Some(first) if first == watcher => {}
+            Some(_) if watch.more.contains(&watcher) => {}
+            Some(_) => watch.more.push(watcher),
         }
         None
     }

@@ -116,13 +116,13 @@ pub(crate) fn terminate<A: Actor>(
         }
         shared.dead_letter(cell.id, dead_letter_reason, Some(Box::new(env.msg)));
     });
-    let watchers = {
+    let (first, more) = {
         let mut watch = lock(&cell.watch);
         watch.exit = Some(reason.clone());
-        std::mem::take(&mut watch.watchers)
+        (watch.first.take(), std::mem::take(&mut watch.more))
     };
     cell.gone.store(true, SeqCst);
-    for watcher in watchers {
+    for watcher in first.into_iter().chain(more) {
         if let Some(entry) = shared.entry(watcher) {
             entry.signal(
                 shared,
