@@ -17,7 +17,11 @@ const SPARE: usize = 16;
 
 /// The shared side, under the mailbox lock.
 pub(crate) struct Queue<T> {
-    /// Full chunks, oldest first.
+    /// The oldest message, kept inline when it arrived in an empty queue: a mailbox that
+    /// holds one message at a time (a short-lived actor's stop order, a request, a reply)
+    /// allocates nothing.
+    alone: Option<T>,
+    /// Full chunks, oldest first (after `alone`).
     full: VecDeque<Vec<T>>,
     /// The chunk being filled: the newest messages.
     last: Vec<T>,
@@ -38,6 +42,7 @@ pub(crate) struct Taken<T> {
 impl<T> Queue<T> {
     pub const fn new() -> Self {
         Self {
+            alone: None,
             full: VecDeque::new(),
             last: Vec::new(),
             len: 0,
@@ -55,6 +60,11 @@ impl<T> Queue<T> {
 
     #[inline]
     pub fn push(&mut self, value: T) {
+        if self.len == 0 {
+            self.alone = Some(value);
+            self.len = 1;
+            return;
+        }
         if self.last.len() == CHUNK {
             // Only the first chunk grows from nothing: one behind it is a burst.
             let fresh = self
@@ -72,6 +82,10 @@ impl<T> Queue<T> {
     /// and for a queue of one message, which is cheaper popped than taken).
     #[inline]
     pub fn pop_front(&mut self) -> Option<T> {
+        if let Some(value) = self.alone.take() {
+            self.len -= 1;
+            return Some(value);
+        }
         let value = match self.full.front_mut() {
             // At most `CHUNK` messages move: bounded mailboxes only.
             Some(chunk) => {
@@ -107,15 +121,21 @@ impl<T> Queue<T> {
             taken.rest.push_back(newest);
         }
         taken.current.reverse();
+        // The oldest of all goes last in the reversed chunk: it comes out first.
+        taken.current.extend(self.alone.take());
         self.len = 0;
     }
 
     /// Every message, oldest first; frees the chunks.
     pub fn drain(&mut self) -> impl Iterator<Item = T> {
+        let alone = self.alone.take();
         let full = std::mem::take(&mut self.full);
         let last = std::mem::take(&mut self.last);
         *self = Self::new();
-        full.into_iter().flatten().chain(last)
+        alone
+            .into_iter()
+            .chain(full.into_iter().flatten())
+            .chain(last)
     }
 
     fn recycle(&mut self, mut emptied: Vec<T>) {
