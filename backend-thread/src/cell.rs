@@ -194,7 +194,9 @@ impl<A: Actor> ActorCell<A> {
             // Handled since the mailbox last settled them: settled when the runner next takes
             // the mailbox lock, so a message costs no lock of its own to count.
             let mut handled = 0;
-            let mut first = true;
+            // Messages taken this run: every `BUDGET` of them (and first of all) the runner
+            // looks at the system queue, even on a dedicated thread that has no budget.
+            let mut taken_in_run = 0usize;
             loop {
                 if instance.status == Status::Gone {
                     self.mailbox.clear_sys();
@@ -214,14 +216,17 @@ impl<A: Actor> ActorCell<A> {
                 } else {
                     Take::SysOnly
                 };
-                let next = self
-                    .mailbox
-                    .next(&mut handled, take, &mut instance.taken, first);
-                first = false;
+                let next = self.mailbox.next(
+                    &mut handled,
+                    take,
+                    &mut instance.taken,
+                    taken_in_run % BUDGET == 0,
+                );
                 match next {
                     Next::Sys(sys) => handled += self.handle_sys(instance, shared, sys),
                     Next::Msg(env) => {
                         budget -= 1;
+                        taken_in_run += 1;
                         handled += self.handle(instance, shared, env);
                     }
                     Next::Idle if take == Take::SysOrNothing => {

@@ -203,9 +203,10 @@ impl<M> Mailbox<M> {
     /// next message. Messages are taken from the shared queue in batches into `taken`, the
     /// runner's own queue, so that a run of many messages takes the lock once, not once a
     /// message (senders are not kept off the lock by their receiver). The lock is taken when
-    /// `taken` is empty and at the `first` call of a run, so system messages wait at most a
-    /// budget of messages; each time, the `handled` count is settled and, when there is no work
-    /// to take, the schedule is given up (or kept, see [`Take`]) in that same lock. A bounded
+    /// `taken` is empty and whenever the runner asks to `look` (at the start of a run and every
+    /// budget of messages after), so system messages wait at most a budget of messages; each
+    /// time, the `handled` count is settled and, when there is no work to take, the schedule is
+    /// given up (or kept, see [`Take`]) in that same lock. A bounded
     /// mailbox is taken from one message at a time: its capacity counts every message not yet
     /// being handled. Called only by the thread running the actor.
     pub fn next(
@@ -213,10 +214,10 @@ impl<M> Mailbox<M> {
         handled: &mut u64,
         take: Take,
         taken: &mut Taken<Envelope<M>>,
-        first: bool,
+        look: bool,
     ) -> Next<M> {
         if take == Take::Any
-            && !first
+            && !look
             && let Some(env) = taken.pop_front()
         {
             return Next::Msg(env);
