@@ -43,6 +43,9 @@ pub(crate) enum SysMsg<M> {
     Shutdown,
 }
 
+/// System messages whose room an emptied system queue keeps; a larger buffer is freed.
+const SYS_KEPT: usize = 64;
+
 /// Everything the lock guards.
 struct Queues<M> {
     main: Queue<Envelope<M>>,
@@ -225,6 +228,11 @@ impl<M> Mailbox<M> {
         let mut queues = self.lock();
         queues.handled += std::mem::take(handled);
         if let Some(sys) = queues.sys.pop_front() {
+            if queues.sys.is_empty() && queues.sys.capacity() > SYS_KEPT {
+                // A burst of signals (a parent told of ten thousand children's ends) would
+                // otherwise keep its buffer for the actor's whole life.
+                queues.sys = VecDeque::new();
+            }
             return Next::Sys(sys);
         }
         match take {
