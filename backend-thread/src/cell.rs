@@ -89,8 +89,8 @@ pub(crate) struct ActorCell<A: Actor> {
     pub wake: Option<crossbeam_channel::Sender<()>>,
 }
 
-/// A value only the thread holding an actor's schedule touches: the actor's state and its taken
-/// messages. The schedule flag (under the mailbox lock) already guarantees one runner at a
+/// A value only the thread holding an actor's schedule touches: the actor's state, its taken
+/// messages, the message handed over with the schedule (`mailbox.rs`). The schedule flag (under the mailbox lock) already guarantees one runner at a
 /// time, so a lock here only cost two more atomic read-modify-writes a message (measured: a
 /// quarter of the atomics on the ping-pong path); the mailbox lock the runner takes to claim,
 /// fetch and release orders one runner's writes before the next one's reads.
@@ -102,14 +102,14 @@ pub(crate) struct RunnerOnly<T>(std::cell::UnsafeCell<T>);
 unsafe impl<T: Send> Sync for RunnerOnly<T> {}
 
 impl<T> RunnerOnly<T> {
-    fn new(value: T) -> Self {
+    pub(crate) fn new(value: T) -> Self {
         Self(std::cell::UnsafeCell::new(value))
     }
 
     /// # Safety
     /// The caller holds the actor's schedule, and no other reference from `get` is in use.
     #[allow(unsafe_code, clippy::mut_from_ref)]
-    unsafe fn get(&self) -> &mut T {
+    pub(crate) unsafe fn get(&self) -> &mut T {
         // SAFETY: exclusive by the caller's contract.
         unsafe { &mut *self.0.get() }
     }

@@ -21,7 +21,7 @@ use std::sync::{Mutex, MutexGuard, TryLockError};
 use actor_core::{Ledger, SendFailure, Signal};
 use crossbeam_utils::Backoff;
 
-use crate::cell::lock;
+use crate::cell::{RunnerOnly, lock};
 use crate::queue::{Queue, Taken};
 
 /// A message and, if it is an `ask`, its request number (so the asker hears of a failure).
@@ -75,6 +75,12 @@ impl<M> Queues<M> {
 /// The queues, the ledger and the scheduling flag of one actor.
 pub(crate) struct Mailbox<M> {
     queues: Mutex<Queues<M>>,
+    /// The message that woke an idle actor: the sender that claims the schedule holds it, so
+    /// it may leave the message here for the runner, who takes it with no lock. A message
+    /// between two actors that take turns (a request, its reply) then costs two locks of the
+    /// mailbox (the send, the runner's release), not three. Unbounded mailboxes only: a bounded
+    /// one's capacity counts its queue.
+    handoff: RunnerOnly<Option<Envelope<M>>>,
     capacity: Option<usize>,
 }
 
@@ -140,6 +146,7 @@ impl<M> Mailbox<M> {
                 closed: false,
                 scheduled: false,
             }),
+            handoff: RunnerOnly::new(None),
             capacity,
         }
     }
@@ -157,6 +164,15 @@ impl<M> Mailbox<M> {
             return Err(Refused(SendFailure::Full { capacity }, env));
         }
         queues.accepted += 1;
+        if self.capacity.is_none() && queues.claim() {
+            // SAFETY: this sender has just claimed the schedule, so no runner exists until it
+            // dispatches one, which then finds the message (the dispatch orders this write
+            // before the runner's read).
+            #[allow(unsafe_code)]
+            let handoff = unsafe { self.handoff.get() };
+            *handoff = Some(env);
+            return Ok(true);
+        }
         queues.main.push(env);
         Ok(queues.claim())
     }
@@ -219,11 +235,21 @@ impl<M> Mailbox<M> {
         taken: &mut Taken<Envelope<M>>,
         look: bool,
     ) -> Next<M> {
-        if take == Take::Any
-            && !look
-            && let Some(env) = taken.pop_front()
-        {
-            return Next::Msg(env);
+        if take == Take::Any {
+            if look {
+                // A handed-over message can only be there at the start of a run (it comes with
+                // the schedule of an idle actor), which is a `look`: later calls leave its
+                // line, which senders write, alone.
+                // SAFETY: called only by the runner, which holds the schedule.
+                #[allow(unsafe_code)]
+                let handoff = unsafe { self.handoff.get() };
+                // The oldest message: it woke the actor, everything else came after it.
+                if let Some(env) = handoff.take() {
+                    return Next::Msg(env);
+                }
+            } else if let Some(env) = taken.pop_front() {
+                return Next::Msg(env);
+            }
         }
         let mut queues = self.lock();
         queues.handled += std::mem::take(handled);
@@ -287,8 +313,8 @@ impl<M> Mailbox<M> {
         self.lock().dead_letters += 1;
     }
 
-    /// Refuses every later send, then hands each message still accepted (the runner's
-    /// `taken` ones first) to `dead`. Accepting and enqueueing happen under one lock, so nothing
+    /// Refuses every later send, then hands each message still accepted (the handed-over one
+    /// and the runner's `taken` ones first) to `dead`. Accepting and enqueueing happen under one lock, so nothing
     /// is on its way in: what is queued now is all there is. `dead` runs outside the lock (it
     /// may send, even to this actor). Called only by the thread running the actor.
     pub fn close_and_drain(
@@ -299,8 +325,15 @@ impl<M> Mailbox<M> {
         let (main, sys) = {
             let mut queues = self.lock();
             queues.closed = true;
+            // SAFETY: called only by the runner, which holds the schedule.
+            #[allow(unsafe_code)]
+            let handoff = unsafe { self.handoff.get() }.take();
             // Frees the chunks too: a gone actor keeps no queue memory.
-            let main: Vec<_> = taken.drain().chain(queues.main.drain()).collect();
+            let main: Vec<_> = handoff
+                .into_iter()
+                .chain(taken.drain())
+                .chain(queues.main.drain())
+                .collect();
             let sys = std::mem::take(&mut queues.sys);
             let ledgered = sys
                 .iter()
