@@ -4,18 +4,19 @@
 //!
 //! # How a message travels
 //! [`Context::send`](actor_core::Context::send) looks the receiver up by id in a lock-free,
-//! append-only registry, pushes the message into its lock-free queue (`crossbeam`'s `SegQueue`,
-//! or `ArrayQueue` for a bounded mailbox) and, if the receiver was idle, schedules it: a job on
-//! the pool (pushed onto the sending worker's own deque, so a reply often runs on the same
-//! thread with no wake-up), or a wake-up of its dedicated thread. A scheduled actor handles up to
-//! 64 messages, then yields the thread so that one busy actor cannot starve the others; a flag
-//! makes sure it never runs on two threads at once. `system.rs` and `mailbox.rs` hold this path,
-//! `cell.rs` the run loop.
+//! append-only registry and, under its mailbox's one short lock, checks that it is open, counts
+//! the message accepted, queues it (in chunks, `queue.rs`) and learns whether the receiver was
+//! idle; if so it schedules it: a job on the pool (or the sending worker's next slot, so a reply
+//! often runs on the same thread with no wake-up), or a wake-up of its dedicated thread. A
+//! scheduled actor takes its queued messages in one lock, handles up to 64, then yields the
+//! thread so that one busy actor cannot starve the others; the schedule flag, kept under the
+//! same lock, makes sure it never runs on two threads at once. `system.rs` and `mailbox.rs` hold
+//! this path, `cell.rs` the run loop.
 //!
 //! # Guarantees and limits
 //! * Every rule of the conformance suite holds: per-pair FIFO, no silent loss (a send racing with
-//!   the receiver's stop is either refused or dead-lettered, see `mailbox.rs`), at most once,
-//!   supervision with restarts that keep the queue, death watch, clean stop.
+//!   the receiver's stop is either refused or dead-lettered: both take the mailbox lock), at
+//!   most once, supervision with restarts that keep the queue, death watch, clean stop.
 //! * A panic is caught per actor and goes to its supervisor. **An `abort` (or a segfault) ends
 //!   the whole process**: only the process backend isolates that.
 //! * `shutdown` joins every thread it started (the pool's, the timer's, each dedicated actor's)
@@ -28,6 +29,7 @@ mod cell;
 mod context;
 mod mailbox;
 mod pool;
+mod queue;
 mod supervisor;
 mod system;
 mod timer;

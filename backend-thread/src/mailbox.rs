@@ -1,19 +1,28 @@
-//! One actor's queues and its ledger, shared by every thread that sends to it.
+//! One actor's queues, its ledger and its scheduling flag, shared by every thread that sends to
+//! it, all behind one short lock.
 //!
-//! The ledger is also what makes a stop safe against racing sends. `state` holds the accepted
-//! count and a `CLOSED` bit in one word: a sender adds one, and if the word it added to was not
-//! closed, its message is accepted and it must enqueue it; otherwise it takes its one back and
-//! gets its message back. The actor, when it stops, sets `CLOSED` and then drains until
-//! `handled + dead_letters` reaches the accepted count, so a message accepted just before the
-//! close, and still on its way into the queue, is waited for and dead-lettered, never lost.
+//! A send has to do four things as one: check that the mailbox is open (and, if bounded, not
+//! full), count the message accepted, enqueue it, and learn whether the receiver was idle (then
+//! the sender schedules it). Under one lock that costs a send one lock of one cache line, a stop
+//! is simply "close, take everything" with no sender half-way in to wait for, and an idle
+//! mailbox holds no allocation. (The lock-free design it replaces paid two contended
+//! read-modify-writes a send, a kilobyte-sized queue segment for each actor's first message and
+//! 128-byte-aligned padding on every index: most of the cost of a short-lived actor.) The lock
+//! is held for a few instructions at a time and never while a handler runs, so a send never
+//! waits for the receiver's work: it stays a non-blocking send in the sense of rule 4.
+//!
+//! The runner settles the messages it handled (`handled`) when it next takes the lock to fetch
+//! work, and gives up the schedule in that same lock when there is none: "idle" and "every
+//! accepted message settled" are seen together, with no window between them.
 
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed, Ordering::SeqCst};
+use std::collections::VecDeque;
+use std::sync::{Mutex, MutexGuard, TryLockError};
 
 use actor_core::{Ledger, SendFailure, Signal};
-use crossbeam_queue::{ArrayQueue, SegQueue};
-use crossbeam_utils::CachePadded;
+use crossbeam_utils::Backoff;
 
-const CLOSED: u64 = 1 << 63;
+use crate::cell::{RunnerOnly, lock};
+use crate::queue::{Queue, Taken};
 
 /// A message and, if it is an `ask`, its request number (so the asker hears of a failure).
 pub(crate) struct Envelope<M> {
@@ -34,171 +43,320 @@ pub(crate) enum SysMsg<M> {
     Shutdown,
 }
 
-enum Queue<T> {
-    Bounded(ArrayQueue<T>),
-    Unbounded(SegQueue<T>),
+/// System messages whose room an emptied system queue keeps; a larger buffer is freed.
+const SYS_KEPT: usize = 64;
+
+/// Everything the lock guards.
+struct Queues<M> {
+    main: Queue<Envelope<M>>,
+    sys: VecDeque<SysMsg<M>>,
+    accepted: u64,
+    handled: u64,
+    dead_letters: u64,
+    /// Set once the actor has stopped: every later send is refused.
+    closed: bool,
+    /// Set while the actor is scheduled to run or running: it runs on one thread at a time.
+    scheduled: bool,
 }
 
-/// The queues, the ledger and the scheduling flag of one actor. Senders write `state`, the
-/// actor writes `handled` and `dead_letters`: each on its own cache line, so that a stream of
-/// sends and the handling of them do not bounce one line between cores.
+impl<M> Queues<M> {
+    /// Marks the actor scheduled; `true` if it was not, and the caller must make it run.
+    fn claim(&mut self) -> bool {
+        !std::mem::replace(&mut self.scheduled, true)
+    }
+
+    /// Gives up the schedule unless work is left; `true` if the actor is to run again.
+    fn release(&mut self) -> bool {
+        self.scheduled = !self.main.is_empty() || !self.sys.is_empty();
+        self.scheduled
+    }
+}
+
+/// The queues, the ledger and the scheduling flag of one actor.
 pub(crate) struct Mailbox<M> {
-    queue: Queue<Envelope<M>>,
-    sys: SegQueue<SysMsg<M>>,
-    /// `CLOSED` and the number of accepted messages.
-    state: CachePadded<AtomicU64>,
-    handled: CachePadded<AtomicU64>,
-    dead_letters: AtomicU64,
-    /// Set while the actor is scheduled to run or running: it runs on one thread at a time.
-    pub scheduled: CachePadded<AtomicBool>,
+    queues: Mutex<Queues<M>>,
+    /// The message that woke an idle actor: the sender that claims the schedule holds it, so
+    /// it may leave the message here for the runner, who takes it with no lock. A message
+    /// between two actors that take turns (a request, its reply) then costs two locks of the
+    /// mailbox (the send, the runner's release), not three. Unbounded mailboxes only: a bounded
+    /// one's capacity counts its queue.
+    handoff: RunnerOnly<Option<Envelope<M>>>,
+    capacity: Option<usize>,
 }
 
 /// Why a message did not get into the mailbox, with the message.
 pub(crate) struct Refused<M>(pub SendFailure, pub Envelope<M>);
 
+/// What the runner may take next.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Take {
+    /// A system message, else a message (budget left).
+    Any,
+    /// A system message only (budget spent); yield if messages wait.
+    SysOnly,
+    /// A system message only, keeping the schedule (shutdown: the caller stops the actor).
+    SysOrNothing,
+}
+
+/// The runner's next piece of work.
+pub(crate) enum Next<M> {
+    Sys(SysMsg<M>),
+    Msg(Envelope<M>),
+    /// Nothing to take: with [`Take::Any`] and [`Take::SysOnly`] the schedule is given up.
+    Idle,
+    /// Budget spent with messages waiting: still scheduled, to run again after others.
+    Yield,
+}
+
 impl<M> Mailbox<M> {
-    pub fn new(capacity: Option<usize>) -> Self {
-        let queue = match capacity {
-            Some(capacity) => Queue::Bounded(ArrayQueue::new(capacity)),
-            None => Queue::Unbounded(SegQueue::new()),
-        };
-        Self {
-            queue,
-            sys: SegQueue::new(),
-            state: CachePadded::new(AtomicU64::new(0)),
-            handled: CachePadded::new(AtomicU64::new(0)),
-            dead_letters: AtomicU64::new(0),
-            scheduled: CachePadded::new(AtomicBool::new(false)),
+    /// Takes the lock, spinning briefly before it sleeps: it is held for a few instructions,
+    /// so a sender that finds it taken almost always gets it within a few spins, while a
+    /// sleeping waiter would cost every later unlock a wake-up system call.
+    fn lock(&self) -> MutexGuard<'_, Queues<M>> {
+        match self.queues.try_lock() {
+            Ok(queues) => queues,
+            // Nothing panics under this lock; a poisoned one is still consistent.
+            Err(TryLockError::Poisoned(poisoned)) => poisoned.into_inner(),
+            Err(TryLockError::WouldBlock) => self.lock_contended(),
         }
     }
 
-    /// Accepts a message into the queue, or gives it back (mailbox closed or full).
-    pub fn push(&self, env: Envelope<M>) -> Result<(), Refused<M>> {
-        if self.state.fetch_add(1, SeqCst) & CLOSED != 0 {
-            self.state.fetch_sub(1, SeqCst);
+    #[cold]
+    fn lock_contended(&self) -> MutexGuard<'_, Queues<M>> {
+        let backoff = Backoff::new();
+        while !backoff.is_completed() {
+            backoff.snooze();
+            match self.queues.try_lock() {
+                Ok(queues) => return queues,
+                Err(TryLockError::Poisoned(poisoned)) => return poisoned.into_inner(),
+                Err(TryLockError::WouldBlock) => {}
+            }
+        }
+        lock(&self.queues)
+    }
+
+    pub fn new(capacity: Option<usize>) -> Self {
+        Self {
+            queues: Mutex::new(Queues {
+                main: Queue::new(),
+                sys: VecDeque::new(),
+                accepted: 0,
+                handled: 0,
+                dead_letters: 0,
+                closed: false,
+                scheduled: false,
+            }),
+            handoff: RunnerOnly::new(None),
+            capacity,
+        }
+    }
+
+    /// Accepts a message into the queue, or gives it back (mailbox closed or full). `Ok(true)`:
+    /// the actor was idle and the caller must make it run.
+    pub fn push(&self, env: Envelope<M>) -> Result<bool, Refused<M>> {
+        let mut queues = self.lock();
+        if queues.closed {
             return Err(Refused(SendFailure::Stopped, env));
         }
-        match &self.queue {
-            Queue::Unbounded(queue) => {
-                queue.push(env);
-                Ok(())
-            }
-            Queue::Bounded(queue) => queue.push(env).map_err(|env| {
-                self.state.fetch_sub(1, SeqCst);
-                Refused(
-                    SendFailure::Full {
-                        capacity: queue.capacity(),
-                    },
-                    env,
-                )
-            }),
+        if let Some(capacity) = self.capacity
+            && queues.main.len() >= capacity
+        {
+            return Err(Refused(SendFailure::Full { capacity }, env));
         }
+        queues.accepted += 1;
+        if self.capacity.is_none() && queues.claim() {
+            // SAFETY: this sender has just claimed the schedule, so no runner exists until it
+            // dispatches one, which then finds the message (the dispatch orders this write
+            // before the runner's read).
+            #[allow(unsafe_code)]
+            let handoff = unsafe { self.handoff.get() };
+            *handoff = Some(env);
+            return Ok(true);
+        }
+        queues.main.push(env);
+        Ok(queues.claim())
     }
 
     /// Accepts a message that may not be refused (a fired timer, an ask's outcome) onto the
-    /// system queue. If the mailbox is closed it is accepted and dead at once: it is given back
-    /// for the dead-letter record.
-    pub fn push_forced(&self, env: Envelope<M>) -> Result<(), Envelope<M>> {
-        if self.state.fetch_add(1, SeqCst) & CLOSED != 0 {
-            self.dead_letters.fetch_add(1, SeqCst);
+    /// system queue; `Ok(true)` if the caller must make the actor run. If the mailbox is closed
+    /// the message is accepted and dead at once: it is given back for the dead-letter record.
+    pub fn push_forced(&self, env: Envelope<M>) -> Result<bool, Envelope<M>> {
+        let mut queues = self.lock();
+        queues.accepted += 1;
+        if queues.closed {
+            queues.dead_letters += 1;
             return Err(env);
         }
-        self.sys.push(SysMsg::Deliver(env));
-        Ok(())
+        queues.sys.push_back(SysMsg::Deliver(env));
+        Ok(queues.claim())
     }
 
     /// Accepts an ask's outcome (which may not be refused for a full mailbox) onto the system
-    /// queue; `false` if the mailbox is closed, in which case it is counted accepted and dead.
-    pub fn push_outcome(&self, make: Box<dyn FnOnce() -> M + Send>) -> bool {
-        if self.state.fetch_add(1, SeqCst) & CLOSED != 0 {
-            self.dead_letters.fetch_add(1, SeqCst);
-            return false;
+    /// queue: `Some(true)` if the caller must make the actor run, `None` if the mailbox is
+    /// closed, in which case it is counted accepted and dead.
+    pub fn push_outcome(&self, make: Box<dyn FnOnce() -> M + Send>) -> Option<bool> {
+        let mut queues = self.lock();
+        queues.accepted += 1;
+        if queues.closed {
+            queues.dead_letters += 1;
+            return None;
         }
-        self.sys.push(SysMsg::Outcome(make));
-        true
+        queues.sys.push_back(SysMsg::Outcome(make));
+        Some(queues.claim())
     }
 
-    /// Queues a signal or a shutdown order (not part of the ledger).
-    pub fn push_sys(&self, msg: SysMsg<M>) {
-        self.sys.push(msg);
+    /// Queues a signal or a shutdown order (not part of the ledger); `true` if the caller must
+    /// make the actor run.
+    pub fn push_sys(&self, msg: SysMsg<M>) -> bool {
+        let mut queues = self.lock();
+        queues.sys.push_back(msg);
+        queues.claim()
     }
 
-    pub fn pop(&self) -> Option<Envelope<M>> {
-        match &self.queue {
-            Queue::Bounded(queue) => queue.pop(),
-            Queue::Unbounded(queue) => queue.pop(),
-        }
+    /// Marks the actor scheduled; `true` if it was not, and the caller must make it run.
+    pub fn claim(&self) -> bool {
+        self.lock().claim()
     }
 
-    pub fn pop_sys(&self) -> Option<SysMsg<M>> {
-        // Checked first: an emptiness check is two loads, a pop on an empty queue much more,
-        // and the system queue is almost always empty.
-        if self.sys.is_empty() {
-            None
-        } else {
-            self.sys.pop()
-        }
-    }
-
-    pub fn has_work(&self) -> bool {
-        !self.sys.is_empty()
-            || match &self.queue {
-                Queue::Bounded(queue) => !queue.is_empty(),
-                Queue::Unbounded(queue) => !queue.is_empty(),
+    /// The runner's next piece of work: a system message first, else (with [`Take::Any`]) the
+    /// next message. Messages are taken from the shared queue in batches into `taken`, the
+    /// runner's own queue, so that a run of many messages takes the lock once, not once a
+    /// message (senders are not kept off the lock by their receiver). The lock is taken when
+    /// `taken` is empty and whenever the runner asks to `look` (at the start of a run and every
+    /// budget of messages after), so system messages wait at most a budget of messages; each
+    /// time, the `handled` count is settled and, when there is no work to take, the schedule is
+    /// given up (or kept, see [`Take`]) in that same lock. A bounded
+    /// mailbox is taken from one message at a time: its capacity counts every message not yet
+    /// being handled. Called only by the thread running the actor.
+    pub fn next(
+        &self,
+        handled: &mut u64,
+        take: Take,
+        taken: &mut Taken<Envelope<M>>,
+        look: bool,
+    ) -> Next<M> {
+        if take == Take::Any {
+            if look {
+                // A handed-over message can only be there at the start of a run (it comes with
+                // the schedule of an idle actor), which is a `look`: later calls leave its
+                // line, which senders write, alone.
+                // SAFETY: called only by the runner, which holds the schedule.
+                #[allow(unsafe_code)]
+                let handoff = unsafe { self.handoff.get() };
+                // The oldest message: it woke the actor, everything else came after it.
+                if let Some(env) = handoff.take() {
+                    return Next::Msg(env);
+                }
+            } else if let Some(env) = taken.pop_front() {
+                return Next::Msg(env);
             }
+        }
+        let mut queues = self.lock();
+        queues.handled += std::mem::take(handled);
+        if let Some(sys) = queues.sys.pop_front() {
+            if queues.sys.is_empty() && queues.sys.capacity() > SYS_KEPT {
+                // A burst of signals (a parent told of ten thousand children's ends) would
+                // otherwise keep its buffer for the actor's whole life.
+                queues.sys = VecDeque::new();
+            }
+            return Next::Sys(sys);
+        }
+        match take {
+            Take::Any => {
+                let env = if !taken.is_empty() {
+                    taken.pop_front()
+                } else if self.capacity.is_some() || queues.main.len() <= 1 {
+                    // One message (a request, a reply) is cheaper popped than taken.
+                    queues.main.pop_front()
+                } else {
+                    queues.main.take_all(taken);
+                    taken.pop_front()
+                };
+                match env {
+                    Some(env) => Next::Msg(env),
+                    None => {
+                        queues.scheduled = false;
+                        Next::Idle
+                    }
+                }
+            }
+            Take::SysOnly if !taken.is_empty() || queues.release() => Next::Yield,
+            Take::SysOnly | Take::SysOrNothing => Next::Idle,
+        }
+    }
+
+    /// Settles `handled` messages and gives up the schedule unless work is left; `true` if the
+    /// actor is to run again. Called only by the thread running the actor.
+    pub fn release(&self, handled: u64) -> bool {
+        let mut queues = self.lock();
+        queues.handled += handled;
+        queues.release()
+    }
+
+    /// Drops the system messages of a gone actor (signals that raced its end).
+    pub fn clear_sys(&self) {
+        let sys = std::mem::take(&mut self.lock().sys);
+        drop(sys);
+    }
+
+    /// Scheduled, or holding work.
+    pub fn is_busy(&self) -> bool {
+        let queues = self.lock();
+        queues.scheduled || !queues.main.is_empty() || !queues.sys.is_empty()
     }
 
     pub fn is_closed(&self) -> bool {
-        self.state.load(SeqCst) & CLOSED != 0
-    }
-
-    pub fn count_handled(&self) {
-        // Only the thread running the actor writes it: no read-modify-write needed.
-        self.handled.store(self.handled.load(Relaxed) + 1, SeqCst);
+        self.lock().closed
     }
 
     pub fn count_dead(&self) {
-        self.dead_letters.fetch_add(1, SeqCst);
+        self.lock().dead_letters += 1;
     }
 
-    /// Refuses every later send, then hands each message still accepted to `dead` (the ones on
-    /// their way in included, see the module doc). Called only by the thread running the actor.
-    pub fn close_and_drain(&self, mut dead: impl FnMut(Envelope<M>)) {
-        self.state.fetch_or(CLOSED, SeqCst);
-        let backoff = crossbeam_utils::Backoff::new();
-        loop {
-            while let Some(env) = self.pop() {
-                self.count_dead();
+    /// Refuses every later send, then hands each message still accepted (the handed-over one
+    /// and the runner's `taken` ones first) to `dead`. Accepting and enqueueing happen under one lock, so nothing
+    /// is on its way in: what is queued now is all there is. `dead` runs outside the lock (it
+    /// may send, even to this actor). Called only by the thread running the actor.
+    pub fn close_and_drain(
+        &self,
+        taken: &mut Taken<Envelope<M>>,
+        mut dead: impl FnMut(Envelope<M>),
+    ) {
+        let (main, sys) = {
+            let mut queues = self.lock();
+            queues.closed = true;
+            // SAFETY: called only by the runner, which holds the schedule.
+            #[allow(unsafe_code)]
+            let handoff = unsafe { self.handoff.get() }.take();
+            // Frees the chunks too: a gone actor keeps no queue memory.
+            let main: Vec<_> = handoff
+                .into_iter()
+                .chain(taken.drain())
+                .chain(queues.main.drain())
+                .collect();
+            let sys = std::mem::take(&mut queues.sys);
+            let ledgered = sys
+                .iter()
+                .filter(|sys| matches!(sys, SysMsg::Deliver(_) | SysMsg::Outcome(_)))
+                .count();
+            queues.dead_letters += (main.len() + ledgered) as u64;
+            (main, sys)
+        };
+        main.into_iter().for_each(&mut dead);
+        for sys in sys {
+            // An outcome's message was never made: counted, nothing to keep.
+            if let SysMsg::Deliver(env) = sys {
                 dead(env);
             }
-            while let Some(sys) = self.sys.pop() {
-                match sys {
-                    SysMsg::Deliver(env) => {
-                        self.count_dead();
-                        dead(env);
-                    }
-                    // The outcome's message was never made: counted, nothing to keep.
-                    SysMsg::Outcome(_) => self.count_dead(),
-                    SysMsg::Signal(_) | SysMsg::Shutdown => {}
-                }
-            }
-            let ledger = self.ledger();
-            if ledger.handled + ledger.dead_letters >= ledger.accepted {
-                return;
-            }
-            // A sender has counted its message but not yet enqueued it.
-            backoff.snooze();
         }
     }
 
     pub fn ledger(&self) -> Ledger {
-        // Read the outcomes first: a message is counted accepted before it can be handled.
-        let handled = self.handled.load(SeqCst);
-        let dead_letters = self.dead_letters.load(SeqCst);
+        let queues = self.lock();
         Ledger {
-            accepted: self.state.load(SeqCst) & !CLOSED,
-            handled,
-            dead_letters,
+            accepted: queues.accepted,
+            handled: queues.handled,
+            dead_letters: queues.dead_letters,
         }
     }
 }

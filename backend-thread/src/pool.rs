@@ -9,10 +9,11 @@
 //! out into an ordinary rayon job, which idle workers can steal, and a job hands off at most
 //! [`HANDOFFS`] times before it yields to the rest of the pool, so the slot costs no fairness.
 
+use std::cell::Cell;
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 
-use actor_core::Actor;
+use actor_core::{Actor, ActorId};
 use crossbeam_channel::Receiver;
 
 use crate::cell::{ActorCell, Entry, lock};
@@ -23,15 +24,15 @@ pub(crate) const HANDOFFS: u32 = 128;
 
 thread_local! {
     /// The actor this pool worker runs next: the last one woken by a handler on this thread.
-    static NEXT: std::cell::RefCell<Option<Arc<dyn Entry>>> = const { std::cell::RefCell::new(None) };
+    /// Held by id (the registry outlives every job), so a hand-off costs no reference count.
+    static NEXT: Cell<Option<ActorId>> = const { Cell::new(None) };
 }
 
 /// Arranges for a scheduled pool actor to run: in this worker's next slot if this thread is one
 /// of the system's pool workers, otherwise as a rayon job.
-pub(crate) fn run_soon(shared: &Arc<Shared>, actor: Arc<dyn Entry>) {
+pub(crate) fn run_soon(shared: &Arc<Shared>, actor: ActorId) {
     if shared.pool.current_thread_index().is_some() {
-        let pushed_out = NEXT.with(|next| next.borrow_mut().replace(actor));
-        if let Some(earlier) = pushed_out {
+        if let Some(earlier) = NEXT.replace(Some(actor)) {
             spawn_job(shared, earlier);
         }
     } else {
@@ -39,17 +40,19 @@ pub(crate) fn run_soon(shared: &Arc<Shared>, actor: Arc<dyn Entry>) {
     }
 }
 
-fn spawn_job(shared: &Arc<Shared>, actor: Arc<dyn Entry>) {
+fn spawn_job(shared: &Arc<Shared>, actor: ActorId) {
     let shared_for_job = Arc::clone(shared);
     shared.pool.spawn(move || run_job(&shared_for_job, actor));
 }
 
 /// A pool job: runs an actor's batch, then the actors its handlers woke, in turn.
-fn run_job(shared: &Arc<Shared>, first: Arc<dyn Entry>) {
+fn run_job(shared: &Arc<Shared>, first: ActorId) {
     let mut current = first;
     for _ in 0..HANDOFFS {
-        current.run(shared);
-        match NEXT.with(|next| next.borrow_mut().take()) {
+        if let Some(entry) = shared.entry(current) {
+            entry.run(shared);
+        }
+        match NEXT.take() {
             Some(next) => current = next,
             None => return,
         }

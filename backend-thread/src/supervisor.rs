@@ -1,6 +1,6 @@
 //! Starts, failures, restarts, stops and death watch: what happens to an actor after one of its
 //! hooks returns, and to the messages it still holds. Runs on the actor's own thread, with its
-//! instance locked.
+//! schedule held (see `cell::RunnerOnly`).
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering::SeqCst;
@@ -110,19 +110,19 @@ pub(crate) fn terminate<A: Actor>(
     dead_letter_reason: DeadLetterReason,
 ) {
     instance.status = Status::Gone;
-    cell.mailbox.close_and_drain(|env| {
+    cell.mailbox.close_and_drain(&mut instance.taken, |env| {
         if let Some(request) = env.request {
             shared.complete_ask(request, Err(AskError::ReceiverStopped));
         }
         shared.dead_letter(cell.id, dead_letter_reason, Some(Box::new(env.msg)));
     });
-    let watchers = {
+    let (first, more) = {
         let mut watch = lock(&cell.watch);
         watch.exit = Some(reason.clone());
-        std::mem::take(&mut watch.watchers)
+        (watch.first.take(), std::mem::take(&mut watch.more))
     };
     cell.gone.store(true, SeqCst);
-    for watcher in watchers {
+    for watcher in first.into_iter().chain(more) {
         if let Some(entry) = shared.entry(watcher) {
             entry.signal(
                 shared,

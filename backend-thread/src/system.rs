@@ -133,8 +133,10 @@ impl Shared {
             Err(reason) => return Err(SendError::new(to, reason, msg)),
         };
         match mailbox.push(Envelope { msg, request }) {
-            Ok(()) => {
-                entry.schedule(self);
+            Ok(idle) => {
+                if idle {
+                    entry.dispatch(self);
+                }
                 Ok(())
             }
             Err(refused) => Err(SendError::new(to, refused.0, refused.1.msg)),
@@ -168,7 +170,11 @@ impl Shared {
             return;
         };
         match mailbox.push_forced(Envelope { msg, request: None }) {
-            Ok(()) => entry.schedule(self),
+            Ok(idle) => {
+                if idle {
+                    entry.dispatch(self);
+                }
+            }
             Err(env) => {
                 let reason = if fire {
                     DeadLetterReason::ReceiverGone
@@ -189,13 +195,11 @@ impl Shared {
         was_reply: bool,
     ) {
         match self.mailbox::<M>(asker) {
-            Ok((entry, mailbox)) if !mailbox.is_closed() => {
-                if mailbox.push_outcome(make) {
-                    entry.schedule(self);
-                } else {
-                    self.dead_letter(asker, DeadLetterReason::ReceiverGone, None);
-                }
-            }
+            Ok((entry, mailbox)) if !mailbox.is_closed() => match mailbox.push_outcome(make) {
+                Some(true) => entry.dispatch(self),
+                Some(false) => {}
+                None => self.dead_letter(asker, DeadLetterReason::ReceiverGone, None),
+            },
             _ if was_reply => {
                 self.late_replies.fetch_add(1, SeqCst);
             }

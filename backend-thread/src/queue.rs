@@ -1,0 +1,234 @@
+//! The FIFO behind a mailbox's lock, in chunks of [`CHUNK`] messages, and the runner's own
+//! side of it.
+//!
+//! Why chunks: a push never moves what is already queued, so a burst of sends (a fan-in whose
+//! receiver is not running yet) never copies a large buffer or touches fresh pages while the
+//! senders wait for the lock; and the runner takes the whole queue in one lock ([`Queue::take_all`]),
+//! then hands the emptied chunks back for reuse, so a steady stream allocates nothing. An
+//! idle queue holds no allocation, and a chunk starts small, so an actor that gets one message
+//! pays for a few slots, not a segment.
+
+use std::collections::VecDeque;
+
+/// Messages a chunk holds at most.
+const CHUNK: usize = 64;
+/// Emptied chunks kept for reuse at most.
+const SPARE: usize = 16;
+
+/// The shared side, under the mailbox lock.
+pub(crate) struct Queue<T> {
+    /// The oldest message, kept inline when it arrived in an empty queue: a mailbox that
+    /// holds one message at a time (a short-lived actor's stop order, a request, a reply)
+    /// allocates nothing.
+    alone: Option<T>,
+    /// Full chunks, oldest first (after `alone`).
+    full: VecDeque<Vec<T>>,
+    /// The chunk being filled: the newest messages.
+    last: Vec<T>,
+    len: usize,
+    spare: Vec<Vec<T>>,
+}
+
+/// The runner's side: what it took with [`Queue::take_all`] and has not handled yet.
+pub(crate) struct Taken<T> {
+    /// The oldest chunk, reversed: its next message is at the end.
+    current: Vec<T>,
+    /// Later chunks, oldest first, in order.
+    rest: VecDeque<Vec<T>>,
+    /// Emptied chunks, to go back to the queue at the next take.
+    emptied: Vec<Vec<T>>,
+}
+
+impl<T> Queue<T> {
+    pub const fn new() -> Self {
+        Self {
+            alone: None,
+            full: VecDeque::new(),
+            last: Vec::new(),
+            len: 0,
+            spare: Vec::new(),
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    #[inline]
+    pub fn push(&mut self, value: T) {
+        if self.len == 0 {
+            self.alone = Some(value);
+            self.len = 1;
+            return;
+        }
+        if self.last.len() == CHUNK {
+            // Only the first chunk grows from nothing: one behind it is a burst.
+            let fresh = self
+                .spare
+                .pop()
+                .unwrap_or_else(|| Vec::with_capacity(CHUNK));
+            self.full
+                .push_back(std::mem::replace(&mut self.last, fresh));
+        }
+        self.last.push(value);
+        self.len += 1;
+    }
+
+    /// The oldest message alone (for a bounded mailbox, whose capacity counts what is queued,
+    /// and for a queue of one message, which is cheaper popped than taken).
+    #[inline]
+    pub fn pop_front(&mut self) -> Option<T> {
+        if let Some(value) = self.alone.take() {
+            self.len -= 1;
+            return Some(value);
+        }
+        let value = match self.full.front_mut() {
+            // At most `CHUNK` messages move: bounded mailboxes only.
+            Some(chunk) => {
+                let value = chunk.remove(0);
+                if chunk.is_empty()
+                    && let Some(emptied) = self.full.pop_front()
+                {
+                    self.recycle(emptied);
+                }
+                value
+            }
+            None if self.last.len() <= 1 => self.last.pop()?,
+            None => self.last.remove(0),
+        };
+        self.len -= 1;
+        Some(value)
+    }
+
+    /// Moves every queued message into `taken`, which must be empty, and takes back the chunks
+    /// it emptied.
+    pub fn take_all(&mut self, taken: &mut Taken<T>) {
+        debug_assert!(taken.is_empty());
+        for emptied in taken.emptied.drain(..) {
+            if self.spare.len() < SPARE {
+                self.spare.push(emptied);
+            }
+        }
+        std::mem::swap(&mut taken.rest, &mut self.full);
+        // The runner's emptied current chunk becomes the next one to fill.
+        std::mem::swap(&mut taken.current, &mut self.last);
+        if let Some(oldest) = taken.rest.pop_front() {
+            let newest = std::mem::replace(&mut taken.current, oldest);
+            taken.rest.push_back(newest);
+        }
+        taken.current.reverse();
+        // The oldest of all goes last in the reversed chunk: it comes out first.
+        taken.current.extend(self.alone.take());
+        self.len = 0;
+    }
+
+    /// Every message, oldest first; frees the chunks.
+    pub fn drain(&mut self) -> impl Iterator<Item = T> {
+        let alone = self.alone.take();
+        let full = std::mem::take(&mut self.full);
+        let last = std::mem::take(&mut self.last);
+        *self = Self::new();
+        alone
+            .into_iter()
+            .chain(full.into_iter().flatten())
+            .chain(last)
+    }
+
+    fn recycle(&mut self, mut emptied: Vec<T>) {
+        if self.spare.len() < SPARE {
+            emptied.clear();
+            self.spare.push(emptied);
+        }
+    }
+}
+
+impl<T> Taken<T> {
+    pub const fn new() -> Self {
+        Self {
+            current: Vec::new(),
+            rest: VecDeque::new(),
+            emptied: Vec::new(),
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.current.is_empty() && self.rest.is_empty()
+    }
+
+    #[inline]
+    pub fn pop_front(&mut self) -> Option<T> {
+        match self.current.pop() {
+            Some(value) => Some(value),
+            None if self.rest.is_empty() => None,
+            None => self.next_chunk(),
+        }
+    }
+
+    /// Moves on to the next chunk, keeping the emptied one for reuse.
+    #[cold]
+    fn next_chunk(&mut self) -> Option<T> {
+        loop {
+            let mut next = self.rest.pop_front()?;
+            next.reverse();
+            let emptied = std::mem::replace(&mut self.current, next);
+            if self.emptied.len() < SPARE {
+                self.emptied.push(emptied);
+            }
+            if let Some(value) = self.current.pop() {
+                return Some(value);
+            }
+        }
+    }
+
+    /// Every message, oldest first; frees the chunks.
+    pub fn drain(&mut self) -> impl Iterator<Item = T> {
+        let taken = std::mem::replace(self, Self::new());
+        let Self { current, rest, .. } = taken;
+        current.into_iter().rev().chain(rest.into_iter().flatten())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn messages_come_out_in_the_order_they_went_in_across_chunks_and_takes() {
+        let mut queue = Queue::new();
+        let mut taken = Taken::new();
+        let mut out = Vec::new();
+        let mut next = 0..;
+        for round in [1, 63, 64, 65, 200, 0, 129] {
+            for _ in 0..round {
+                queue.push(next.next().unwrap());
+            }
+            assert_eq!(queue.len(), round);
+            if round % 2 == 1 {
+                out.extend(queue.pop_front());
+            }
+            queue.take_all(&mut taken);
+            assert!(queue.is_empty());
+            while let Some(value) = taken.pop_front() {
+                out.push(value);
+            }
+        }
+        assert_eq!(out, (0..next.next().unwrap()).collect::<Vec<_>>());
+    }
+
+    #[test]
+    fn a_drain_gives_the_taken_messages_then_the_queued_ones() {
+        let mut queue = Queue::new();
+        let mut taken = Taken::new();
+        (0..140).for_each(|n| queue.push(n));
+        queue.take_all(&mut taken);
+        assert_eq!(taken.pop_front(), Some(0));
+        (140..200).for_each(|n| queue.push(n));
+        let all: Vec<_> = taken.drain().chain(queue.drain()).collect();
+        assert_eq!(all, (1..200).collect::<Vec<_>>());
+        assert!(taken.is_empty() && queue.is_empty());
+    }
+}
