@@ -90,10 +90,11 @@ pub(crate) struct ActorCell<A: Actor> {
 }
 
 /// A value only the thread holding an actor's schedule touches: the actor's state, its taken
-/// messages, the message handed over with the schedule (`mailbox.rs`). The schedule flag (under the mailbox lock) already guarantees one runner at a
-/// time, so a lock here only cost two more atomic read-modify-writes a message (measured: a
-/// quarter of the atomics on the ping-pong path); the mailbox lock the runner takes to claim,
-/// fetch and release orders one runner's writes before the next one's reads.
+/// messages, the message handed over with the schedule (`mailbox.rs`). The schedule flag
+/// (under the mailbox lock) already guarantees one runner at a time, so a lock here only cost
+/// two more atomic read-modify-writes a message (measured: a quarter of the atomics on the
+/// ping-pong path); the mailbox lock the runner takes to claim, fetch and release orders one
+/// runner's writes before the next one's reads.
 pub(crate) struct RunnerOnly<T>(std::cell::UnsafeCell<T>);
 
 // SAFETY: the value moves between threads only with the schedule, handed over under the
