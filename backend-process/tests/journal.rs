@@ -46,10 +46,12 @@ struct Sender;
 #[derive(Debug, serde::Serialize, serde::Deserialize)]
 enum SenderMsg {
     /// Sends `Add(1)` `count` times to `to`, says so, then sleeps until killed.
+    /// ... and creates the file `done` once past its last send.
     SendAndHang {
         to: Addr<TallyMsg>,
         count: u64,
         sent: Addr<TallyMsg>,
+        done: std::path::PathBuf,
     },
     Watch(Addr<TallyMsg>),
     Sleep(u64),
@@ -62,7 +64,12 @@ impl Actor for Sender {
 
     fn handle<C: Context<Self>>(&mut self, ctx: &mut C, msg: SenderMsg) -> Result<(), ActorError> {
         match msg {
-            SenderMsg::SendAndHang { to, count, sent } => {
+            SenderMsg::SendAndHang {
+                to,
+                count,
+                sent,
+                done,
+            } => {
                 for _ in 0..count {
                     ctx.send(&to, TallyMsg::Add(1))
                         .map_err(|e| ActorError::new(e.to_string()))?;
@@ -70,6 +77,8 @@ impl Actor for Sender {
                 // Written to the journal like the others: it too must survive the kill.
                 ctx.send(&sent, TallyMsg::Add(1))
                     .map_err(|e| ActorError::new(e.to_string()))?;
+                // Told outside the actor system, which holds the sends until the handler ends.
+                std::fs::write(&done, b"").map_err(|e| ActorError::new(e.to_string()))?;
                 std::thread::sleep(Duration::from_secs(60));
             }
             SenderMsg::Watch(target) => ctx.watch(&target),
@@ -123,6 +132,7 @@ fn sends_of_a_handler_killed_mid_way_are_delivered() {
     let sent = system.spawn(Tally::default()).unwrap();
     let sender = system.spawn(Sender).unwrap();
     let pid = system.ask(&sender, SenderMsg::Pid, WAIT).unwrap();
+    let done = std::env::temp_dir().join(format!("journal-test-{}-{pid}", std::process::id()));
     system
         .send(
             &sender,
@@ -130,12 +140,21 @@ fn sends_of_a_handler_killed_mid_way_are_delivered() {
                 to: tally,
                 count: COUNT,
                 sent,
+                done: done.clone(),
             },
         )
         .unwrap();
-    // Wait until the handler is surely past its last send: the sends are in its journal or
-    // gone to the host, and the marker cannot have left (the handler has not returned).
-    std::thread::sleep(Duration::from_millis(300));
+    // Once the handler is past its last send, every send is in its journal or gone to the
+    // host, and the marker cannot have left (the handler has not returned).
+    let deadline = Instant::now() + WAIT;
+    while !done.exists() {
+        assert!(
+            Instant::now() < deadline,
+            "the handler never got past its sends"
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    let _ = std::fs::remove_file(&done);
     assert_eq!(sum(&system, &sent), 0, "the marker waits in the journal");
     kill9(pid);
     assert_eq!(wait_for_sum(&system, &sent, 1), 1, "the marker arrived");
