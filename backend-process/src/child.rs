@@ -54,6 +54,11 @@ pub fn init() {
 static RAW_TO_HOST: std::sync::OnceLock<std::sync::Mutex<IpcSender<u8>>> =
     std::sync::OnceLock::new();
 
+/// Set by a fault-injection test: abort right after the next batch is sent, before the
+/// journal moves on to the next one (the host must not deliver that batch's frames twice).
+pub(crate) static ABORT_AFTER_BATCH: std::sync::atomic::AtomicBool =
+    std::sync::atomic::AtomicBool::new(false);
+
 /// Sends a single byte that no `ToHost` decodes from (a varint with its continuation bit set and
 /// nothing after it).
 pub(crate) fn send_garbage() -> bool {
@@ -233,6 +238,9 @@ impl ChildIo {
         self.to_host
             .send(batch)
             .map_err(|e| format!("the host is gone: {e}"))?;
+        if ABORT_AFTER_BATCH.load(std::sync::atomic::Ordering::Relaxed) {
+            std::process::abort();
+        }
         self.journal.next_batch();
         self.reported = self.finished;
         self.since_report = 0;

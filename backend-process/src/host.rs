@@ -262,7 +262,6 @@ impl State {
             restarts: 0,
             budget: RestartBudget::new(options.supervision),
             watchers: Vec::new(),
-            awaiting_decision: false,
             doomed: None,
         });
         if let Err(e) = self.start_process(set, id) {
@@ -314,7 +313,6 @@ impl State {
         };
         slot.child = Some(child);
         slot.status = Status::Starting;
-        slot.awaiting_decision = false;
         // Whatever was in the dead process's hands and not started goes to the new one.
         let undelivered: Vec<Delivery> =
             slot.in_flight.drain(..).map(crate::link::unshare).collect();
@@ -473,14 +471,15 @@ impl State {
     ) {
         if let Some(slot) = self.slot_mut(id) {
             if let Some(child) = slot.child.as_mut() {
-                child.next_batch = batch + 1;
+                child.next_batch = batch.saturating_add(1);
             }
             slot.finished(finished);
         }
         for frame in crate::wire::frames(frames) {
             let failed = frame.is_err();
             self.on_frame(set, id, frame);
-            if failed || self.slot(id).is_some_and(|s| s.doomed.is_some()) {
+            // What follows a frame that does not decode cannot be framed.
+            if failed {
                 break;
             }
         }

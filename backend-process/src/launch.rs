@@ -6,7 +6,9 @@
 //! processes started ahead of need (none until the first spawn, then
 //! [`ProcessConfig::spare_processes`](crate::ProcessConfig::spare_processes)), each connected
 //! and waiting for the `Boot` that makes it a given actor: a spawn or a restart then costs a
-//! boot, not an `exec`, and the host's lock is not held across an `exec`.
+//! boot, not an `exec`. (When no spare is ready, the router starts a process itself, under the
+//! host's lock: about a millisecond, up to the 10 s connect timeout for a child that never
+//! connects.)
 
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
@@ -73,14 +75,20 @@ impl Launcher {
                     .name("actors-process-launcher".into())
                     .spawn(move || {
                         for () in wanted {
-                            if stop.load(SeqCst) {
-                                break;
-                            }
-                            // A failed start is retried at the next spawn, which starts its
-                            // own process and reports the error if it fails too.
-                            if let Ok(spare) = launch()
-                                && let Err(unused) = made.send(spare)
-                            {
+                            // A spare whose start failed is tried again a little later (a spawn
+                            // meanwhile starts its own process, and reports the error if that
+                            // fails too). The thread must not end while its children live, so
+                            // a panic here is caught, not let unwind out of it.
+                            let spare = loop {
+                                if stop.load(SeqCst) {
+                                    return;
+                                }
+                                match std::panic::catch_unwind(launch) {
+                                    Ok(Ok(spare)) => break spare,
+                                    _ => std::thread::sleep(Duration::from_millis(100)),
+                                }
+                            };
+                            if let Err(unused) = made.send(spare) {
                                 unused.into_inner().discard();
                             }
                         }
@@ -169,7 +177,12 @@ pub(crate) fn launch() -> Result<Launched, String> {
         .spawn()
         .map_err(|e| format!("spawn: {e}"))?;
     let (accepted, accepting) = bounded(1);
-    std::thread::spawn(move || drop(accepted.send(server.accept())));
+    if let Err(e) = std::thread::Builder::new()
+        .name("actors-process-accept".into())
+        .spawn(move || drop(accepted.send(server.accept())))
+    {
+        return Err(fail(process, &format!("accept thread: {e}")));
+    }
     let deadline = Instant::now() + CONNECT_TIMEOUT;
     loop {
         match accepting.recv_timeout(Duration::from_millis(5)) {

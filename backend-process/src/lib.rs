@@ -67,6 +67,12 @@ pub mod fault_injection {
     pub fn send_undecodable_frame() -> bool {
         crate::child::send_garbage()
     }
+
+    /// Makes this actor's process abort right after it sends its next batch to the host, before
+    /// its journal moves on: the host has the batch and the journal still holds it.
+    pub fn abort_after_next_batch() {
+        crate::child::ABORT_AFTER_BATCH.store(true, std::sync::atomic::Ordering::Relaxed);
+    }
 }
 
 /// Lets a test binary's processes become actor processes: write it once in each test file that

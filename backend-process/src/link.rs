@@ -7,11 +7,13 @@
 //! queued up while it was writing, with consecutive deliveries merged into one IPC message, so
 //! under load many messages share one write.
 //!
-//! A delivery is written directly, by the thread that accepted it, when that cannot block: the
-//! writer has nothing queued (so order is kept) and the child has read all but a few of the IPC
-//! messages written to it (it says how many it has read in each batch it sends), so the
-//! socket's queue (10 messages here, `net.unix.max_dgram_qlen`) and buffer have room. That
-//! saves a thread wake-up on the way to an actor that keeps up: half the hops of a round trip.
+//! A small delivery is written directly, by the thread that accepted it, when that cannot
+//! block: the writer has nothing queued (so order is kept) and the child has read every IPC
+//! message written to it (it says how many it has read in each batch it sends), so the socket
+//! is empty and one small message fits in its queue and buffer whatever they are. That saves a
+//! thread wake-up on the way to an actor that keeps up: half the hops of a round trip. Under a
+//! stream, the child is always behind by a batch or more, and the writer (which may block,
+//! holding no lock) takes over.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering::Acquire, Ordering::Release};
@@ -23,8 +25,9 @@ use crate::wire::{Delivery, DeliveryKind, ToChild};
 /// The most deliveries in one IPC write to a child (more go in the next).
 const BATCH: usize = 256;
 
-/// A direct write is allowed while the child has read all but this many IPC messages.
-const DIRECT_UNREAD: u64 = 4;
+/// The most payload bytes merged into one IPC write: well under what ipc-channel sends in one
+/// packet, so a merged write is never fragmented (a single bigger message still is).
+const BATCH_BYTES: usize = 64 * 1024;
 
 /// A direct write is allowed for a message of up to this many bytes.
 const DIRECT_BYTES: usize = 16 * 1024;
@@ -115,13 +118,11 @@ impl ChildLink {
     /// writer. Called under the host's lock, as every `send` is, so nothing is queued between
     /// the check and the write.
     pub fn deliver(&self, delivery: Arc<Delivery>) {
-        let unread = self
-            .counts
-            .written
-            .load(Acquire)
-            .saturating_sub(self.read_by_child);
-        if self.counts.queued.load(Acquire) == 0
-            && unread < DIRECT_UNREAD
+        // `queued` first: the writer counts a write before it takes the write's items off
+        // `queued`, so once `queued` reads 0, `written` includes every write it made.
+        let idle = self.counts.queued.load(Acquire) == 0;
+        if idle
+            && self.counts.written.load(Acquire) <= self.read_by_child
             && size_of(&delivery) <= DIRECT_BYTES
         {
             self.counts.written.fetch_add(1, Release);
@@ -166,19 +167,24 @@ fn write_all(
         counts.queued.fetch_sub(items as u64, Release);
         ok
     };
-    let mut run: Vec<Arc<Delivery>> = Vec::new();
-    let flush = |run: &mut Vec<Arc<Delivery>>| {
-        let items = run.len();
-        items == 0 || write(ToChild::Deliver(std::mem::take(run)), items)
+    // Deliveries waiting to be merged into one write, and their payload bytes.
+    let mut run: (Vec<Arc<Delivery>>, usize) = (Vec::new(), 0);
+    let flush = |run: &mut (Vec<Arc<Delivery>>, usize)| {
+        let items = run.0.len();
+        run.1 = 0;
+        items == 0 || write(ToChild::Deliver(std::mem::take(&mut run.0)), items)
     };
     while let Ok(first) = outbox.recv() {
         for msg in std::iter::once(first).chain(outbox.try_iter()) {
             match msg {
                 ToWriter::Deliver(delivery) => {
-                    if run.len() >= BATCH && !flush(&mut run) {
+                    let bytes = size_of(&delivery);
+                    let full = run.0.len() >= BATCH || run.1 + bytes > BATCH_BYTES;
+                    if full && !flush(&mut run) {
                         return;
                     }
-                    run.push(delivery);
+                    run.1 += bytes;
+                    run.0.push(delivery);
                 }
                 ToWriter::Other(other) => {
                     if !flush(&mut run) || !write(other, 1) {

@@ -40,8 +40,6 @@ pub(crate) struct Slot {
     pub restarts: u32,
     pub budget: RestartBudget,
     pub watchers: Vec<ActorId>,
-    /// The process reported a failure and waits for `Restart` or `Shutdown`.
-    pub awaiting_decision: bool,
     /// The process sent a bad frame and has been killed: the failure to report when its channel
     /// closes.
     pub doomed: Option<actor_core::Failure>,
@@ -86,6 +84,6 @@ impl Slot {
     }
 
     pub fn is_idle(&self) -> bool {
-        self.queue.is_empty() && self.in_flight.is_empty() && !self.awaiting_decision
+        self.queue.is_empty() && self.in_flight.is_empty()
     }
 }

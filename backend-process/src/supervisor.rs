@@ -106,7 +106,12 @@ impl State {
     /// What a dead child's journal holds: its last progress, and the sends it made that had not
     /// left yet (delivered now: they returned `Ok`). Its other frames (a `Started`, say) no
     /// longer matter: the death decides what happens next.
-    fn settle_remains(&mut self, set: &mut IpcReceiverSet, id: ActorId, remains: &Remains) {
+    pub(crate) fn settle_remains(
+        &mut self,
+        set: &mut IpcReceiverSet,
+        id: ActorId,
+        remains: &Remains,
+    ) {
         if let Some(slot) = self.slot_mut(id) {
             slot.finished(remains.finished);
         }

@@ -191,9 +191,16 @@ impl ProcessSystem {
             .filter(|s| !matches!(s.status, Status::Gone(_)))
             .map(|s| s.id)
             .collect();
+        // Their journals still count: what they handled, and the sends they made that had not
+        // left (routed now, or dead letters where the receiver is gone). With the router gone,
+        // a set of no channels stands in for its own.
+        let mut no_channels = ipc_channel::ipc::IpcReceiverSet::new().ok();
         for id in ids {
             if let Some(child) = state.slot_mut(id).and_then(|s| s.child.take()) {
-                crate::supervisor::reap(child);
+                let (_, remains) = crate::supervisor::reap(child);
+                if let Some(set) = no_channels.as_mut() {
+                    state.settle_remains(set, id, &remains);
+                }
             }
             state.terminate(
                 id,

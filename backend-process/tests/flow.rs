@@ -24,7 +24,10 @@ enum FloodMsg {
         count: u64,
     },
     Item,
-    Sleep(u64),
+    /// Some bytes, counted as an item.
+    Bulk(Vec<u8>),
+    /// Blocks the handler until the file exists.
+    WaitFor(std::path::PathBuf),
     Received(ReplyTo<u64>),
 }
 
@@ -39,8 +42,12 @@ impl Actor for Flooder {
                         .map_err(|e| ActorError::new(e.to_string()))?;
                 }
             }
-            FloodMsg::Item => self.received += 1,
-            FloodMsg::Sleep(millis) => std::thread::sleep(Duration::from_millis(millis)),
+            FloodMsg::Item | FloodMsg::Bulk(_) => self.received += 1,
+            FloodMsg::WaitFor(path) => {
+                while !path.exists() {
+                    std::thread::sleep(Duration::from_millis(5));
+                }
+            }
             FloodMsg::Received(reply_to) => ctx.reply(reply_to, self.received),
         }
         Ok(())
@@ -94,19 +101,44 @@ fn two_actors_flooding_each_other_both_get_everything() {
 }
 
 #[test]
-fn a_flood_into_an_actor_stuck_in_a_handler_waits_in_the_host() {
-    const COUNT: u64 = 20_000;
+fn sends_to_an_actor_stuck_in_a_handler_never_block_the_sender() {
+    // A message of most of a socket's buffer, then a few that could each go by a direct write,
+    // then many small ones, while the receiver reads
+    // nothing: the host must keep them, not block in a write (the sending thread holds the
+    // host's lock while it sends, so a blocked write would stop every other actor too).
+    const SMALL: u64 = 20_000;
     let system = ProcessSystem::new().unwrap();
     let stuck = system.spawn(Flooder::default()).unwrap();
     let bystander = system.spawn(Flooder::default()).unwrap();
-    system.send(&stuck, FloodMsg::Sleep(500)).unwrap();
-    // More than the child's socket holds: the rest must wait in the host, not block this thread
-    // (which holds the host's lock while it sends) or the router.
-    for _ in 0..COUNT {
-        system.send(&stuck, FloodMsg::Item).unwrap();
-    }
+    let release = std::env::temp_dir().join(format!("flow-test-{}", std::process::id()));
+    let _ = std::fs::remove_file(&release);
+    system
+        .send(&stuck, FloodMsg::WaitFor(release.clone()))
+        .unwrap();
+    let (done, sent) = crossbeam_channel::bounded(1);
+    std::thread::scope(|scope| {
+        scope.spawn(|| {
+            system
+                .send(&stuck, FloodMsg::Bulk(vec![1; 180 * 1024]))
+                .unwrap();
+            for _ in 0..3 {
+                system
+                    .send(&stuck, FloodMsg::Bulk(vec![1; 15 * 1024]))
+                    .unwrap();
+            }
+            for _ in 0..SMALL {
+                system.send(&stuck, FloodMsg::Item).unwrap();
+            }
+            let _ = done.send(());
+        });
+        let finished = sent.recv_timeout(WAIT).is_ok();
+        // Let the receiver go whatever happened, so a failure does not hang the test.
+        std::fs::write(&release, b"").unwrap();
+        assert!(finished, "a send blocked on a child that reads nothing");
+    });
     assert_eq!(received(&system, &bystander, 0), 0, "the host still routes");
-    assert_eq!(received(&system, &stuck, COUNT), COUNT);
+    assert_eq!(received(&system, &stuck, SMALL + 4), SMALL + 4);
+    let _ = std::fs::remove_file(&release);
     let report = system.shutdown(ShutdownMode::Drain, WAIT);
     assert!(
         report.is_balanced() && report.failures.is_empty(),

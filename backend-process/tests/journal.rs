@@ -53,6 +53,12 @@ enum SenderMsg {
         sent: Addr<TallyMsg>,
         done: std::path::PathBuf,
     },
+    /// Sends `Add(1)` `count` times to `to`, then has the process abort just after the batch
+    /// carrying them has gone to the host.
+    SendThenAbortAfterBatch {
+        to: Addr<TallyMsg>,
+        count: u64,
+    },
     Watch(Addr<TallyMsg>),
     Sleep(u64),
     Work,
@@ -80,6 +86,13 @@ impl Actor for Sender {
                 // Told outside the actor system, which holds the sends until the handler ends.
                 std::fs::write(&done, b"").map_err(|e| ActorError::new(e.to_string()))?;
                 std::thread::sleep(Duration::from_secs(60));
+            }
+            SenderMsg::SendThenAbortAfterBatch { to, count } => {
+                for _ in 0..count {
+                    ctx.send(&to, TallyMsg::Add(1))
+                        .map_err(|e| ActorError::new(e.to_string()))?;
+                }
+                backend_process::fault_injection::abort_after_next_batch();
             }
             SenderMsg::Watch(target) => ctx.watch(&target),
             SenderMsg::Sleep(millis) => std::thread::sleep(Duration::from_millis(millis)),
@@ -197,5 +210,38 @@ fn a_death_in_a_hook_dead_letters_no_queued_message() {
         (ledger.handled, ledger.dead_letters),
         (9, 0),
         "the watch, two asks, the sleep, five works: none lost {report:#?}"
+    );
+}
+
+#[test]
+fn a_batch_the_host_received_is_not_delivered_again_from_the_journal() {
+    // The process dies after sending its batch and before its journal moves on: the journal
+    // still holds the frames, and the host must see that it has them already.
+    const COUNT: u64 = 100;
+    let system = ProcessSystem::new().unwrap();
+    let tally = system.spawn(Tally::default()).unwrap();
+    let sender = system.spawn(Sender).unwrap();
+    system
+        .send(
+            &sender,
+            SenderMsg::SendThenAbortAfterBatch {
+                to: tally,
+                count: COUNT,
+            },
+        )
+        .unwrap();
+    assert_eq!(wait_for_sum(&system, &tally, COUNT), COUNT);
+    // Answered by the restarted process: the dead one's journal has been read by now, and
+    // anything it delivered was accepted before this ask's `Sum`.
+    assert!(system.ask(&sender, SenderMsg::Pid, WAIT).is_ok());
+    assert_eq!(sum(&system, &tally), COUNT, "each send delivered once");
+    let report = system.shutdown(ShutdownMode::Drain, WAIT);
+    assert!(report.is_balanced(), "{report:#?}");
+    assert_eq!(report.failures.len(), 1, "the abort: {report:#?}");
+    let ledger = report.actor(sender.id()).unwrap().ledger;
+    assert_eq!(
+        (ledger.handled, ledger.dead_letters),
+        (2, 0),
+        "the handler returned before the abort"
     );
 }
