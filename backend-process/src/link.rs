@@ -134,13 +134,23 @@ impl ChildLink {
         let _ = self.to_writer.send(ToWriter::Deliver(delivery));
     }
 
-    /// Once the process is gone: closes the queue and joins the writer (whose sends to a dead
-    /// process fail at once).
+    /// Once the process is gone: closes the queue and joins the writer, whose sends to a dead
+    /// process fail at once. One exception: ipc-channel writes a message bigger than a socket's
+    /// buffer (about 200 KB) in fragments over a channel whose reading end it keeps open until
+    /// the send ends, so a child that dies in the middle leaves that send waiting for ever. The
+    /// writer is then left behind (detached, blocked) rather than the router with it; merged
+    /// writes stay under 64 KiB, so only a single message that large can do this.
     pub fn close(mut self) {
         let (closed, _) = crossbeam_channel::bounded(0);
         self.to_writer = closed;
         if let Some(writer) = self.writer.take() {
-            let _ = writer.join();
+            let deadline = std::time::Instant::now() + std::time::Duration::from_secs(1);
+            while !writer.is_finished() && std::time::Instant::now() < deadline {
+                std::thread::sleep(std::time::Duration::from_micros(20));
+            }
+            if writer.is_finished() {
+                let _ = writer.join();
+            }
         }
     }
 }
