@@ -61,6 +61,10 @@ pub(crate) struct Instance<A: Actor> {
     /// Messages the runner has taken from the mailbox in a batch and not yet handled: still
     /// queued as far as the rules go (kept across a restart, dead letters at a stop).
     pub taken: Taken<Envelope<A::Msg>>,
+    /// Handled since the mailbox last counted them: counted when the runner next takes the
+    /// mailbox lock (so a message costs no lock of its own to count), and at the latest when
+    /// the actor ends, before it is reported gone.
+    pub unsettled: u64,
 }
 
 /// Who watches the actor, and why it ended once it has.
@@ -83,7 +87,7 @@ pub(crate) struct ActorCell<A: Actor> {
     pub watch: Mutex<WatchState>,
     pub stop_requested: AtomicBool,
     pub gone: AtomicBool,
-    /// Outside the instance lock, so a report never waits for a running handler.
+    /// Outside the instance, so a report can read it while a handler runs.
     pub restarts: AtomicU32,
     /// How a dedicated actor's thread is woken; `None` on the pool.
     pub wake: Option<crossbeam_channel::Sender<()>>,
@@ -117,7 +121,7 @@ impl<T> RunnerOnly<T> {
 }
 
 /// Locks a mutex whose holder may have panicked: the state it guards is still consistent
-/// here, because every hook runs under `catch_unwind` while the lock is held.
+/// here, because no user code runs while one of this crate's locks is held.
 pub(crate) fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
     mutex
         .lock()
@@ -151,6 +155,7 @@ impl<A: Actor> ActorCell<A> {
                 status: Status::Starting,
                 budget: RestartBudget::new(options.supervision),
                 taken: Taken::new(),
+                unsettled: 0,
             }),
             restarts: AtomicU32::new(0),
             watch: Mutex::new(WatchState::default()),
@@ -176,6 +181,8 @@ impl<A: Actor> ActorCell<A> {
             reason,
             DeadLetterReason::ReceiverGone,
         );
+        // Gone and closed: give the schedule back, so the actor counts as idle.
+        self.mailbox.release(0);
     }
 
     fn dedicated(&self) -> bool {
@@ -192,16 +199,15 @@ impl<A: Actor> ActorCell<A> {
             #[allow(unsafe_code)]
             let instance = unsafe { self.instance.get() };
             let mut budget = if self.dedicated() { usize::MAX } else { BUDGET };
-            // Handled since the mailbox last settled them: settled when the runner next takes
-            // the mailbox lock, so a message costs no lock of its own to count.
-            let mut handled = 0;
             // Messages taken this run: every `BUDGET` of them (and first of all) the runner
             // looks at the system queue, even on a dedicated thread that has no budget.
             let mut taken_in_run = 0usize;
             loop {
                 if instance.status == Status::Gone {
                     self.mailbox.clear_sys();
-                    break self.mailbox.release(handled);
+                    break self
+                        .mailbox
+                        .release(std::mem::take(&mut instance.unsettled));
                 }
                 if instance.status == Status::Starting {
                     supervisor::start(self, instance, shared);
@@ -218,17 +224,22 @@ impl<A: Actor> ActorCell<A> {
                     Take::SysOnly
                 };
                 let next = self.mailbox.next(
-                    &mut handled,
+                    &mut instance.unsettled,
                     take,
                     &mut instance.taken,
-                    taken_in_run % BUDGET == 0,
+                    // A dedicated actor's handlers may be long: it looks before every message.
+                    self.dedicated() || taken_in_run % BUDGET == 0,
                 );
                 match next {
-                    Next::Sys(sys) => handled += self.handle_sys(instance, shared, sys),
+                    Next::Sys(sys) => {
+                        let handled = self.handle_sys(instance, shared, sys);
+                        instance.unsettled += handled;
+                    }
                     Next::Msg(env) => {
                         budget -= 1;
                         taken_in_run += 1;
-                        handled += self.handle(instance, shared, env);
+                        let handled = self.handle(instance, shared, env);
+                        instance.unsettled += handled;
                     }
                     Next::Idle if take == Take::SysOrNothing => {
                         self.handle_sys(instance, shared, SysMsg::Shutdown);

@@ -1,5 +1,6 @@
 //! The [`Context`] handed to handlers on this backend: sends go straight into the receiver's
-//! lock-free queue and schedule it; nothing blocks.
+//! mailbox (one short lock, never held while anything runs) and schedule it; nothing waits for
+//! the receiver.
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering::SeqCst;

@@ -4,8 +4,8 @@
 //! A send has to do four things as one: check that the mailbox is open (and, if bounded, not
 //! full), count the message accepted, enqueue it, and learn whether the receiver was idle (then
 //! the sender schedules it). Under one lock that costs a send one lock of one cache line, a stop
-//! is simply "close, take everything" with no sender half-way in to wait for, and an idle
-//! mailbox holds no allocation. (The lock-free design it replaces paid two contended
+//! is simply "close, take everything" with no sender half-way in to wait for, and a mailbox
+//! that never held more than one message at a time holds no allocation. (The lock-free design it replaces paid two contended
 //! read-modify-writes a send, a kilobyte-sized queue segment for each actor's first message and
 //! 128-byte-aligned padding on every index: most of the cost of a short-lived actor.) The lock
 //! is held for a few instructions at a time and never while a handler runs, so a send never
@@ -313,17 +313,20 @@ impl<M> Mailbox<M> {
         self.lock().dead_letters += 1;
     }
 
-    /// Refuses every later send, then hands each message still accepted (the handed-over one
-    /// and the runner's `taken` ones first) to `dead`. Accepting and enqueueing happen under one lock, so nothing
-    /// is on its way in: what is queued now is all there is. `dead` runs outside the lock (it
-    /// may send, even to this actor). Called only by the thread running the actor.
+    /// Counts the runner's last `handled` messages, refuses every later send, then hands each
+    /// message still accepted (the handed-over one and the runner's `taken` ones first) to
+    /// `dead`. Accepting and enqueueing happen under one lock, so nothing is on its way in:
+    /// what is queued now is all there is. `dead` runs outside the lock (it may send, even to
+    /// this actor). Called only by the thread running the actor.
     pub fn close_and_drain(
         &self,
+        handled: u64,
         taken: &mut Taken<Envelope<M>>,
         mut dead: impl FnMut(Envelope<M>),
     ) {
         let (main, sys) = {
             let mut queues = self.lock();
+            queues.handled += handled;
             queues.closed = true;
             // SAFETY: called only by the runner, which holds the schedule.
             #[allow(unsafe_code)]

@@ -4,9 +4,10 @@
 //! Why chunks: a push never moves what is already queued, so a burst of sends (a fan-in whose
 //! receiver is not running yet) never copies a large buffer or touches fresh pages while the
 //! senders wait for the lock; and the runner takes the whole queue in one lock ([`Queue::take_all`]),
-//! then hands the emptied chunks back for reuse, so a steady stream allocates nothing. An
-//! idle queue holds no allocation, and a chunk starts small, so an actor that gets one message
-//! pays for a few slots, not a segment.
+//! then hands the emptied chunks back for reuse, so a steady stream allocates nothing. A queue
+//! that never held more than one message holds no allocation, and a chunk starts small, so an
+//! actor that gets one message pays for nothing more; after a burst, up to [`SPARE`] emptied
+//! chunks are kept for the next one (freed when the actor ends).
 
 use std::collections::VecDeque;
 

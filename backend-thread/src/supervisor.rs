@@ -110,12 +110,15 @@ pub(crate) fn terminate<A: Actor>(
     dead_letter_reason: DeadLetterReason,
 ) {
     instance.status = Status::Gone;
-    cell.mailbox.close_and_drain(&mut instance.taken, |env| {
-        if let Some(request) = env.request {
-            shared.complete_ask(request, Err(AskError::ReceiverStopped));
-        }
-        shared.dead_letter(cell.id, dead_letter_reason, Some(Box::new(env.msg)));
-    });
+    // What it handled is counted before it is reported gone (a shutdown reads the report then).
+    let handled = std::mem::take(&mut instance.unsettled);
+    cell.mailbox
+        .close_and_drain(handled, &mut instance.taken, |env| {
+            if let Some(request) = env.request {
+                shared.complete_ask(request, Err(AskError::ReceiverStopped));
+            }
+            shared.dead_letter(cell.id, dead_letter_reason, Some(Box::new(env.msg)));
+        });
     let (first, more) = {
         let mut watch = lock(&cell.watch);
         watch.exit = Some(reason.clone());
