@@ -232,4 +232,68 @@ mod tests {
         assert_eq!(all, (1..200).collect::<Vec<_>>());
         assert!(taken.is_empty() && queue.is_empty());
     }
+
+    /// One step of the property below.
+    #[derive(Clone, Debug)]
+    enum Op {
+        Push(usize),
+        PopFront,
+        TakeAll,
+        PopTaken(usize),
+    }
+
+    fn op() -> impl proptest::strategy::Strategy<Value = Op> {
+        use proptest::prelude::*;
+        prop_oneof![
+            (1usize..150).prop_map(Op::Push),
+            Just(Op::PopFront),
+            Just(Op::TakeAll),
+            (1usize..150).prop_map(Op::PopTaken),
+        ]
+    }
+
+    proptest::proptest! {
+        /// Any mix of pushes, single pops, takes and pops from the taken side gives the
+        /// messages back once each, in the order they were pushed, and both drains give the
+        /// rest in order: the same as one `VecDeque`.
+        #[test]
+        fn it_is_one_fifo_whatever_the_operations(ops in proptest::collection::vec(op(), 1..60)) {
+            let mut queue = Queue::new();
+            let mut taken = Taken::new();
+            let mut model = VecDeque::new();
+            let mut next = 0u64;
+            // The taken side holds the oldest messages: everything the model has, split at
+            // `in_taken`.
+            let mut in_taken = 0usize;
+            for op in ops {
+                match op {
+                    Op::Push(n) => (0..n).for_each(|_| {
+                        queue.push(next);
+                        model.push_back(next);
+                        next += 1;
+                    }),
+                    Op::PopFront => {
+                        if in_taken == 0 {
+                            proptest::prop_assert_eq!(queue.pop_front(), model.pop_front());
+                        }
+                    }
+                    Op::TakeAll => {
+                        if taken.is_empty() {
+                            queue.take_all(&mut taken);
+                            in_taken = model.len();
+                            proptest::prop_assert!(queue.is_empty());
+                        }
+                    }
+                    Op::PopTaken(n) => (0..n.min(in_taken)).try_for_each(|_| {
+                        in_taken -= 1;
+                        proptest::prop_assert_eq!(taken.pop_front(), model.pop_front());
+                        Ok(())
+                    })?,
+                }
+                proptest::prop_assert_eq!(queue.len() + in_taken, model.len());
+            }
+            let rest: Vec<u64> = taken.drain().chain(queue.drain()).collect();
+            proptest::prop_assert_eq!(rest, Vec::from(model));
+        }
+    }
 }
