@@ -341,47 +341,73 @@ impl State {
         kind: DeliveryKind,
         forced: bool,
     ) -> Result<(), SendFailure> {
+        let message = matches!(kind, DeliveryKind::Message { .. });
+        if let Some(reason) = self.refusal(to, type_name, message, forced) {
+            return Err(reason);
+        }
         let seq = self.next_seq();
         let Some(slot) = self.slot_mut(to) else {
             return Err(SendFailure::UnknownActor);
         };
-        if !slot.is_alive() {
-            return Err(SendFailure::Stopped);
-        }
-        if matches!(kind, DeliveryKind::Message { .. }) && slot.type_name != type_name {
-            return Err(SendFailure::WrongType {
-                expected: slot.type_name.clone(),
-            });
-        }
-        if !forced && slot.is_full() {
-            return Err(SendFailure::Full {
-                capacity: slot.capacity.unwrap_or(0),
-            });
-        }
         slot.ledger.accepted += 1;
         slot.queue.push_back(Delivery { seq, kind });
         slot.pump();
         Ok(())
     }
 
+    /// Why `to` would refuse a message (`message`: a user message, whose type must match) now,
+    /// if it would. Nothing is counted.
+    fn refusal(
+        &self,
+        to: ActorId,
+        type_name: &str,
+        message: bool,
+        forced: bool,
+    ) -> Option<SendFailure> {
+        let Some(slot) = self.slot(to) else {
+            return Some(SendFailure::UnknownActor);
+        };
+        if !slot.is_alive() {
+            return Some(SendFailure::Stopped);
+        }
+        if message && slot.type_name != type_name {
+            return Some(SendFailure::WrongType {
+                expected: slot.type_name.clone(),
+            });
+        }
+        if !forced && slot.is_full() {
+            return Some(SendFailure::Full {
+                capacity: slot.capacity.unwrap_or(0),
+            });
+        }
+        None
+    }
+
     /// Routes a message an actor sent without waiting for an answer: accepted, or a dead letter
     /// on the receiver's account (the sender was told `Ok`).
     pub(crate) fn route_from_child(&mut self, to: ActorId, type_name: &str, payload: Payload) {
-        let kind = DeliveryKind::Message {
-            payload: payload.clone(),
-            ask: None,
-        };
-        if self.accept(to, type_name, kind, false).is_err() {
-            if let Some(slot) = self.slot_mut(to) {
-                slot.ledger.accepted += 1;
-                slot.ledger.dead_letters += 1;
-            }
-            self.keep_dead_letter(
-                to,
-                DeadLetterReason::Undeliverable,
-                Some(Box::new(Encoded(payload))),
-            );
+        if self.refusal(to, type_name, true, false).is_some() {
+            self.dead_on_arrival(to, DeadLetterReason::Undeliverable, payload);
+            return;
         }
+        let kind = DeliveryKind::Message { payload, ask: None };
+        // Cannot be refused now: nothing has changed since the check.
+        let _ = self.accept(to, type_name, kind, false);
+    }
+
+    /// A message its receiver never accepted, though its sender was told `Ok` (a child's send,
+    /// a timer): accepted and dead-lettered at once, on the receiver's account.
+    pub(crate) fn dead_on_arrival(
+        &mut self,
+        to: ActorId,
+        reason: DeadLetterReason,
+        payload: Payload,
+    ) {
+        if let Some(slot) = self.slot_mut(to) {
+            slot.ledger.accepted += 1;
+            slot.ledger.dead_letters += 1;
+        }
+        self.keep_dead_letter(to, reason, Some(Box::new(Encoded(payload))));
     }
 
     /// The dead letters, with each message decoded where the host knows its type (it was spawned

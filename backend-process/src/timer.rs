@@ -5,7 +5,7 @@ use std::time::{Duration, Instant};
 
 use actor_core::{ActorId, AskError, Asker, DeadLetterReason};
 
-use crate::host::{Encoded, State};
+use crate::host::State;
 use crate::wire::Payload;
 
 /// Something to do at a given time.
@@ -67,15 +67,7 @@ impl State {
     pub fn cancel_timers(&mut self) {
         for (_, timer) in std::mem::take(&mut self.timers) {
             if let Timer::Deliver { to, payload, .. } = timer {
-                if let Some(slot) = self.slot_mut(to) {
-                    slot.ledger.accepted += 1;
-                    slot.ledger.dead_letters += 1;
-                }
-                self.keep_dead_letter(
-                    to,
-                    DeadLetterReason::Shutdown,
-                    Some(Box::new(Encoded(payload))),
-                );
+                self.dead_on_arrival(to, DeadLetterReason::Shutdown, payload);
             }
         }
     }

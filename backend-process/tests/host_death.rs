@@ -6,25 +6,13 @@ use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use actor_core::{Actor, ActorError, Backend, Context, ReplyTo};
+use actor_core::Backend;
 use backend_process::ProcessSystem;
 
 backend_process::process_test_support!();
 
-#[derive(Clone, serde::Serialize, serde::Deserialize)]
-struct Pid;
-
-impl Actor for Pid {
-    type Msg = ReplyTo<u32>;
-    fn handle<C: Context<Self>>(
-        &mut self,
-        ctx: &mut C,
-        reply_to: ReplyTo<u32>,
-    ) -> Result<(), ActorError> {
-        ctx.reply(reply_to, std::process::id());
-        Ok(())
-    }
-}
+mod common;
+use common::Pid;
 
 /// Starts three actors and prints their pids, one line, then `then`.
 fn host(then: impl FnOnce()) {

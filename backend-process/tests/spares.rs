@@ -5,28 +5,15 @@
 
 use std::time::{Duration, Instant};
 
-use actor_core::{Actor, ActorError, Backend, Context, ReplyTo, ShutdownMode};
+use actor_core::{Backend, ShutdownMode};
 use backend_process::{ProcessConfig, ProcessSystem};
 
 backend_process::process_test_support!();
 
 const WAIT: Duration = Duration::from_secs(10);
 
-#[derive(Clone, serde::Serialize, serde::Deserialize)]
-struct Pid;
-
-impl Actor for Pid {
-    type Msg = ReplyTo<u32>;
-
-    fn handle<C: Context<Self>>(
-        &mut self,
-        ctx: &mut C,
-        msg: ReplyTo<u32>,
-    ) -> Result<(), ActorError> {
-        ctx.reply(msg, std::process::id());
-        Ok(())
-    }
-}
+mod common;
+use common::Pid;
 
 /// The live (or unreaped) child processes of this process.
 fn children() -> Vec<u32> {
