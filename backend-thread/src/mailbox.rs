@@ -324,28 +324,30 @@ impl<M> Mailbox<M> {
         taken: &mut Taken<Envelope<M>>,
         mut dead: impl FnMut(Envelope<M>),
     ) {
-        let (main, sys) = {
+        // SAFETY: called only by the runner, which holds the schedule.
+        #[allow(unsafe_code)]
+        let handoff = unsafe { self.handoff.get() }.take();
+        // The queues are moved out under the lock, and emptied (their chunks freed: a gone
+        // actor keeps no queue memory) after it: senders never wait for a long queue's drain.
+        let (mut queued, sys) = {
             let mut queues = self.lock();
             queues.handled += handled;
             queues.closed = true;
-            // SAFETY: called only by the runner, which holds the schedule.
-            #[allow(unsafe_code)]
-            let handoff = unsafe { self.handoff.get() }.take();
-            // Frees the chunks too: a gone actor keeps no queue memory.
-            let main: Vec<_> = handoff
-                .into_iter()
-                .chain(taken.drain())
-                .chain(queues.main.drain())
-                .collect();
+            let queued = std::mem::replace(&mut queues.main, Queue::new());
             let sys = std::mem::take(&mut queues.sys);
             let ledgered = sys
                 .iter()
                 .filter(|sys| matches!(sys, SysMsg::Deliver(_) | SysMsg::Outcome(_)))
                 .count();
-            queues.dead_letters += (main.len() + ledgered) as u64;
-            (main, sys)
+            let main = usize::from(handoff.is_some()) + taken.len() + queued.len();
+            queues.dead_letters += (main + ledgered) as u64;
+            (queued, sys)
         };
-        main.into_iter().for_each(&mut dead);
+        handoff
+            .into_iter()
+            .chain(taken.drain())
+            .chain(queued.drain())
+            .for_each(&mut dead);
         for sys in sys {
             // An outcome's message was never made: counted, nothing to keep.
             if let SysMsg::Deliver(env) = sys {

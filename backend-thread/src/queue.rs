@@ -160,6 +160,10 @@ impl<T> Taken<T> {
         self.current.is_empty() && self.rest.is_empty()
     }
 
+    pub fn len(&self) -> usize {
+        self.current.len() + self.rest.iter().map(Vec::len).sum::<usize>()
+    }
+
     #[inline]
     pub fn pop_front(&mut self) -> Option<T> {
         match self.current.pop() {
