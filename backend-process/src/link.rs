@@ -135,11 +135,12 @@ impl ChildLink {
     }
 
     /// Once the process is gone: closes the queue and joins the writer, whose sends to a dead
-    /// process fail at once. One exception: ipc-channel writes a message bigger than a socket's
-    /// buffer (about 200 KB) in fragments over a channel whose reading end it keeps open until
-    /// the send ends, so a child that dies in the middle leaves that send waiting for ever. The
-    /// writer is then left behind (detached, blocked) rather than the router with it; merged
-    /// writes stay under 64 KiB, so only a single message that large can do this.
+    /// process fail at once. ipc-channel writes a message bigger than a socket's buffer in
+    /// fragments over a channel whose reading end it keeps open until the send ends, so such a
+    /// send to a child that died can wait a long time (half a second, measured); none is made
+    /// (merged writes stay under 64 KiB and big payloads go in shared memory, see
+    /// `wire::large`), and should one ever be, the writer is left behind after a second rather
+    /// than the router waiting with it.
     pub fn close(mut self) {
         let (closed, _) = crossbeam_channel::bounded(0);
         self.to_writer = closed;

@@ -23,6 +23,85 @@ pub(crate) fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, String> {
         .map_err(|e| format!("cannot decode a {}: {e}", std::any::type_name::<T>()))
 }
 
+/// Payloads to a child bigger than this travel in shared memory (see [`large`]).
+pub(crate) const LARGE: usize = 64 * 1024;
+
+/// How a payload to a child is written: inline up to [`LARGE`] bytes, above that in a fresh
+/// shared-memory region whose file descriptor goes with the message. ipc-channel would write a
+/// big payload in fragments over a channel it keeps open until the send ends, so a child that
+/// died in the middle would leave the writer waiting for ever; one descriptor is never
+/// fragmented. The host keeps its copy as plain bytes: the region exists only while the message
+/// is written, and the child copies it out (`Vec<u8>` on both sides).
+pub(crate) mod large {
+    use ipc_channel::ipc::IpcSharedMemory;
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+    #[derive(Serialize)]
+    enum Out<'a> {
+        Inline(&'a [u8]),
+        Shared(IpcSharedMemory),
+    }
+
+    /// The same shape as `Out`, read back.
+    #[derive(Deserialize)]
+    enum In {
+        Inline(Vec<u8>),
+        Shared(IpcSharedMemory),
+    }
+
+    pub fn serialize<S: Serializer>(bytes: &[u8], serializer: S) -> Result<S::Ok, S::Error> {
+        if bytes.len() > super::LARGE {
+            Out::Shared(IpcSharedMemory::from_bytes(bytes)).serialize(serializer)
+        } else {
+            Out::Inline(bytes).serialize(serializer)
+        }
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Vec<u8>, D::Error> {
+        Ok(match In::deserialize(deserializer)? {
+            In::Inline(bytes) => bytes,
+            In::Shared(memory) => memory.to_vec(),
+        })
+    }
+
+    /// The same for an `ask`'s outcome.
+    pub mod outcome {
+        use actor_core::AskError;
+        use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+        #[derive(Serialize)]
+        enum Out<'a> {
+            Reply(#[serde(with = "super")] &'a Vec<u8>),
+            Failed(&'a AskError),
+        }
+
+        #[derive(Deserialize)]
+        enum In {
+            Reply(#[serde(with = "super")] Vec<u8>),
+            Failed(AskError),
+        }
+
+        pub fn serialize<S: Serializer>(
+            outcome: &Result<Vec<u8>, AskError>,
+            serializer: S,
+        ) -> Result<S::Ok, S::Error> {
+            match outcome {
+                Ok(reply) => Out::Reply(reply).serialize(serializer),
+                Err(e) => Out::Failed(e).serialize(serializer),
+            }
+        }
+
+        pub fn deserialize<'de, D: Deserializer<'de>>(
+            deserializer: D,
+        ) -> Result<Result<Vec<u8>, AskError>, D::Error> {
+            Ok(match In::deserialize(deserializer)? {
+                In::Reply(reply) => Ok(reply),
+                In::Failed(e) => Err(e),
+            })
+        }
+    }
+}
+
 /// A message on its way to a child, or delivered to it and not yet confirmed.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub(crate) struct Delivery {
@@ -35,12 +114,14 @@ pub(crate) struct Delivery {
 pub(crate) enum DeliveryKind {
     /// A user message, and who is waiting for its reply if it is an `ask`.
     Message {
+        #[serde(with = "large")]
         payload: Payload,
         ask: Option<(Asker, u64)>,
     },
     /// The outcome of an `ask` this actor made: the reply, encoded, or why there is none.
     AskOutcome {
         request: u64,
+        #[serde(with = "large::outcome")]
         outcome: Result<Payload, AskError>,
     },
 }
@@ -52,6 +133,7 @@ pub(crate) enum ToChild<D = Delivery> {
     /// The actor to run: where its code is (see `child.rs`), its initial state, its identity.
     Boot {
         entry: u64,
+        #[serde(with = "large")]
         actor: Payload,
         id: ActorId,
         clock_offset: Duration,
