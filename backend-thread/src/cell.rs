@@ -253,7 +253,12 @@ impl<A: Actor> ActorCell<A> {
             }
         };
         if again {
-            self.dispatch(shared);
+            // Behind the actors already waiting, not in this worker's next slot: a busy actor
+            // gives its turn to the others.
+            match &self.wake {
+                Some(_) => self.dispatch(shared),
+                None => pool::spawn_job(shared, self.id),
+            }
         }
     }
 

@@ -8,6 +8,13 @@
 //! actix's same-thread hand-off). Only one actor fits in the slot; a second one pushes the first
 //! out into an ordinary rayon job, which idle workers can steal, and a job hands off at most
 //! [`HANDOFFS`] times before it yields to the rest of the pool, so the slot costs no fairness.
+//!
+//! Every other actor that needs a worker (woken from outside the pool, pushed out of a slot, or
+//! yielding after its budget) joins one FIFO of ready actors, and each rayon job runs the
+//! oldest one. Order is ours, not rayon's: a rayon worker runs the jobs of its own deque, newest
+//! first, before it looks at jobs pushed from outside the pool, so an actor that yields by
+//! spawning itself a new job would run again at once, and an actor woken from outside would
+//! wait behind it for ever.
 
 use std::cell::Cell;
 use std::sync::{Arc, Mutex};
@@ -40,9 +47,30 @@ pub(crate) fn run_soon(shared: &Arc<Shared>, actor: ActorId) {
     }
 }
 
-fn spawn_job(shared: &Arc<Shared>, actor: ActorId) {
+/// The pool actors waiting for a worker, oldest first.
+pub(crate) struct ReadyQueue {
+    push: crossbeam_channel::Sender<ActorId>,
+    pop: Receiver<ActorId>,
+}
+
+impl ReadyQueue {
+    pub fn new() -> Self {
+        let (push, pop) = crossbeam_channel::unbounded();
+        Self { push, pop }
+    }
+}
+
+/// Puts an actor at the back of the ready queue, and starts a rayon job that runs whichever
+/// actor is at the front (one job for each actor queued, so none is left waiting).
+pub(crate) fn spawn_job(shared: &Arc<Shared>, actor: ActorId) {
+    // Both ends live in `shared`, which this call holds: the send cannot fail.
+    let _ = shared.ready.push.send(actor);
     let shared_for_job = Arc::clone(shared);
-    shared.pool.spawn(move || run_job(&shared_for_job, actor));
+    shared.pool.spawn(move || {
+        if let Ok(oldest) = shared_for_job.ready.pop.try_recv() {
+            run_job(&shared_for_job, oldest);
+        }
+    });
 }
 
 /// A pool job: runs an actor's batch, then the actors its handlers woke, in turn.

@@ -80,6 +80,8 @@ pub(crate) struct Shared {
     pub system: u64,
     registry: boxcar::Vec<Arc<dyn Entry>>,
     pub pool: rayon::ThreadPool,
+    /// Pool actors waiting for a worker, oldest first (see `pool.rs`).
+    pub ready: pool::ReadyQueue,
     /// Every thread started for this system: pool workers and dedicated actors.
     pub threads: Threads,
     timers: Timers,
@@ -394,6 +396,7 @@ impl ThreadSystem {
             system,
             registry: boxcar::Vec::new(),
             pool,
+            ready: pool::ReadyQueue::new(),
             threads: Arc::clone(&threads),
             timers,
             asks: Mutex::default(),

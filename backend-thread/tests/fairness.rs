@@ -1,0 +1,88 @@
+//! One busy actor does not starve the others: an actor that keeps sending itself messages
+//! handles a budget of them, then gives its worker back, and the others get their turn, even on
+//! a pool of one thread.
+
+use std::time::Duration;
+
+use actor_core::{Actor, ActorError, Addr, Backend, Context, ReplyTo, ShutdownMode};
+use backend_thread::{ThreadConfig, ThreadSystem};
+
+const WAIT: Duration = Duration::from_secs(10);
+
+/// Sends itself a message for every message it handles, until told to stop.
+#[derive(Clone, Default, serde::Serialize, serde::Deserialize)]
+struct Spinner {
+    spins: u64,
+}
+
+#[derive(Debug, serde::Serialize, serde::Deserialize)]
+enum SpinMsg {
+    Spin,
+    Stop(ReplyTo<u64>),
+}
+
+impl Actor for Spinner {
+    type Msg = SpinMsg;
+
+    fn handle<C: Context<Self>>(&mut self, ctx: &mut C, msg: SpinMsg) -> Result<(), ActorError> {
+        match msg {
+            SpinMsg::Spin => {
+                self.spins += 1;
+                let me: Addr<SpinMsg> = ctx.myself();
+                ctx.send(&me, SpinMsg::Spin)
+                    .map_err(|e| ActorError::new(e.to_string()))?;
+            }
+            SpinMsg::Stop(reply_to) => {
+                ctx.reply(reply_to, self.spins);
+                ctx.stop();
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Answers at once.
+#[derive(Clone, Default, serde::Serialize, serde::Deserialize)]
+struct Echo;
+
+impl Actor for Echo {
+    type Msg = ReplyTo<()>;
+
+    fn handle<C: Context<Self>>(
+        &mut self,
+        ctx: &mut C,
+        msg: ReplyTo<()>,
+    ) -> Result<(), ActorError> {
+        ctx.reply(msg, ());
+        Ok(())
+    }
+}
+
+#[test]
+fn busy_actors_leave_room_for_the_others_on_one_worker() {
+    for workers in [1, 2] {
+        let system = ThreadSystem::with_config(ThreadConfig::default().threads(workers)).unwrap();
+        // More spinners than workers: every worker is kept busy by one.
+        let spinners: Vec<_> = (0..workers + 1)
+            .map(|_| system.spawn(Spinner::default()).unwrap())
+            .collect();
+        for spinner in &spinners {
+            system.send(spinner, SpinMsg::Spin).unwrap();
+        }
+        let echo = system.spawn(Echo).unwrap();
+        for _ in 0..20 {
+            assert_eq!(
+                system.ask(&echo, |r| r, WAIT),
+                Ok(()),
+                "an idle actor got a turn beside {} spinners on {workers} worker(s)",
+                workers + 1
+            );
+        }
+        for spinner in &spinners {
+            let spins = system.ask(spinner, SpinMsg::Stop, WAIT).unwrap();
+            assert!(spins > 0, "each spinner ran too");
+        }
+        let report = system.shutdown(ShutdownMode::DeadLetter, WAIT);
+        assert!(report.is_balanced(), "{report:#?}");
+    }
+}
