@@ -9,12 +9,12 @@
 //! out into an ordinary rayon job, which idle workers can steal, and a job hands off at most
 //! [`HANDOFFS`] times before it yields to the rest of the pool, so the slot costs no fairness.
 //!
-//! Every other actor that needs a worker (woken from outside the pool, pushed out of a slot, or
-//! yielding after its budget) joins one FIFO of ready actors, and each rayon job runs the
-//! oldest one. Order is ours, not rayon's: a rayon worker runs the jobs of its own deque, newest
-//! first, before it looks at jobs pushed from outside the pool, so an actor that yields by
-//! spawning itself a new job would run again at once, and an actor woken from outside would
-//! wait behind it for ever.
+//! An actor woken from outside the pool, or yielding after its budget, joins one FIFO of ready
+//! actors instead, with a rayon job that runs the oldest; and every pool job, between two
+//! actors, runs the oldest ready actor if one waits. Order is ours there, not rayon's: a rayon
+//! worker runs the jobs of its own deque, newest first, before it looks at jobs pushed from
+//! outside the pool, so an actor that yielded by spawning itself a new job would run again at
+//! once, and an actor woken from outside would wait behind it for ever.
 
 use std::cell::Cell;
 use std::sync::{Arc, Mutex};
@@ -40,7 +40,10 @@ thread_local! {
 pub(crate) fn run_soon(shared: &Arc<Shared>, actor: ActorId) {
     if shared.pool.current_thread_index().is_some() {
         if let Some(earlier) = NEXT.replace(Some(actor)) {
-            spawn_job(shared, earlier);
+            // A plain rayon job, which an idle worker may steal: the cheapest way to run it.
+            // Busy workers still serve the ready queue between two actors (`run_job`).
+            let shared_for_job = Arc::clone(shared);
+            shared.pool.spawn(move || run_job(&shared_for_job, earlier));
         }
     } else {
         spawn_job(shared, actor);
@@ -48,37 +51,50 @@ pub(crate) fn run_soon(shared: &Arc<Shared>, actor: ActorId) {
 }
 
 /// The pool actors waiting for a worker, oldest first.
-pub(crate) struct ReadyQueue {
-    push: crossbeam_channel::Sender<ActorId>,
-    pop: Receiver<ActorId>,
-}
+pub(crate) struct ReadyQueue(crossbeam_deque::Injector<ActorId>);
 
 impl ReadyQueue {
     pub fn new() -> Self {
-        let (push, pop) = crossbeam_channel::unbounded();
-        Self { push, pop }
+        Self(crossbeam_deque::Injector::new())
+    }
+
+    fn oldest(&self) -> Option<ActorId> {
+        loop {
+            match self.0.steal() {
+                crossbeam_deque::Steal::Success(actor) => return Some(actor),
+                crossbeam_deque::Steal::Empty => return None,
+                crossbeam_deque::Steal::Retry => {}
+            }
+        }
     }
 }
 
 /// Puts an actor at the back of the ready queue, and starts a rayon job that runs whichever
 /// actor is at the front (one job for each actor queued, so none is left waiting).
 pub(crate) fn spawn_job(shared: &Arc<Shared>, actor: ActorId) {
-    // Both ends live in `shared`, which this call holds: the send cannot fail.
-    let _ = shared.ready.push.send(actor);
+    shared.ready.0.push(actor);
     let shared_for_job = Arc::clone(shared);
     shared.pool.spawn(move || {
-        if let Ok(oldest) = shared_for_job.ready.pop.try_recv() {
+        if let Some(oldest) = shared_for_job.ready.oldest() {
             run_job(&shared_for_job, oldest);
         }
     });
 }
 
-/// A pool job: runs an actor's batch, then the actors its handlers woke, in turn.
+/// A pool job: runs an actor's batch, then the actors its handlers woke, in turn, with the
+/// oldest actor of the ready queue, if one waits, before each of them.
 fn run_job(shared: &Arc<Shared>, first: ActorId) {
     let mut current = first;
     for _ in 0..HANDOFFS {
         if let Some(entry) = shared.entry(current) {
             entry.run(shared);
+        }
+        if !shared.ready.0.is_empty()
+            && let Some(waiting) = shared.ready.oldest()
+        {
+            // The woken actor in the next slot, if any, stays there for after this one.
+            current = waiting;
+            continue;
         }
         match NEXT.take() {
             Some(next) => current = next,
