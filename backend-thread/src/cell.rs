@@ -215,6 +215,11 @@ impl<A: Actor> ActorCell<A> {
                     self.stop_if_requested(instance, shared);
                     continue;
                 }
+                // A spent budget is renewed while no actor waits for a worker: yielding then
+                // would only cost a trip through the ready queue back to this actor.
+                if budget == 0 && !shared.ready.has_waiting() {
+                    budget = BUDGET;
+                }
                 // Shutdown stops every actor at once: none starts another message.
                 let take = if shared.is_stopping() {
                     Take::SysOrNothing
