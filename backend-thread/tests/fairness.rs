@@ -41,6 +41,42 @@ impl Actor for Spinner {
     }
 }
 
+/// Wakes two actors from inside its handler: the echo first, then the sink, which takes the
+/// worker's next slot and pushes the echo out. The echo must still get its turn beside busy
+/// actors, or the ask it answers never returns.
+#[derive(Clone, serde::Serialize, serde::Deserialize)]
+struct Fanout {
+    echo: Addr<ReplyTo<()>>,
+    sink: Addr<()>,
+}
+
+impl Actor for Fanout {
+    type Msg = ReplyTo<()>;
+
+    fn handle<C: Context<Self>>(
+        &mut self,
+        ctx: &mut C,
+        reply_to: ReplyTo<()>,
+    ) -> Result<(), ActorError> {
+        ctx.send(&self.echo, reply_to)
+            .map_err(|e| ActorError::new(e.to_string()))?;
+        ctx.send(&self.sink, ())
+            .map_err(|e| ActorError::new(e.to_string()))
+    }
+}
+
+/// Takes anything, does nothing.
+#[derive(Clone, serde::Serialize, serde::Deserialize)]
+struct Sink;
+
+impl Actor for Sink {
+    type Msg = ();
+
+    fn handle<C: Context<Self>>(&mut self, _: &mut C, (): ()) -> Result<(), ActorError> {
+        Ok(())
+    }
+}
+
 /// Answers at once.
 #[derive(Clone, Default, serde::Serialize, serde::Deserialize)]
 struct Echo;
@@ -85,4 +121,30 @@ fn busy_actors_leave_room_for_the_others_on_one_worker() {
         let report = system.shutdown(ShutdownMode::DeadLetter, WAIT);
         assert!(report.is_balanced(), "{report:#?}");
     }
+}
+
+#[test]
+fn an_actor_pushed_out_of_a_next_slot_gets_its_turn_beside_busy_actors() {
+    let system = ThreadSystem::with_config(ThreadConfig::default().threads(1)).unwrap();
+    let spinners: Vec<_> = (0..2)
+        .map(|_| system.spawn(Spinner::default()).unwrap())
+        .collect();
+    for spinner in &spinners {
+        system.send(spinner, SpinMsg::Spin).unwrap();
+    }
+    let echo = system.spawn(Echo).unwrap();
+    let sink = system.spawn(Sink).unwrap();
+    let fanout = system.spawn(Fanout { echo, sink }).unwrap();
+    for _ in 0..20 {
+        assert_eq!(
+            system.ask(&fanout, |r| r, WAIT),
+            Ok(()),
+            "the echo pushed out of the slot answered beside two spinners on one worker"
+        );
+    }
+    for spinner in &spinners {
+        system.ask(spinner, SpinMsg::Stop, WAIT).unwrap();
+    }
+    let report = system.shutdown(ShutdownMode::DeadLetter, WAIT);
+    assert!(report.is_balanced(), "{report:#?}");
 }
