@@ -326,6 +326,19 @@ impl<A: Actor> ActorCell<A> {
         sys: SysMsg<A::Msg>,
     ) -> u64 {
         match sys {
+            // Shutdown has begun: no message starts any more, a fired timer's or an ask's
+            // outcome included; it is a dead letter like the ones still queued.
+            SysMsg::Deliver(env) if shared.is_stopping() => {
+                self.mailbox.count_dead();
+                if let Some(request) = env.request {
+                    shared.complete_ask(request, Err(AskError::ReceiverStopped));
+                }
+                shared.dead_letter(self.id, DeadLetterReason::Shutdown, Some(Box::new(env.msg)));
+            }
+            SysMsg::Outcome(_) if shared.is_stopping() => {
+                self.mailbox.count_dead();
+                shared.dead_letter(self.id, DeadLetterReason::Shutdown, None);
+            }
             SysMsg::Deliver(env) => return self.handle(instance, shared, env),
             SysMsg::Outcome(make) => match caught(|| Ok(make())) {
                 Ok(msg) => return self.handle(instance, shared, Envelope { msg, request: None }),

@@ -284,3 +284,55 @@ fn a_panic_in_on_reply_is_the_asking_actors_failure() {
     );
     assert!(report.is_balanced());
 }
+
+/// Set by [`TimerInHand`] once its handler has begun (this backend runs in this process).
+static IN_HAND: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Sets a timer for itself, then stays in its handler a while.
+#[derive(Clone, Default, serde::Serialize, serde::Deserialize)]
+struct TimerInHand;
+
+#[derive(Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+enum TimerMsg {
+    Start,
+    Tick,
+}
+
+impl Actor for TimerInHand {
+    type Msg = TimerMsg;
+    fn handle<C: Context<Self>>(&mut self, ctx: &mut C, msg: TimerMsg) -> Result<(), ActorError> {
+        if msg == TimerMsg::Start {
+            let me = ctx.myself();
+            ctx.send_after(&me, TimerMsg::Tick, Duration::from_millis(20))
+                .map_err(|e| ActorError::new(e.to_string()))?;
+            IN_HAND.store(true, SeqCst);
+            std::thread::sleep(Duration::from_millis(300));
+        }
+        Ok(())
+    }
+}
+
+#[test]
+fn a_timer_firing_during_shutdown_is_a_dead_letter_not_a_new_message() {
+    let system = ThreadSystem::new().unwrap();
+    let actor = system.spawn(TimerInHand).unwrap();
+    system.send(&actor, TimerMsg::Start).unwrap();
+    let deadline = Instant::now() + WAIT;
+    while !IN_HAND.load(SeqCst) {
+        assert!(Instant::now() < deadline, "the handler never began");
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    // The tick fires while the handler still runs, after the shutdown began.
+    let report = system.shutdown(ShutdownMode::DeadLetter, WAIT);
+    assert!(report.is_balanced(), "{report:#?}");
+    let ledger = report.actor(actor.id()).unwrap().ledger;
+    assert_eq!((ledger.handled, ledger.dead_letters), (1, 1), "{report:#?}");
+    let tick = report.dead_letters.iter().any(|letter| {
+        letter
+            .message
+            .as_ref()
+            .and_then(|m| m.downcast_ref::<TimerMsg>())
+            == Some(&TimerMsg::Tick)
+    });
+    assert!(tick, "the tick is among the dead letters: {report:#?}");
+}
