@@ -60,6 +60,22 @@ impl<'a, A: Actor> ProcessContext<'a, A> {
             .send(wire(payload))
             .map_err(|e| SendError::new(to, SendFailure::Transport(e), msg))
     }
+
+    /// A send, now (`None`) or after a delay (kept by the host's timers).
+    fn send_later<M: Message>(
+        &mut self,
+        to: actor_core::ActorId,
+        msg: M,
+        delay: Option<Duration>,
+    ) -> Result<(), SendError<M>> {
+        let type_name = type_name::<M>().to_string();
+        self.post(to, msg, |payload| ToHost::Send {
+            to,
+            type_name,
+            payload,
+            delay,
+        })
+    }
 }
 
 impl<A: Actor> Context<A> for ProcessContext<'_, A> {
@@ -68,14 +84,7 @@ impl<A: Actor> Context<A> for ProcessContext<'_, A> {
     }
 
     fn send<M: Message>(&mut self, to: &impl ActorRef<M>, msg: M) -> Result<(), SendError<M>> {
-        let to = to.id();
-        let type_name = type_name::<M>().to_string();
-        self.post(to, msg, |payload| ToHost::Send {
-            to,
-            type_name,
-            payload,
-            delay: None,
-        })
+        self.send_later(to.id(), msg, None)
     }
 
     fn send_after<M: Message>(
@@ -84,14 +93,7 @@ impl<A: Actor> Context<A> for ProcessContext<'_, A> {
         msg: M,
         delay: Duration,
     ) -> Result<(), SendError<M>> {
-        let to = to.id();
-        let type_name = type_name::<M>().to_string();
-        self.post(to, msg, |payload| ToHost::Send {
-            to,
-            type_name,
-            payload,
-            delay: Some(delay),
-        })
+        self.send_later(to.id(), msg, Some(delay))
     }
 
     fn ask<M, R, F>(
