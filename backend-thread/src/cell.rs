@@ -3,12 +3,12 @@
 
 use std::any::Any;
 use std::panic::{AssertUnwindSafe, catch_unwind};
-use std::sync::atomic::{AtomicBool, AtomicU32, Ordering::SeqCst};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering::Relaxed, Ordering::SeqCst};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use actor_core::{
     Actor, ActorError, ActorId, ActorReport, AskError, DeadLetterReason, ExitReason, Failure,
-    Phase, Placement, RestartBudget, Signal, SpawnOptions,
+    Ledger, Phase, Placement, RestartBudget, Signal, SpawnOptions,
 };
 
 use crate::context::ThreadContext;
@@ -23,8 +23,12 @@ pub(crate) const BUDGET: usize = 64;
 
 /// What the registry holds: the operations on an actor that do not depend on its types.
 pub(crate) trait Entry: Send + Sync + 'static {
+    /// The cell itself, to be downcast to `ActorCell<A>` when it is used again.
+    fn cell_any(&self) -> &dyn Any;
     /// The mailbox, to be downcast to `Mailbox<M>` by a sender that knows `M`.
     fn mailbox_any(&self) -> &dyn Any;
+    /// The actor the cell serves now (or served last, if it is gone).
+    fn id(&self) -> ActorId;
     fn message_type(&self) -> &'static str;
     /// Makes sure the actor will run (if it is not already scheduled or running).
     fn schedule(&self, shared: &Arc<Shared>);
@@ -33,15 +37,31 @@ pub(crate) trait Entry: Send + Sync + 'static {
     fn dispatch(&self, shared: &Arc<Shared>);
     /// Runs a batch; called by the pool job or the dedicated thread that holds the schedule.
     fn run(&self, shared: &Arc<Shared>);
-    fn signal(&self, shared: &Arc<Shared>, signal: Signal);
-    /// Registers a watcher; returns the exit reason instead if the actor is already gone.
-    fn add_watcher(&self, watcher: ActorId) -> Option<ExitReason>;
+    /// Queues a signal for actor `to`; `false` if `to` is gone.
+    fn signal(&self, shared: &Arc<Shared>, to: ActorId, signal: Signal) -> bool;
+    /// Registers a watcher of actor `target`.
+    fn add_watcher(&self, target: ActorId, watcher: ActorId) -> Watched;
     /// Orders the actor to stop for shutdown after its current message.
     fn order_shutdown(&self, shared: &Arc<Shared>);
     fn is_gone(&self) -> bool;
     /// Neither scheduled nor holding work.
     fn is_idle(&self) -> bool;
+    /// The report of the actor served now.
     fn report(&self) -> ActorReport;
+    /// The report of the actor served now, after those of the earlier actors the cell served.
+    fn reports(&self, into: &mut Vec<ActorReport>);
+    /// Applies `change` to the final report of `id`, an earlier actor of this cell; `false` if
+    /// `id` is not one.
+    fn change_retired(&self, id: ActorId, change: &mut dyn FnMut(&mut ActorReport)) -> bool;
+}
+
+/// What came of registering a watcher.
+pub(crate) enum Watched {
+    Added,
+    /// The actor is gone, for this reason.
+    Gone(ExitReason),
+    /// The cell serves a later actor: the watched one is in the registry's tombstones.
+    Stale,
 }
 
 /// Where an actor is in its life.
@@ -54,6 +74,8 @@ pub(crate) enum Status {
 
 /// The mutable part, touched only by the thread running the actor (see [`RunnerOnly`]).
 pub(crate) struct Instance<A: Actor> {
+    /// The actor that spawned this one, told of a failure it escalates.
+    pub parent: Option<ActorId>,
     pub initial: A,
     pub current: A,
     pub status: Status,
@@ -67,24 +89,27 @@ pub(crate) struct Instance<A: Actor> {
     pub unsettled: u64,
 }
 
-/// Who watches the actor, and why it ended once it has.
-#[derive(Default)]
-pub(crate) struct WatchState {
+/// The actor's identity as reports show it, who watches it, and why it ended once it has.
+pub(crate) struct Life {
+    /// The actor the cell serves now: a watch of an earlier one is not registered here.
+    pub owner: ActorId,
+    pub name: Option<String>,
     /// The first watcher, which most watched actors (children watched by their parent) have
     /// alone: kept inline, it costs no allocation.
     pub first: Option<ActorId>,
     pub more: Vec<ActorId>,
     pub exit: Option<ExitReason>,
+    /// The final reports of the earlier actors the cell served, by use (see `registry.rs`).
+    pub retired: Vec<ActorReport>,
 }
 
 pub(crate) struct ActorCell<A: Actor> {
-    pub id: ActorId,
-    pub name: Option<String>,
-    pub parent: Option<ActorId>,
+    /// The actor served now (see `registry.rs`); read with [`ActorCell::id`].
+    id: AtomicU64,
     pub mailbox: Mailbox<A::Msg>,
     /// Touched only by the thread that holds the actor's schedule: see [`RunnerOnly`].
     instance: RunnerOnly<Instance<A>>,
-    pub watch: Mutex<WatchState>,
+    pub life: Mutex<Life>,
     pub stop_requested: AtomicBool,
     pub gone: AtomicBool,
     /// Outside the instance, so a report can read it while a handler runs.
@@ -145,11 +170,10 @@ impl<A: Actor> ActorCell<A> {
         wake: Option<crossbeam_channel::Sender<()>>,
     ) -> Arc<Self> {
         Arc::new(Self {
-            id,
-            name: options.name.clone(),
-            parent,
-            mailbox: Mailbox::new(options.capacity),
+            id: AtomicU64::new(id.get()),
+            mailbox: Mailbox::new(id, options.capacity),
             instance: RunnerOnly::new(Instance {
+                parent,
                 initial: actor.clone(),
                 current: actor,
                 status: Status::Starting,
@@ -158,11 +182,71 @@ impl<A: Actor> ActorCell<A> {
                 unsettled: 0,
             }),
             restarts: AtomicU32::new(0),
-            watch: Mutex::new(WatchState::default()),
+            life: Mutex::new(Life {
+                owner: id,
+                name: options.name.clone(),
+                first: None,
+                more: Vec::new(),
+                exit: None,
+                retired: Vec::new(),
+            }),
             stop_requested: AtomicBool::new(false),
             gone: AtomicBool::new(false),
             wake,
         })
+    }
+
+    /// The actor the cell serves now. Relaxed: it changes only while no other thread uses the
+    /// cell for the actor it names (a cell is handed over through the registry's lock).
+    pub fn id(&self) -> ActorId {
+        ActorId::new(self.id.load(Relaxed))
+    }
+
+    /// Makes a gone cell, taken from the registry's free list, serve a new actor `id`; the
+    /// last actor's final report is kept with the cell, and its ledger returned. No thread
+    /// holds or can claim the cell's schedule: its last runner gave it up before the cell was
+    /// freed, and its mailbox is open only to `id`, which nobody knows yet.
+    pub fn renew(
+        &self,
+        id: ActorId,
+        actor: A,
+        options: &SpawnOptions,
+        parent: Option<ActorId>,
+    ) -> Ledger {
+        let restarts = self.restarts.swap(0, SeqCst);
+        let mut last = Ledger::default();
+        // Under the mailbox lock, so no late message is counted between the two owners.
+        self.mailbox.reopen(id, options.capacity, |ledger: Ledger| {
+            last = ledger;
+            let mut life = lock(&self.life);
+            let report = ActorReport {
+                id: life.owner,
+                name: life.name.take(),
+                ledger,
+                restarts,
+                exit: life.exit.take().unwrap_or(ExitReason::Killed),
+            };
+            life.retired.push(report);
+            life.owner = id;
+            life.name.clone_from(&options.name);
+        });
+        self.id.store(id.get(), Relaxed);
+        self.stop_requested.store(false, SeqCst);
+        self.gone.store(false, SeqCst);
+        // SAFETY: no runner exists or can start (see above); the free list's lock orders the
+        // last runner's use of the instance before this one.
+        #[allow(unsafe_code)]
+        let instance = unsafe { self.instance.get() };
+        *instance = Instance {
+            parent,
+            initial: actor.clone(),
+            current: actor,
+            status: Status::Starting,
+            budget: RestartBudget::new(options.supervision),
+            taken: Taken::new(),
+            unsettled: 0,
+        };
+        last
     }
 
     /// Ends an actor that could not be given a thread: it never ran.
@@ -192,7 +276,7 @@ impl<A: Actor> ActorCell<A> {
     /// Handles system messages, then up to a budget of messages (no limit on a dedicated
     /// thread), then gives the thread back, and runs again later if work is left.
     pub fn run(&self, shared: &Arc<Shared>) {
-        let again = {
+        let after = {
             // SAFETY: `run` is only called by the holder of the schedule (a pool job or a
             // dedicated thread's wake-up each follow one successful claim), and the reference
             // is not used after the schedule is given up (`Next::Idle`, `release`).
@@ -205,9 +289,10 @@ impl<A: Actor> ActorCell<A> {
             loop {
                 if instance.status == Status::Gone {
                     self.mailbox.clear_sys();
-                    break self
-                        .mailbox
+                    // A closed mailbox takes no more work, so this is the last release.
+                    self.mailbox
                         .release(std::mem::take(&mut instance.unsettled));
+                    break After::Free;
                 }
                 if instance.status == Status::Starting {
                     supervisor::start(self, instance, shared);
@@ -251,19 +336,24 @@ impl<A: Actor> ActorCell<A> {
                     }
                     // The schedule was given up under the mailbox lock: `instance` is not
                     // touched again, a send from now on may start another runner.
-                    Next::Idle => break false,
-                    Next::Yield => break true,
+                    Next::Idle => break After::Nothing,
+                    Next::Yield => break After::Again,
                 }
                 self.stop_if_requested(instance, shared);
             }
         };
-        if again {
+        match after {
+            After::Nothing => {}
             // Behind the actors already waiting, not in this worker's next slot: a busy actor
             // gives its turn to the others.
-            match &self.wake {
+            After::Again => match &self.wake {
                 Some(_) => self.dispatch(shared),
-                None => pool::spawn_job(shared, self.id),
-            }
+                None => pool::spawn_job(shared, self.id()),
+            },
+            // A dedicated actor's cell goes with its thread; a pool actor's serves the next
+            // actor of its type.
+            After::Free if self.dedicated() => {}
+            After::Free => shared.registry.recycle::<A>(self.id()),
         }
     }
 
@@ -287,7 +377,7 @@ impl<A: Actor> ActorCell<A> {
         match &self.wake {
             // A full wake channel already holds a wake-up.
             Some(wake) => drop(wake.try_send(())),
-            None => pool::run_soon(shared, self.id),
+            None => pool::run_soon(shared, self.id()),
         }
     }
 
@@ -308,7 +398,7 @@ impl<A: Actor> ActorCell<A> {
             Err(failure) => {
                 // The message was moved into the handler: the dead letter cannot hold it.
                 self.mailbox.count_dead();
-                shared.dead_letter(self.id, DeadLetterReason::FailedWhileHandling, None);
+                shared.dead_letter(self.id(), DeadLetterReason::FailedWhileHandling, None);
                 if let Some(request) = request {
                     shared.complete_ask(request, Err(AskError::ReceiverFailed(failure.clone())));
                 }
@@ -333,18 +423,22 @@ impl<A: Actor> ActorCell<A> {
                 if let Some(request) = env.request {
                     shared.complete_ask(request, Err(AskError::ReceiverStopped));
                 }
-                shared.dead_letter(self.id, DeadLetterReason::Shutdown, Some(Box::new(env.msg)));
+                shared.dead_letter(
+                    self.id(),
+                    DeadLetterReason::Shutdown,
+                    Some(Box::new(env.msg)),
+                );
             }
             SysMsg::Outcome(_) if shared.is_stopping() => {
                 self.mailbox.count_dead();
-                shared.dead_letter(self.id, DeadLetterReason::Shutdown, None);
+                shared.dead_letter(self.id(), DeadLetterReason::Shutdown, None);
             }
             SysMsg::Deliver(env) => return self.handle(instance, shared, env),
             SysMsg::Outcome(make) => match caught(|| Ok(make())) {
                 Ok(msg) => return self.handle(instance, shared, Envelope { msg, request: None }),
                 Err(failure) => {
                     self.mailbox.count_dead();
-                    shared.dead_letter(self.id, DeadLetterReason::FailedWhileHandling, None);
+                    shared.dead_letter(self.id(), DeadLetterReason::FailedWhileHandling, None);
                     supervisor::fail(self, instance, shared, Phase::Handle, failure);
                 }
             },
@@ -375,8 +469,16 @@ impl<A: Actor> ActorCell<A> {
 }
 
 impl<A: Actor> Entry for ActorCell<A> {
+    fn cell_any(&self) -> &dyn Any {
+        self
+    }
+
     fn mailbox_any(&self) -> &dyn Any {
         &self.mailbox
+    }
+
+    fn id(&self) -> ActorId {
+        ActorCell::id(self)
     }
 
     fn message_type(&self) -> &'static str {
@@ -397,28 +499,34 @@ impl<A: Actor> Entry for ActorCell<A> {
         ActorCell::run(self, shared);
     }
 
-    fn signal(&self, shared: &Arc<Shared>, signal: Signal) {
-        if !self.is_gone() && self.mailbox.push_sys(SysMsg::Signal(signal)) {
-            self.dispatch(shared);
+    fn signal(&self, shared: &Arc<Shared>, to: ActorId, signal: Signal) -> bool {
+        match self.mailbox.push_sys(to, SysMsg::Signal(signal)) {
+            Some(true) => self.dispatch(shared),
+            Some(false) => {}
+            None => return false,
         }
+        true
     }
 
-    fn add_watcher(&self, watcher: ActorId) -> Option<ExitReason> {
-        let mut watch = lock(&self.watch);
-        if let Some(exit) = &watch.exit {
-            return Some(exit.clone());
+    fn add_watcher(&self, target: ActorId, watcher: ActorId) -> Watched {
+        let mut life = lock(&self.life);
+        if life.owner != target {
+            return Watched::Stale;
         }
-        match watch.first {
-            None => watch.first = Some(watcher),
+        if let Some(exit) = &life.exit {
+            return Watched::Gone(exit.clone());
+        }
+        match life.first {
+            None => life.first = Some(watcher),
             Some(first) if first == watcher => {}
-            Some(_) if watch.more.contains(&watcher) => {}
-            Some(_) => watch.more.push(watcher),
+            Some(_) if life.more.contains(&watcher) => {}
+            Some(_) => life.more.push(watcher),
         }
-        None
+        Watched::Added
     }
 
     fn order_shutdown(&self, shared: &Arc<Shared>) {
-        if self.mailbox.push_sys(SysMsg::Shutdown) {
+        if self.mailbox.push_sys(self.id(), SysMsg::Shutdown) == Some(true) {
             self.dispatch(shared);
         }
     }
@@ -433,14 +541,45 @@ impl<A: Actor> Entry for ActorCell<A> {
 
     fn report(&self) -> ActorReport {
         let restarts = self.restarts.load(SeqCst);
+        let ledger = self.mailbox.ledger();
+        let life = lock(&self.life);
         ActorReport {
-            id: self.id,
-            name: self.name.clone(),
-            ledger: self.mailbox.ledger(),
+            id: life.owner,
+            name: life.name.clone(),
+            ledger,
             restarts,
-            exit: lock(&self.watch).exit.clone().unwrap_or(ExitReason::Killed),
+            exit: life.exit.clone().unwrap_or(ExitReason::Killed),
         }
     }
+
+    fn reports(&self, into: &mut Vec<ActorReport>) {
+        into.extend(lock(&self.life).retired.iter().cloned());
+        into.push(self.report());
+    }
+
+    fn change_retired(&self, id: ActorId, change: &mut dyn FnMut(&mut ActorReport)) -> bool {
+        let mut life = lock(&self.life);
+        // The n-th report is that of the cell's n-th use (see `registry.rs`).
+        let found = usize::try_from(crate::registry::use_of(id))
+            .ok()
+            .and_then(|n| life.retired.get_mut(n));
+        match found {
+            Some(report) if report.id == id => {
+                change(report);
+                true
+            }
+            _ => false,
+        }
+    }
+}
+
+/// What a run leaves to do once the actor's state is no longer touched.
+enum After {
+    Nothing,
+    /// Still scheduled: run again, after the actors waiting.
+    Again,
+    /// The actor is gone and its schedule given up for good: the cell can serve another.
+    Free,
 }
 
 /// The placement an actor asked for, as this backend applies it.

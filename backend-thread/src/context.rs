@@ -28,7 +28,7 @@ impl<'a, A: Actor> ThreadContext<'a, A> {
 
 impl<A: Actor> Context<A> for ThreadContext<'_, A> {
     fn myself(&self) -> Addr<A::Msg> {
-        Addr::from_id(self.cell.id)
+        Addr::from_id(self.cell.id())
     }
 
     fn send<M: Message>(&mut self, to: &impl ActorRef<M>, msg: M) -> Result<(), SendError<M>> {
@@ -56,7 +56,7 @@ impl<A: Actor> Context<A> for ThreadContext<'_, A> {
         R: Message,
         F: FnOnce(Result<R, AskError>) -> A::Msg + Send + 'static,
     {
-        let asker = self.cell.id;
+        let asker = self.cell.id();
         let complete = move |shared: &Arc<Shared>, outcome: Outcome| {
             let delivered = outcome.is_ok();
             let result = outcome.and_then(|reply| AskError::take_reply::<R>(reply));
@@ -86,11 +86,11 @@ impl<A: Actor> Context<A> for ThreadContext<'_, A> {
         actor: B,
         options: SpawnOptions,
     ) -> Result<Addr<B::Msg>, SpawnError> {
-        self.shared.spawn(actor, options, Some(self.cell.id))
+        self.shared.spawn(actor, options, Some(self.cell.id()))
     }
 
     fn watch<M: Message>(&mut self, target: &impl ActorRef<M>) {
-        self.shared.watch(self.cell.id, target.id());
+        self.shared.watch(self.cell.id(), target.id());
     }
 
     fn stop(&mut self) {

@@ -3,8 +3,9 @@
 //! handlers that run long. The actor code is the same either way; only the spawn option differs.
 //!
 //! # How a message travels
-//! [`Context::send`](actor_core::Context::send) looks the receiver up by id in a lock-free,
-//! append-only registry and, under its mailbox's one short lock, checks that it is open, counts
+//! [`Context::send`](actor_core::Context::send) looks the receiver up by id in a lock-free
+//! registry and, under its mailbox's one short lock, checks that it is open (and still serves
+//! that actor: a gone pool actor's cell serves the next actor of its type), counts
 //! the message accepted, queues it (in chunks, `queue.rs`) and learns whether the receiver was
 //! idle; if so it schedules it: a job on the pool (or the sending worker's next slot, so a reply
 //! often runs on the same thread with no wake-up), or a wake-up of its dedicated thread. A
@@ -23,6 +24,10 @@
 //!   within its timeout. A handler that never returns cannot be killed on a thread: its actor is
 //!   listed as unresponsive in the report and its thread is left detached.
 //! * Time is wall time: timers and `ask` timeouts use `std::time::Instant`.
+//! * Memory follows the actors alive, not those ever spawned: a gone pool actor's cell is used
+//!   again by the next actor of its type (`registry.rs`), and its id never names that actor.
+//!   What stays of each gone actor is its final report (about a hundred bytes), because the
+//!   shutdown report lists every actor ever spawned. A dedicated actor's cell is not reused.
 #![deny(missing_docs)]
 
 mod cell;
@@ -30,6 +35,7 @@ mod context;
 mod mailbox;
 mod pool;
 mod queue;
+mod registry;
 mod supervisor;
 mod system;
 mod timer;

@@ -18,7 +18,7 @@
 use std::collections::VecDeque;
 use std::sync::{Mutex, MutexGuard, TryLockError};
 
-use actor_core::{Ledger, SendFailure, Signal};
+use actor_core::{ActorId, Ledger, SendFailure, Signal};
 use crossbeam_utils::Backoff;
 
 use crate::cell::{RunnerOnly, lock};
@@ -48,6 +48,12 @@ const SYS_KEPT: usize = 64;
 
 /// Everything the lock guards.
 struct Queues<M> {
+    /// The actor the mailbox serves now: a cell is used again by a later actor of the same
+    /// type (`registry.rs`), and a message for an earlier one is refused here, under the lock
+    /// where it would otherwise be accepted.
+    owner: ActorId,
+    /// The bound on `main`, if any.
+    capacity: Option<usize>,
     main: Queue<Envelope<M>>,
     sys: VecDeque<SysMsg<M>>,
     accepted: u64,
@@ -70,6 +76,28 @@ impl<M> Queues<M> {
         self.scheduled = !self.main.is_empty() || !self.sys.is_empty();
         self.scheduled
     }
+
+    /// Open to messages for `to`: it is the actor served now, and it has not stopped.
+    fn open_to(&self, to: ActorId) -> bool {
+        self.owner == to && !self.closed
+    }
+
+    fn ledger(&self) -> Ledger {
+        Ledger {
+            accepted: self.accepted,
+            handled: self.handled,
+            dead_letters: self.dead_letters,
+        }
+    }
+}
+
+/// A message that may not be refused, arriving where its receiver is gone.
+pub(crate) enum Late<T> {
+    /// The receiver's mailbox is closed: counted there, accepted and dead.
+    Counted(T),
+    /// The mailbox serves a later actor now: nothing is counted here (the receiver's final
+    /// account is in the registry's tombstones).
+    Stale(T),
 }
 
 /// The queues, the ledger and the scheduling flag of one actor.
@@ -81,7 +109,6 @@ pub(crate) struct Mailbox<M> {
     /// mailbox (the send, the runner's release), not three. Unbounded mailboxes only: a bounded
     /// one's capacity counts its queue.
     handoff: RunnerOnly<Option<Envelope<M>>>,
-    capacity: Option<usize>,
 }
 
 /// Why a message did not get into the mailbox, with the message.
@@ -135,9 +162,11 @@ impl<M> Mailbox<M> {
         lock(&self.queues)
     }
 
-    pub fn new(capacity: Option<usize>) -> Self {
+    pub fn new(owner: ActorId, capacity: Option<usize>) -> Self {
         Self {
             queues: Mutex::new(Queues {
+                owner,
+                capacity,
                 main: Queue::new(),
                 sys: VecDeque::new(),
                 accepted: 0,
@@ -147,24 +176,37 @@ impl<M> Mailbox<M> {
                 scheduled: false,
             }),
             handoff: RunnerOnly::new(None),
-            capacity,
         }
     }
 
-    /// Accepts a message into the queue, or gives it back (mailbox closed or full). `Ok(true)`:
-    /// the actor was idle and the caller must make it run.
-    pub fn push(&self, env: Envelope<M>) -> Result<bool, Refused<M>> {
+    /// Makes a closed, idle mailbox serve a new actor: its counts start again from zero and
+    /// `retire` is given the last owner's final ledger, under the lock, so no late message can
+    /// be counted in between. Called only for a cell taken from the registry's free list.
+    pub fn reopen(&self, owner: ActorId, capacity: Option<usize>, retire: impl FnOnce(Ledger)) {
         let mut queues = self.lock();
-        if queues.closed {
+        retire(queues.ledger());
+        queues.owner = owner;
+        queues.capacity = capacity;
+        queues.accepted = 0;
+        queues.handled = 0;
+        queues.dead_letters = 0;
+        queues.closed = false;
+    }
+
+    /// Accepts a message for `to` into the queue, or gives it back (`to` stopped, or the
+    /// mailbox is full). `Ok(true)`: the actor was idle and the caller must make it run.
+    pub fn push(&self, to: ActorId, env: Envelope<M>) -> Result<bool, Refused<M>> {
+        let mut queues = self.lock();
+        if !queues.open_to(to) {
             return Err(Refused(SendFailure::Stopped, env));
         }
-        if let Some(capacity) = self.capacity
+        if let Some(capacity) = queues.capacity
             && queues.main.len() >= capacity
         {
             return Err(Refused(SendFailure::Full { capacity }, env));
         }
         queues.accepted += 1;
-        if self.capacity.is_none() && queues.claim() {
+        if queues.capacity.is_none() && queues.claim() {
             // SAFETY: this sender has just claimed the schedule, so no runner exists until it
             // dispatches one, which then finds the message (the dispatch orders this write
             // before the runner's read).
@@ -177,40 +219,54 @@ impl<M> Mailbox<M> {
         Ok(queues.claim())
     }
 
-    /// Accepts a message that may not be refused (a fired timer, an ask's outcome) onto the
-    /// system queue; `Ok(true)` if the caller must make the actor run. If the mailbox is closed
-    /// the message is accepted and dead at once: it is given back for the dead-letter record.
-    pub fn push_forced(&self, env: Envelope<M>) -> Result<bool, Envelope<M>> {
+    /// Accepts a message for `to` that may not be refused (a fired timer) onto the system
+    /// queue; `Ok(true)` if the caller must make the actor run. If `to` is gone the message is
+    /// accepted and dead at once: it is given back for the dead-letter record.
+    pub fn push_forced(&self, to: ActorId, env: Envelope<M>) -> Result<bool, Late<Envelope<M>>> {
         let mut queues = self.lock();
+        if queues.owner != to {
+            return Err(Late::Stale(env));
+        }
         queues.accepted += 1;
         if queues.closed {
             queues.dead_letters += 1;
-            return Err(env);
+            return Err(Late::Counted(env));
         }
         queues.sys.push_back(SysMsg::Deliver(env));
         Ok(queues.claim())
     }
 
-    /// Accepts an ask's outcome (which may not be refused for a full mailbox) onto the system
-    /// queue: `Some(true)` if the caller must make the actor run, `None` if the mailbox is
-    /// closed, in which case it is counted accepted and dead.
-    pub fn push_outcome(&self, make: Box<dyn FnOnce() -> M + Send>) -> Option<bool> {
+    /// Accepts an ask's outcome for `to` (which may not be refused for a full mailbox) onto
+    /// the system queue: `Ok(true)` if the caller must make the actor run; if `to` is gone, see
+    /// [`Late`] (nothing is kept: the message was never made).
+    pub fn push_outcome(
+        &self,
+        to: ActorId,
+        make: Box<dyn FnOnce() -> M + Send>,
+    ) -> Result<bool, Late<()>> {
         let mut queues = self.lock();
+        if queues.owner != to {
+            return Err(Late::Stale(()));
+        }
         queues.accepted += 1;
         if queues.closed {
             queues.dead_letters += 1;
-            return None;
+            return Err(Late::Counted(()));
         }
         queues.sys.push_back(SysMsg::Outcome(make));
-        Some(queues.claim())
+        Ok(queues.claim())
     }
 
-    /// Queues a signal or a shutdown order (not part of the ledger); `true` if the caller must
-    /// make the actor run.
-    pub fn push_sys(&self, msg: SysMsg<M>) -> bool {
+    /// Queues a signal or a shutdown order for `to` (not part of the ledger): `Some(true)` if
+    /// the caller must make the actor run, `None` if `to` is gone (a closed mailbox is never
+    /// scheduled again, so its cell can serve a later actor).
+    pub fn push_sys(&self, to: ActorId, msg: SysMsg<M>) -> Option<bool> {
         let mut queues = self.lock();
+        if !queues.open_to(to) {
+            return None;
+        }
         queues.sys.push_back(msg);
-        queues.claim()
+        Some(queues.claim())
     }
 
     /// Marks the actor scheduled; `true` if it was not, and the caller must make it run.
@@ -265,7 +321,7 @@ impl<M> Mailbox<M> {
             Take::Any => {
                 let env = if !taken.is_empty() {
                     taken.pop_front()
-                } else if self.capacity.is_some() || queues.main.len() <= 1 {
+                } else if queues.capacity.is_some() || queues.main.len() <= 1 {
                     // One message (a request, a reply) is cheaper popped than taken.
                     queues.main.pop_front()
                 } else {
@@ -305,8 +361,9 @@ impl<M> Mailbox<M> {
         queues.scheduled || !queues.main.is_empty() || !queues.sys.is_empty()
     }
 
-    pub fn is_closed(&self) -> bool {
-        self.lock().closed
+    /// Open to messages for `to` (see [`Mailbox::push`]).
+    pub fn is_open_to(&self, to: ActorId) -> bool {
+        self.lock().open_to(to)
     }
 
     pub fn count_dead(&self) {
@@ -357,11 +414,6 @@ impl<M> Mailbox<M> {
     }
 
     pub fn ledger(&self) -> Ledger {
-        let queues = self.lock();
-        Ledger {
-            accepted: queues.accepted,
-            handled: queues.handled,
-            dead_letters: queues.dead_letters,
-        }
+        self.lock().ledger()
     }
 }

@@ -135,7 +135,7 @@ pub(crate) fn spawn_dedicated<A: Actor>(
 ) -> std::io::Result<()> {
     let shared_for_thread = Arc::clone(shared);
     let handle = std::thread::Builder::new()
-        .name(format!("actors-{}-{}", shared.system, cell.id.get()))
+        .name(format!("actors-{}-{}", shared.system, cell.id().get()))
         .spawn(move || {
             while wake.recv().is_ok() {
                 cell.run(&shared_for_thread);

@@ -44,7 +44,7 @@ pub(crate) fn fail<A: Actor>(
     // No restart once shutdown has begun: the actor is stopping anyway.
     let restarted = !shared.is_stopping() && instance.budget.try_restart(shared.now());
     let record = FailureRecord {
-        actor: cell.id,
+        actor: cell.id(),
         phase,
         failure: failure.clone(),
         restarted,
@@ -64,19 +64,18 @@ pub(crate) fn fail<A: Actor>(
         ExitReason::Failed(failure.clone()),
         DeadLetterReason::ReceiverGone,
     );
-    match cell
-        .parent
-        .and_then(|parent| shared.entry(parent))
-        .filter(|parent| !parent.is_gone())
-    {
-        Some(parent) => parent.signal(
-            shared,
-            Signal::Escalated {
-                child: cell.id,
+    let escalated = instance.parent.is_some_and(|parent| {
+        shared.entry(parent).is_some_and(|entry| {
+            let signal = Signal::Escalated {
+                child: cell.id(),
                 failure,
-            },
-        ),
-        None => shared.record_escalation(record),
+            };
+            entry.signal(shared, parent, signal)
+        })
+    });
+    // No actor above to take it (none, or gone): the system root takes it.
+    if !escalated {
+        shared.record_escalation(record);
     }
 }
 
@@ -92,7 +91,7 @@ pub(crate) fn run_stopped<A: Actor>(
     });
     if let Err(failure) = result {
         shared.record_failure(FailureRecord {
-            actor: cell.id,
+            actor: cell.id(),
             phase: Phase::Stopped,
             failure,
             restarted: false,
@@ -117,20 +116,21 @@ pub(crate) fn terminate<A: Actor>(
             if let Some(request) = env.request {
                 shared.complete_ask(request, Err(AskError::ReceiverStopped));
             }
-            shared.dead_letter(cell.id, dead_letter_reason, Some(Box::new(env.msg)));
+            shared.dead_letter(cell.id(), dead_letter_reason, Some(Box::new(env.msg)));
         });
     let (first, more) = {
-        let mut watch = lock(&cell.watch);
-        watch.exit = Some(reason.clone());
-        (watch.first.take(), std::mem::take(&mut watch.more))
+        let mut life = lock(&cell.life);
+        life.exit = Some(reason.clone());
+        (life.first.take(), std::mem::take(&mut life.more))
     };
     cell.gone.store(true, SeqCst);
     for watcher in first.into_iter().chain(more) {
         if let Some(entry) = shared.entry(watcher) {
             entry.signal(
                 shared,
+                watcher,
                 Signal::Terminated {
-                    id: cell.id,
+                    id: cell.id(),
                     reason: reason.clone(),
                 },
             );

@@ -15,9 +15,10 @@ use actor_core::{
 };
 use crossbeam_channel::{RecvTimeoutError, Sender, bounded};
 
-use crate::cell::{ActorCell, Entry, is_dedicated, lock};
-use crate::mailbox::{Envelope, Mailbox};
+use crate::cell::{ActorCell, Entry, Watched, is_dedicated, lock};
+use crate::mailbox::{Envelope, Late, Mailbox};
 use crate::pool::{self, Threads};
+use crate::registry::Registry;
 use crate::timer::Timers;
 
 /// An `ask`'s outcome: the reply (type-erased until the asker downcasts it), or why there is
@@ -78,7 +79,7 @@ static SYSTEMS: AtomicU64 = AtomicU64::new(0);
 pub(crate) struct Shared {
     /// This system's number, in thread names.
     pub system: u64,
-    registry: boxcar::Vec<Arc<dyn Entry>>,
+    pub registry: Registry,
     pub pool: rayon::ThreadPool,
     /// Pool actors waiting for a worker, oldest first (see `pool.rs`).
     pub ready: pool::ReadyQueue,
@@ -100,8 +101,10 @@ pub(crate) struct Shared {
 }
 
 impl Shared {
+    /// The cell that serves or served actor `id`: whether it still serves `id` is checked
+    /// where it acts (see `registry.rs`).
     pub fn entry(&self, id: ActorId) -> Option<&Arc<dyn Entry>> {
-        self.registry.get(usize::try_from(id.get()).ok()?)
+        self.registry.cell(id)
     }
 
     pub fn now(&self) -> Duration {
@@ -134,7 +137,7 @@ impl Shared {
             Ok(found) => found,
             Err(reason) => return Err(SendError::new(to, reason, msg)),
         };
-        match mailbox.push(Envelope { msg, request }) {
+        match mailbox.push(to, Envelope { msg, request }) {
             Ok(idle) => {
                 if idle {
                     entry.dispatch(self);
@@ -153,7 +156,7 @@ impl Shared {
     ) -> Result<(), SendError<M>> {
         match self.mailbox::<M>(to) {
             Err(reason) => return Err(SendError::new(to, reason, msg)),
-            Ok((_, mailbox)) if mailbox.is_closed() => {
+            Ok((_, mailbox)) if !mailbox.is_open_to(to) => {
                 return Err(SendError::new(to, SendFailure::Stopped, msg));
             }
             Ok(_) => {}
@@ -171,13 +174,15 @@ impl Shared {
         let Ok((entry, mailbox)) = self.mailbox::<M>(to) else {
             return;
         };
-        match mailbox.push_forced(Envelope { msg, request: None }) {
+        match mailbox.push_forced(to, Envelope { msg, request: None }) {
             Ok(idle) => {
                 if idle {
                     entry.dispatch(self);
                 }
             }
-            Err(env) => {
+            // Its receiver's cell serves another actor: counted in the receiver's tombstone.
+            Err(Late::Stale(env)) if !self.registry.count_late(to) => drop(env),
+            Err(Late::Counted(env) | Late::Stale(env)) => {
                 let reason = if fire {
                     DeadLetterReason::ReceiverGone
                 } else {
@@ -197,11 +202,20 @@ impl Shared {
         was_reply: bool,
     ) {
         match self.mailbox::<M>(asker) {
-            Ok((entry, mailbox)) if !mailbox.is_closed() => match mailbox.push_outcome(make) {
-                Some(true) => entry.dispatch(self),
-                Some(false) => {}
-                None => self.dead_letter(asker, DeadLetterReason::ReceiverGone, None),
-            },
+            Ok((entry, mailbox)) if mailbox.is_open_to(asker) => {
+                match mailbox.push_outcome(asker, make) {
+                    Ok(true) => entry.dispatch(self),
+                    Ok(false) => {}
+                    Err(Late::Counted(())) => {
+                        self.dead_letter(asker, DeadLetterReason::ReceiverGone, None);
+                    }
+                    // The asker is gone and its cell serves another: as if found gone above.
+                    Err(Late::Stale(())) if was_reply => {
+                        self.late_replies.fetch_add(1, SeqCst);
+                    }
+                    Err(Late::Stale(())) => {}
+                }
+            }
             _ if was_reply => {
                 self.late_replies.fetch_add(1, SeqCst);
             }
@@ -225,13 +239,22 @@ impl Shared {
         } else {
             (None, None)
         };
-        let mut created = None;
-        self.registry.push_with(|index| {
-            let cell = ActorCell::new(ActorId::new(index as u64), actor, &options, parent, wake);
-            created = Some(Arc::clone(&cell));
-            cell as Arc<dyn Entry>
-        });
-        let Some(cell) = created else {
+        // A pool actor takes the cell of a gone actor of its type if there is one.
+        let actor = match woken {
+            Some(_) => actor,
+            None => match self.registry.reuse(actor, &options, parent) {
+                Ok((id, cell)) => {
+                    self.live.fetch_add(1, SeqCst);
+                    cell.schedule(self);
+                    return Ok(Addr::from_id(id));
+                }
+                Err(actor) => actor,
+            },
+        };
+        let Some(cell) = self
+            .registry
+            .insert(|id| ActorCell::new(id, actor, &options, parent, wake))
+        else {
             return Err(SpawnError::Backend(
                 "the registry did not take the actor".into(),
             ));
@@ -245,16 +268,31 @@ impl Shared {
             return Err(SpawnError::Backend(why));
         }
         cell.schedule(self);
-        Ok(Addr::from_id(cell.id))
+        Ok(Addr::from_id(cell.id()))
     }
 
     pub fn watch(self: &Arc<Self>, watcher: ActorId, target: ActorId) {
-        let gone = match self.entry(target) {
-            None => Some(ExitReason::NoSuchActor),
-            Some(entry) => entry.add_watcher(watcher),
+        let gone = match self
+            .entry(target)
+            .map(|entry| entry.add_watcher(target, watcher))
+        {
+            Some(Watched::Added) => return,
+            Some(Watched::Gone(reason)) => reason,
+            Some(Watched::Stale) => self
+                .registry
+                .exit_of(target)
+                .unwrap_or(ExitReason::NoSuchActor),
+            None => ExitReason::NoSuchActor,
         };
-        if let (Some(reason), Some(entry)) = (gone, self.entry(watcher)) {
-            entry.signal(self, Signal::Terminated { id: target, reason });
+        if let Some(entry) = self.entry(watcher) {
+            entry.signal(
+                self,
+                watcher,
+                Signal::Terminated {
+                    id: target,
+                    reason: gone,
+                },
+            );
         }
     }
 
@@ -332,8 +370,9 @@ impl Shared {
     /// Total messages accepted and settled (handled or dead) over all actors, and whether every
     /// actor is idle.
     fn activity(&self) -> (u64, u64, bool) {
-        let (mut accepted, mut settled, mut idle) = (0, 0, true);
-        for (_, entry) in &self.registry {
+        let (mut accepted, mut settled) = self.registry.retired_activity();
+        let mut idle = true;
+        for entry in self.registry.cells() {
             let ledger = entry.report().ledger;
             accepted += ledger.accepted;
             settled += ledger.handled + ledger.dead_letters;
@@ -394,7 +433,7 @@ impl ThreadSystem {
         let timers = Timers::start(format!("actors-{system}-timer"))?;
         let shared = Shared {
             system,
-            registry: boxcar::Vec::new(),
+            registry: Registry::default(),
             pool,
             ready: pool::ReadyQueue::new(),
             threads: Arc::clone(&threads),
@@ -441,7 +480,7 @@ impl ThreadSystem {
             }
         }
         shared.stopping.store(true, SeqCst);
-        for (_, entry) in &shared.registry {
+        for entry in shared.registry.cells() {
             if !entry.is_gone() {
                 entry.order_shutdown(&shared);
             }
@@ -452,11 +491,11 @@ impl ThreadSystem {
         shared.timers.stop();
         let unresponsive: Vec<ActorId> = shared
             .registry
-            .iter()
-            .filter(|(_, e)| !e.is_gone())
-            .map(|(i, _)| ActorId::new(i as u64))
+            .cells()
+            .filter(|e| !e.is_gone())
+            .map(|e| e.id())
             .collect();
-        let actors = shared.registry.iter().map(|(_, e)| e.report()).collect();
+        let actors = shared.registry.reports();
         let records = std::mem::take(&mut *lock(&shared.records));
         let late_replies = shared.late_replies.load(SeqCst);
         lock(&shared.asks).clear();
@@ -500,6 +539,13 @@ fn release(shared: Arc<Shared>, threads: &Threads, deadline: Instant) {
         if handle.is_finished() {
             let _ = handle.join();
         }
+    }
+}
+
+#[cfg(test)]
+impl ThreadSystem {
+    pub(crate) fn registry(&self) -> &Registry {
+        &self.shared.as_ref().expect("not shut down").registry
     }
 }
 
