@@ -10,15 +10,22 @@
 //! [`HANDOFFS`] times before it yields to the rest of the pool, so the slot costs no fairness.
 //!
 //! Every other actor that needs a worker (woken from outside the pool, pushed out of a slot, or
-//! yielding after its budget) joins one FIFO of ready actors, and each rayon job runs the
-//! oldest one. Order is ours, not rayon's: a rayon worker runs the jobs of its own deque, newest
+//! yielding after its budget) joins one FIFO of ready actors, and rayon jobs run the oldest
+//! first. Order is ours, not rayon's: a rayon worker runs the jobs of its own deque, newest
 //! first, before it looks at jobs pushed from outside the pool, so an actor that yielded by
 //! spawning itself a new job would run again at once, and an actor woken from outside, or
 //! pushed out of a slot earlier, would wait behind it for ever. An actor yields only when
 //! another waits in that queue (`cell.rs` renews its budget otherwise), so a busy actor alone
-//! keeps its worker; a push out of a slot costs a queue operation besides its rayon job.
+//! keeps its worker.
+//!
+//! A job does not run one ready actor: it takes ready actors until there are none, and a new
+//! job is started only while fewer jobs than workers are taking them. A job each cost an
+//! allocation, a reference count on the system, a deque push and often a wake-up of the other
+//! worker: a third of a short-lived actor's life, measured on spawn + stop, where every child
+//! spawned by a busy parent goes through this queue.
 
 use std::cell::Cell;
+use std::sync::atomic::{AtomicUsize, Ordering::SeqCst, fence};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 
@@ -49,22 +56,38 @@ pub(crate) fn run_soon(shared: &Arc<Shared>, actor: ActorId) {
     }
 }
 
-/// The pool actors waiting for a worker, oldest first.
-pub(crate) struct ReadyQueue(crossbeam_deque::Injector<ActorId>);
+/// The pool actors waiting for a worker, oldest first, and the jobs taking them.
+pub(crate) struct ReadyQueue {
+    actors: crossbeam_deque::Injector<ActorId>,
+    /// Jobs started that take ready actors until none is left: at most one a worker.
+    takers: AtomicUsize,
+    workers: usize,
+}
 
 impl ReadyQueue {
-    pub fn new() -> Self {
-        Self(crossbeam_deque::Injector::new())
+    pub fn new(workers: usize) -> Self {
+        Self {
+            actors: crossbeam_deque::Injector::new(),
+            takers: AtomicUsize::new(0),
+            workers,
+        }
     }
 
     /// Some actor waits for a worker.
     pub fn has_waiting(&self) -> bool {
-        !self.0.is_empty()
+        !self.actors.is_empty()
+    }
+
+    /// Counts one more taker if fewer than the workers are running; `true` if so.
+    fn add_taker(&self) -> bool {
+        self.takers
+            .fetch_update(SeqCst, SeqCst, |n| (n < self.workers).then_some(n + 1))
+            .is_ok()
     }
 
     fn oldest(&self) -> Option<ActorId> {
         loop {
-            match self.0.steal() {
+            match self.actors.steal() {
                 crossbeam_deque::Steal::Success(actor) => return Some(actor),
                 crossbeam_deque::Steal::Empty => return None,
                 crossbeam_deque::Steal::Retry => {}
@@ -73,20 +96,37 @@ impl ReadyQueue {
     }
 }
 
-/// Puts an actor at the back of the ready queue, and starts a rayon job that runs whichever
-/// actor is at the front (one job for each actor queued, so none is left waiting).
+/// Puts an actor at the back of the ready queue, and starts a job to take it unless every
+/// worker has one already.
 pub(crate) fn spawn_job(shared: &Arc<Shared>, actor: ActorId) {
-    shared.ready.0.push(actor);
-    let shared_for_job = Arc::clone(shared);
-    shared.pool.spawn(move || {
-        if let Some(oldest) = shared_for_job.ready.oldest() {
-            run_job(&shared_for_job, oldest);
-        }
-    });
+    shared.ready.actors.push(actor);
+    // Against a taker's `fence` in `take_ready`: either it sees this actor, or this sees it
+    // gone and starts a job.
+    fence(SeqCst);
+    if shared.ready.add_taker() {
+        let shared_for_job = Arc::clone(shared);
+        shared.pool.spawn(move || take_ready(&shared_for_job));
+    }
 }
 
-/// A pool job: runs an actor's batch, then the actors its handlers woke, in turn.
-fn run_job(shared: &Arc<Shared>, first: ActorId) {
+/// A pool job: runs the oldest ready actor and the actors its handlers wake, and again, until
+/// no actor is ready.
+fn take_ready(shared: &Arc<Shared>) {
+    loop {
+        while let Some(oldest) = shared.ready.oldest() {
+            run_woken(shared, oldest);
+        }
+        shared.ready.takers.fetch_sub(1, SeqCst);
+        fence(SeqCst);
+        // An actor queued after the last look whose sender saw this job still counted.
+        if !shared.ready.has_waiting() || !shared.ready.add_taker() {
+            return;
+        }
+    }
+}
+
+/// Runs an actor's batch, then the actors its handlers woke, in turn.
+fn run_woken(shared: &Arc<Shared>, first: ActorId) {
     let mut current = first;
     for _ in 0..HANDOFFS {
         if let Some(entry) = shared.entry(current) {
@@ -97,7 +137,7 @@ fn run_job(shared: &Arc<Shared>, first: ActorId) {
             None => return,
         }
     }
-    // Still scheduled but not yet run: it goes to the pool like any other job.
+    // Still scheduled but not yet run: it joins the ready actors, behind those waiting.
     spawn_job(shared, current);
 }
 

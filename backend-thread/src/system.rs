@@ -435,7 +435,7 @@ impl ThreadSystem {
             system,
             registry: Registry::default(),
             pool,
-            ready: pool::ReadyQueue::new(),
+            ready: pool::ReadyQueue::new(config.threads.max(1)),
             threads: Arc::clone(&threads),
             timers,
             asks: Mutex::default(),
