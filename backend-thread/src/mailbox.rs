@@ -332,6 +332,9 @@ impl<M> Mailbox<M> {
                     Some(env) => Next::Msg(env),
                     None => {
                         queues.scheduled = false;
+                        // Idle: a burst's spare chunks are not kept for the actor's whole life.
+                        queues.main.trim();
+                        taken.trim();
                         Next::Idle
                     }
                 }

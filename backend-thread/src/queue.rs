@@ -6,8 +6,10 @@
 //! senders wait for the lock; and the runner takes the whole queue in one lock ([`Queue::take_all`]),
 //! then hands the emptied chunks back for reuse, so a steady stream allocates nothing. A queue
 //! that never held more than one message holds no allocation, and a chunk starts small, so an
-//! actor that gets one message pays for nothing more; after a burst, up to [`SPARE`] emptied
-//! chunks are kept for the next one (freed when the actor ends).
+//! actor that gets one message pays for nothing more; while a burst lasts, up to [`SPARE`]
+//! emptied chunks are kept for reuse, and when the actor goes idle all but [`SPARE_IDLE`] are
+//! freed ([`Queue::trim`], [`Taken::trim`]): ten thousand actors that each once had a burst do
+//! not keep a burst's memory each.
 
 use std::collections::VecDeque;
 
@@ -15,6 +17,8 @@ use std::collections::VecDeque;
 const CHUNK: usize = 64;
 /// Emptied chunks kept for reuse at most.
 const SPARE: usize = 16;
+/// Emptied chunks kept by an idle actor.
+const SPARE_IDLE: usize = 1;
 
 /// The shared side, under the mailbox lock.
 pub(crate) struct Queue<T> {
@@ -139,6 +143,16 @@ impl<T> Queue<T> {
             .chain(last)
     }
 
+    /// Frees the spare chunks beyond what an idle actor keeps.
+    pub fn trim(&mut self) {
+        self.spare.truncate(SPARE_IDLE);
+    }
+
+    #[cfg(test)]
+    fn spare_chunks(&self) -> usize {
+        self.spare.len()
+    }
+
     fn recycle(&mut self, mut emptied: Vec<T>) {
         if self.spare.len() < SPARE {
             emptied.clear();
@@ -189,6 +203,11 @@ impl<T> Taken<T> {
         }
     }
 
+    /// Frees the emptied chunks beyond what an idle actor keeps.
+    pub fn trim(&mut self) {
+        self.emptied.truncate(SPARE_IDLE);
+    }
+
     /// Every message, oldest first; frees the chunks.
     pub fn drain(&mut self) -> impl Iterator<Item = T> {
         let taken = std::mem::replace(self, Self::new());
@@ -235,6 +254,29 @@ mod tests {
         let all: Vec<_> = taken.drain().chain(queue.drain()).collect();
         assert_eq!(all, (1..200).collect::<Vec<_>>());
         assert!(taken.is_empty() && queue.is_empty());
+    }
+
+    #[test]
+    fn an_idle_queue_keeps_one_spare_chunk_after_a_burst() {
+        let mut queue = Queue::new();
+        let mut taken = Taken::new();
+        (0..CHUNK * 40).for_each(|n| queue.push(n));
+        queue.take_all(&mut taken);
+        while taken.pop_front().is_some() {}
+        // The taken side hands its emptied chunks back at the next take.
+        queue.push(0);
+        queue.push(1);
+        queue.take_all(&mut taken);
+        while taken.pop_front().is_some() {}
+        assert_eq!(
+            queue.spare_chunks(),
+            SPARE,
+            "kept while the burst may go on"
+        );
+        queue.trim();
+        taken.trim();
+        assert_eq!(queue.spare_chunks(), SPARE_IDLE);
+        assert!(taken.emptied.len() <= SPARE_IDLE);
     }
 
     /// One step of the property below.
