@@ -101,14 +101,17 @@ pub(crate) struct Life {
     pub exit: Option<ExitReason>,
     /// The final reports of the earlier actors the cell served, by use (see `registry.rs`).
     pub retired: Vec<ActorReport>,
+    /// Retired and not yet serving the next actor (`owner`): the cell reports no actor.
+    pub vacant: bool,
 }
 
 pub(crate) struct ActorCell<A: Actor> {
     /// The actor served now (see `registry.rs`); read with [`ActorCell::id`].
     id: AtomicU64,
     pub mailbox: Mailbox<A::Msg>,
-    /// Touched only by the thread that holds the actor's schedule: see [`RunnerOnly`].
-    instance: RunnerOnly<Instance<A>>,
+    /// Touched only by the thread that holds the actor's schedule: see [`RunnerOnly`]. `None`
+    /// once the actor is retired (its state dropped) until the cell serves the next one.
+    instance: RunnerOnly<Option<Instance<A>>>,
     pub life: Mutex<Life>,
     pub stop_requested: AtomicBool,
     pub gone: AtomicBool,
@@ -172,7 +175,7 @@ impl<A: Actor> ActorCell<A> {
         Arc::new(Self {
             id: AtomicU64::new(id.get()),
             mailbox: Mailbox::new(id, options.capacity),
-            instance: RunnerOnly::new(Instance {
+            instance: RunnerOnly::new(Some(Instance {
                 parent,
                 initial: actor.clone(),
                 current: actor,
@@ -180,7 +183,7 @@ impl<A: Actor> ActorCell<A> {
                 budget: RestartBudget::new(options.supervision),
                 taken: Taken::new(),
                 unsettled: 0,
-            }),
+            })),
             restarts: AtomicU32::new(0),
             life: Mutex::new(Life {
                 owner: id,
@@ -189,6 +192,7 @@ impl<A: Actor> ActorCell<A> {
                 more: Vec::new(),
                 exit: None,
                 retired: Vec::new(),
+                vacant: false,
             }),
             stop_requested: AtomicBool::new(false),
             gone: AtomicBool::new(false),
@@ -202,42 +206,56 @@ impl<A: Actor> ActorCell<A> {
         ActorId::new(self.id.load(Relaxed))
     }
 
-    /// Makes a gone cell, taken from the registry's free list, serve a new actor `id`; the
-    /// last actor's final report is kept with the cell, and its ledger returned. No thread
-    /// holds or can claim the cell's schedule: its last runner gave it up before the cell was
-    /// freed, and its mailbox is open only to `id`, which nobody knows yet.
-    pub fn renew(
-        &self,
-        id: ActorId,
-        actor: A,
-        options: &SpawnOptions,
-        parent: Option<ActorId>,
-    ) -> Ledger {
+    /// Ends a gone pool actor's use of the cell, on the thread that ran it last (where the cell
+    /// is in cache, and off the path of whoever spawns next): its final report goes with the
+    /// cell's earlier ones, its state is dropped (releasing what it held), and the mailbox
+    /// waits, closed, for the cell's next actor, whose id is returned; `None` if the cell's
+    /// uses are spent. Called by the runner holding the schedule, which it gives up here.
+    fn retire(&self, shared: &Arc<Shared>, handled: u64) -> Option<ActorId> {
+        let gone = self.id();
+        let Some(next) = crate::registry::next_use(gone) else {
+            self.mailbox.release(handled);
+            return None;
+        };
         let restarts = self.restarts.swap(0, SeqCst);
-        let mut last = Ledger::default();
-        // Under the mailbox lock, so no late message is counted between the two owners.
-        self.mailbox.reopen(id, options.capacity, |ledger: Ledger| {
-            last = ledger;
+        // Under the mailbox lock: a late message for `gone` is refused from now on, and its
+        // report is already where the refusal counts it.
+        self.mailbox.retire(handled, next, |ledger: Ledger| {
+            shared.registry.count_retired(ledger);
             let mut life = lock(&self.life);
             let report = ActorReport {
-                id: life.owner,
+                id: gone,
                 name: life.name.take(),
                 ledger,
                 restarts,
                 exit: life.exit.take().unwrap_or(ExitReason::Killed),
             };
             life.retired.push(report);
-            life.owner = id;
-            life.name.clone_from(&options.name);
+            life.owner = next;
+            life.vacant = true;
         });
-        self.id.store(id.get(), Relaxed);
-        self.stop_requested.store(false, SeqCst);
-        self.gone.store(false, SeqCst);
-        // SAFETY: no runner exists or can start (see above); the free list's lock orders the
-        // last runner's use of the instance before this one.
+        // SAFETY: the actor is gone and its mailbox closed, so nothing schedules it again, and
+        // the cell goes on the free list only after this: no other reference exists.
+        #[allow(unsafe_code)]
+        let state = unsafe { self.instance.get() }.take();
+        // The actor's own `Drop` may panic: that is its failure, not the worker's.
+        drop(caught(move || {
+            drop(state);
+            Ok(())
+        }));
+        Some(next)
+    }
+
+    /// Makes a retired cell, taken from the registry's free list, serve the actor it waits for
+    /// (`self.id()` names it from now on). No thread holds or can claim the cell's schedule:
+    /// its mailbox is closed until `reopen`, and the new actor's id is known to nobody else
+    /// yet.
+    pub fn renew(&self, actor: A, options: &SpawnOptions, parent: Option<ActorId>) {
+        // SAFETY: see above; the free list's lock orders the retiring runner's use of the
+        // instance before this one.
         #[allow(unsafe_code)]
         let instance = unsafe { self.instance.get() };
-        *instance = Instance {
+        *instance = Some(Instance {
             parent,
             initial: actor.clone(),
             current: actor,
@@ -245,8 +263,17 @@ impl<A: Actor> ActorCell<A> {
             budget: RestartBudget::new(options.supervision),
             taken: Taken::new(),
             unsettled: 0,
+        });
+        let id = {
+            let mut life = lock(&self.life);
+            life.name.clone_from(&options.name);
+            life.vacant = false;
+            life.owner
         };
-        last
+        self.id.store(id.get(), Relaxed);
+        self.stop_requested.store(false, SeqCst);
+        self.gone.store(false, SeqCst);
+        self.mailbox.reopen(options.capacity);
     }
 
     /// Ends an actor that could not be given a thread: it never ran.
@@ -256,7 +283,9 @@ impl<A: Actor> ActorCell<A> {
         self.mailbox.claim();
         // SAFETY: no runner exists or can start (above), so this is the only reference.
         #[allow(unsafe_code)]
-        let instance = unsafe { self.instance.get() };
+        let Some(instance) = (unsafe { self.instance.get() }).as_mut() else {
+            return;
+        };
         let reason = ExitReason::Failed(Failure::Transport(why));
         supervisor::terminate(
             self,
@@ -281,7 +310,12 @@ impl<A: Actor> ActorCell<A> {
             // dedicated thread's wake-up each follow one successful claim), and the reference
             // is not used after the schedule is given up (`Next::Idle`, `release`).
             #[allow(unsafe_code)]
-            let instance = unsafe { self.instance.get() };
+            let Some(instance) = (unsafe { self.instance.get() }).as_mut() else {
+                // A retired cell's mailbox is closed: nothing schedules it. Had something, it
+                // has nothing to run.
+                self.mailbox.release(0);
+                return;
+            };
             let mut budget = if self.dedicated() { usize::MAX } else { BUDGET };
             // Messages taken this run: every `BUDGET` of them (and first of all) the runner
             // looks at the system queue, even on a dedicated thread that has no budget.
@@ -289,10 +323,14 @@ impl<A: Actor> ActorCell<A> {
             loop {
                 if instance.status == Status::Gone {
                     self.mailbox.clear_sys();
-                    // A closed mailbox takes no more work, so this is the last release.
-                    self.mailbox
-                        .release(std::mem::take(&mut instance.unsettled));
-                    break After::Free;
+                    // A closed mailbox takes no more work: the schedule is given up for good.
+                    let handled = std::mem::take(&mut instance.unsettled);
+                    if self.dedicated() {
+                        // Its cell goes with its thread.
+                        self.mailbox.release(handled);
+                        break After::Nothing;
+                    }
+                    break After::Retire(handled);
                 }
                 if instance.status == Status::Starting {
                     supervisor::start(self, instance, shared);
@@ -350,10 +388,12 @@ impl<A: Actor> ActorCell<A> {
                 Some(_) => self.dispatch(shared),
                 None => pool::spawn_job(shared, self.id()),
             },
-            // A dedicated actor's cell goes with its thread; a pool actor's serves the next
-            // actor of its type.
-            After::Free if self.dedicated() => {}
-            After::Free => shared.registry.recycle::<A>(self.id()),
+            // The state is no longer borrowed: the cell can serve the next actor of its type.
+            After::Retire(handled) => {
+                if let Some(next) = self.retire(shared, handled) {
+                    shared.registry.recycle::<A>(next);
+                }
+            }
         }
     }
 
@@ -510,7 +550,7 @@ impl<A: Actor> Entry for ActorCell<A> {
 
     fn add_watcher(&self, target: ActorId, watcher: ActorId) -> Watched {
         let mut life = lock(&self.life);
-        if life.owner != target {
+        if life.owner != target || life.vacant {
             return Watched::Stale;
         }
         if let Some(exit) = &life.exit {
@@ -553,8 +593,14 @@ impl<A: Actor> Entry for ActorCell<A> {
     }
 
     fn reports(&self, into: &mut Vec<ActorReport>) {
-        into.extend(lock(&self.life).retired.iter().cloned());
-        into.push(self.report());
+        let vacant = {
+            let life = lock(&self.life);
+            into.extend(life.retired.iter().cloned());
+            life.vacant
+        };
+        if !vacant {
+            into.push(self.report());
+        }
     }
 
     fn change_retired(&self, id: ActorId, change: &mut dyn FnMut(&mut ActorReport)) -> bool {
@@ -578,8 +624,9 @@ enum After {
     Nothing,
     /// Still scheduled: run again, after the actors waiting.
     Again,
-    /// The actor is gone and its schedule given up for good: the cell can serve another.
-    Free,
+    /// The actor is gone, with this many messages handled and not yet settled: it is retired
+    /// and the cell freed.
+    Retire(u64),
 }
 
 /// The placement an actor asked for, as this backend applies it.

@@ -179,17 +179,26 @@ impl<M> Mailbox<M> {
         }
     }
 
-    /// Makes a closed, idle mailbox serve a new actor: its counts start again from zero and
-    /// `retire` is given the last owner's final ledger, under the lock, so no late message can
-    /// be counted in between. Called only for a cell taken from the registry's free list.
-    pub fn reopen(&self, owner: ActorId, capacity: Option<usize>, retire: impl FnOnce(Ledger)) {
+    /// Ends the account of a gone actor for good: settles its last `handled` messages, hands
+    /// its final ledger to `keep` and gives up the schedule, all under the lock, and makes the
+    /// mailbox wait, closed, for the actor `next`. From then on a late message for the gone
+    /// actor finds another owner here (and is counted where `keep` put the ledger). Called only
+    /// by the runner of a gone actor, whose mailbox is closed and empty.
+    pub fn retire(&self, handled: u64, next: ActorId, keep: impl FnOnce(Ledger)) {
         let mut queues = self.lock();
-        retire(queues.ledger());
-        queues.owner = owner;
-        queues.capacity = capacity;
+        queues.handled += handled;
+        keep(queues.ledger());
+        queues.owner = next;
         queues.accepted = 0;
         queues.handled = 0;
         queues.dead_letters = 0;
+        queues.scheduled = false;
+    }
+
+    /// Opens a retired mailbox to the actor it was waiting for.
+    pub fn reopen(&self, capacity: Option<usize>) {
+        let mut queues = self.lock();
+        queues.capacity = capacity;
         queues.closed = false;
     }
 

@@ -52,6 +52,11 @@ pub(crate) fn use_of(id: ActorId) -> u64 {
     id.get() >> 32
 }
 
+/// The id of the actor that will follow `id` in its cell, unless the cell's uses are spent.
+pub(crate) fn next_use(id: ActorId) -> Option<ActorId> {
+    id.get().checked_add(NEXT_USE).map(ActorId::new)
+}
+
 impl Registry {
     /// The cell that serves, or served, actor `id` (its owner may have changed: see the module
     /// documentation).
@@ -71,8 +76,8 @@ impl Registry {
         created
     }
 
-    /// Takes a free cell of `A`'s actors and makes it serve a new actor: the cell and its new
-    /// actor's id, or the actor back if no cell is free.
+    /// Takes a free (retired) cell of `A`'s actors and makes it serve a new actor: the cell and
+    /// its new actor's id, or the actor back if no cell is free.
     pub fn reuse<A: Actor>(
         &self,
         actor: A,
@@ -83,29 +88,29 @@ impl Registry {
             .get_mut(&TypeId::of::<A>())
             .and_then(Vec::pop);
         // The free list is by type: the downcast finds the cell it names.
-        let Some((last, cell)) = free.and_then(|last| {
-            let cell = self.cell(last)?.cell_any().downcast_ref::<ActorCell<A>>()?;
-            Some((last, cell))
+        let Some((id, cell)) = free.and_then(|id| {
+            let cell = self.cell(id)?.cell_any().downcast_ref::<ActorCell<A>>()?;
+            Some((id, cell))
         }) else {
             return Err(actor);
         };
-        let id = ActorId::new(last.get() + NEXT_USE);
-        let retired = cell.renew(id, actor, options, parent);
-        self.retired_accepted.fetch_add(retired.accepted, SeqCst);
-        self.retired_settled
-            .fetch_add(retired.handled + retired.dead_letters, SeqCst);
+        cell.renew(actor, options, parent);
         Ok((id, cell))
     }
 
-    /// Puts the cell of actor `id`, gone and never to be scheduled again, on its type's free
-    /// list (unless its uses are spent).
-    pub fn recycle<A: Actor>(&self, id: ActorId) {
-        if id.get().checked_add(NEXT_USE).is_some() {
-            lock(&self.free)
-                .entry(TypeId::of::<A>())
-                .or_default()
-                .push(id);
-        }
+    /// Puts a retired cell on its type's free list; `next` is the id of the actor it waits for.
+    pub fn recycle<A: Actor>(&self, next: ActorId) {
+        lock(&self.free)
+            .entry(TypeId::of::<A>())
+            .or_default()
+            .push(next);
+    }
+
+    /// Counts the final ledger of an actor whose cell is retired.
+    pub fn count_retired(&self, ledger: actor_core::Ledger) {
+        self.retired_accepted.fetch_add(ledger.accepted, SeqCst);
+        self.retired_settled
+            .fetch_add(ledger.handled + ledger.dead_letters, SeqCst);
     }
 
     /// Counts one more message accepted and dead for a gone actor whose cell serves another
@@ -286,6 +291,42 @@ mod tests {
         );
         assert_eq!(of(&second).ledger.handled, 3);
         assert_eq!(report.actors.len(), 4, "one report per actor ever spawned");
+    }
+
+    /// Counts the drops of its values (initial state and current state alike).
+    #[derive(Clone, Default, serde::Serialize, serde::Deserialize)]
+    struct Holder;
+
+    static HOLDERS_DROPPED: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
+    impl Drop for Holder {
+        fn drop(&mut self) {
+            HOLDERS_DROPPED.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        }
+    }
+
+    impl actor_core::Actor for Holder {
+        type Msg = ();
+        fn handle<C: actor_core::Context<Self>>(
+            &mut self,
+            ctx: &mut C,
+            (): (),
+        ) -> Result<(), actor_core::ActorError> {
+            ctx.stop();
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn a_gone_actors_state_is_dropped_when_it_ends_not_when_the_system_does() {
+        let system = ThreadSystem::new().unwrap();
+        let holder = system.spawn(Holder).unwrap();
+        system.send(&holder, ()).unwrap();
+        wait_for_free(&system, 1);
+        // Its initial state (kept for restarts) and its current one: whatever they held (a
+        // file, a socket) is released.
+        assert_eq!(HOLDERS_DROPPED.load(std::sync::atomic::Ordering::SeqCst), 2);
+        drop(system);
     }
 
     #[test]
