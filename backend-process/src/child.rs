@@ -17,7 +17,8 @@ use ipc_channel::ipc::{self, IpcReceiver, IpcSender};
 
 use crate::context::ProcessContext;
 use crate::journal;
-use crate::wire::{Delivery, DeliveryKind, Payload, ToChild, ToHost, Uplink, decode};
+use crate::packed::Packed;
+use crate::wire::{DeliveryRef, Payload, ToChild, ToHost, Uplink, decode};
 
 /// Set in a child's environment: the name of the host's bootstrap server.
 pub(crate) const SERVER_ENV: &str = "ACTOR_PROCESS_SERVER";
@@ -154,7 +155,8 @@ pub(crate) struct ChildIo {
     finished: u64,
     reported: u64,
     since_report: usize,
-    deliveries: VecDeque<Delivery>,
+    /// Deliveries read and not yet handled, in the buffers they came in (none empty).
+    deliveries: VecDeque<Packed>,
     signals: VecDeque<Signal>,
     /// `Restart`, `Shutdown` and `Spawned` answers, in arrival order.
     answers: VecDeque<ToChild>,
@@ -269,7 +271,12 @@ impl ChildIo {
 
     fn sort(&mut self, msg: ToChild) {
         match msg {
-            ToChild::Deliver(batch) => self.deliveries.extend(batch),
+            ToChild::Deliver(packed) => {
+                let packed = Packed::from_bytes(packed);
+                if !packed.is_empty() {
+                    self.deliveries.push_back(packed);
+                }
+            }
             ToChild::Signal(signal) => self.signals.push_back(signal),
             ToChild::Shutdown => {
                 self.shutdown = true;
@@ -318,6 +325,56 @@ impl ChildIo {
             }
             self.wait()?;
         }
+    }
+}
+
+/// The next delivery, taken out of the buffer it came in.
+pub(crate) struct Next<M> {
+    seq: u64,
+    kind: NextKind<M>,
+}
+
+enum NextKind<M> {
+    /// The message, or why it cannot be decoded (a failure of this message only).
+    Message(Result<M, Failure>),
+    AskOutcome {
+        request: u64,
+        outcome: Result<Payload, AskError>,
+    },
+}
+
+impl ChildIo {
+    /// Takes the next delivery, decoding the message where it lies. `None` if there is none;
+    /// `Err` if the bytes from the host are not deliveries at all (nothing after them can be
+    /// framed, so this process cannot go on).
+    fn next_delivery<A: Actor>(&mut self) -> Option<Result<Next<A::Msg>, String>> {
+        let packed = self.deliveries.front_mut()?;
+        let Some(front) = packed.front() else {
+            // Not kept empty; should one be, it must not hide those behind it.
+            self.deliveries.pop_front();
+            return self.next_delivery::<A>();
+        };
+        let next = match front {
+            Err(e) => Err(e),
+            Ok(record) => Ok(Next {
+                seq: record.seq,
+                kind: match record.delivery() {
+                    Ok(DeliveryRef::Message { payload, .. }) => {
+                        NextKind::Message(decode::<A::Msg>(payload.0).map_err(Failure::Transport))
+                    }
+                    Ok(DeliveryRef::AskOutcome { request, outcome }) => NextKind::AskOutcome {
+                        request,
+                        outcome: outcome.map(|reply| reply.0.to_vec()),
+                    },
+                    Err(e) => NextKind::Message(Err(Failure::Transport(e))),
+                },
+            }),
+        };
+        packed.pop_front();
+        if packed.is_empty() {
+            self.deliveries.pop_front();
+        }
+        Some(next)
     }
 }
 
@@ -390,8 +447,8 @@ impl<A: Actor> Runner<A> {
                 if let Err(failure) = result {
                     self.fail(io, None, Phase::Signal, failure)?;
                 }
-            } else if let Some(delivery) = io.deliveries.pop_front() {
-                self.deliver(io, delivery)?;
+            } else if let Some(next) = io.next_delivery::<A>() {
+                self.deliver(io, next?)?;
             } else {
                 io.wait()?;
                 continue;
@@ -431,17 +488,16 @@ impl<A: Actor> Runner<A> {
         }
     }
 
-    fn deliver(&mut self, io: &mut ChildIo, delivery: Delivery) -> Result<(), String> {
-        io.begin(delivery.seq);
-        let msg = match delivery.kind {
-            DeliveryKind::Message { payload, .. } => {
-                decode::<A::Msg>(&payload).map_err(Failure::Transport)
-            }
-            DeliveryKind::AskOutcome { request, outcome } => match self.asks.remove(&request) {
+    fn deliver(&mut self, io: &mut ChildIo, next: Next<A::Msg>) -> Result<(), String> {
+        let seq = next.seq;
+        io.begin(seq);
+        let msg = match next.kind {
+            NextKind::Message(msg) => msg,
+            NextKind::AskOutcome { request, outcome } => match self.asks.remove(&request) {
                 // The asker's own closure: a panic in it is this actor's failure.
                 Some(complete) => caught(|| Ok(complete(outcome))),
                 // Nobody waits for it (a previous instance asked): nothing to do.
-                None => return io.finish(delivery.seq),
+                None => return io.finish(seq),
             },
         };
         let result = msg.and_then(|msg| {
@@ -449,10 +505,10 @@ impl<A: Actor> Runner<A> {
             caught(|| self.current.handle(&mut ctx, msg))
         });
         match result {
-            Ok(()) => io.finish(delivery.seq),
+            Ok(()) => io.finish(seq),
             // Not `finish`ed: should this process die before the host reads the `Failed`
             // frame, the journal still says the message was in hand.
-            Err(failure) => self.fail(io, Some(delivery.seq), Phase::Handle, failure),
+            Err(failure) => self.fail(io, Some(seq), Phase::Handle, failure),
         }
     }
 

@@ -9,10 +9,12 @@
 //!
 //! # How a message travels
 //! Every message goes through the host (the application's own process), which keeps the ledger
-//! (`host.rs`, one `Slot` per actor in `mailbox.rs`). It writes what it accepts to the actor's
-//! process at once (`link.rs`): straight from the accepting thread when the child keeps up,
-//! else through a writer thread that merges whatever has piled up into one IPC write. The child
-//! (`child.rs`) calls the handler. Each child keeps a journal in memory it shares with the host
+//! (`host.rs`, one `Slot` per actor in `mailbox.rs`). It packs what it accepts into one buffer
+//! per actor (`packed.rs`: no allocation per message), keeps it there until the child confirms
+//! it, and writes it to the actor's process at once (`link.rs`): straight from the accepting
+//! thread when the child keeps up, else through a writer thread that sends whatever has piled
+//! up as one IPC write. The child (`child.rs`) decodes each message where it lies in what it
+//! read and calls the handler. Each child keeps a journal in memory it shares with the host
 //! (`journal.rs`): the number of the message it has started and of the one it has finished,
 //! and every frame it sends (a message, a reply, a watch). The frames leave in batches, one IPC
 //! write when the actor runs out of work (or every 128 messages), carrying the progress with
@@ -49,6 +51,7 @@ mod journal;
 mod launch;
 mod link;
 mod mailbox;
+mod packed;
 mod supervisor;
 mod system;
 mod timer;
