@@ -119,6 +119,7 @@ fn child_main(server: &str) -> Result<(), String> {
             clock_offset,
             request_base,
             max_frame,
+            progress_every,
             journal,
         }) => {
             let address = (init as fn() as usize).wrapping_add(entry as usize);
@@ -131,6 +132,7 @@ fn child_main(server: &str) -> Result<(), String> {
             let journal = journal::Writer::new(journal).ok_or("the journal is too small")?;
             let mut io = ChildIo::new(id, to_host, from_host, journal, clock_offset, request_base);
             io.max_frame = max_frame;
+            io.progress_every = progress_every.max(1);
             run(io, actor)
         }
         Ok(_) => Err("the host did not send Boot first".into()),
@@ -138,9 +140,9 @@ fn child_main(server: &str) -> Result<(), String> {
     }
 }
 
-/// Messages handled between two reports of progress to the host, at most (the host counts a
-/// message handled, and makes room in a bounded mailbox, when it hears of it).
-const PROGRESS_EVERY: usize = 128;
+/// Messages handled between two reports of progress to the host, at most, and between two
+/// looks for more from the host, by default (see `wire::ToChild::Boot`).
+pub(crate) const PROGRESS_EVERY: usize = 128;
 
 /// The child's channels, its journal, what it has read ahead, and its clock.
 pub(crate) struct ChildIo {
@@ -155,7 +157,9 @@ pub(crate) struct ChildIo {
     finished: u64,
     reported: u64,
     since_report: usize,
-    /// Deliveries read and not yet handled, in the buffers they came in (none empty).
+    /// Deliveries read and not yet handled, in the buffers they came in: the one being read,
+    /// then the others (none empty).
+    reading: Packed,
     deliveries: VecDeque<Packed>,
     signals: VecDeque<Signal>,
     /// `Restart`, `Shutdown` and `Spawned` answers, in arrival order.
@@ -168,6 +172,8 @@ pub(crate) struct ChildIo {
     pub stop_requested: bool,
     /// The host's frame limit.
     pub max_frame: usize,
+    /// Messages handled between two reports of progress, at most.
+    progress_every: usize,
 }
 
 impl ChildIo {
@@ -188,6 +194,7 @@ impl ChildIo {
             finished: 0,
             reported: 0,
             since_report: 0,
+            reading: Packed::default(),
             deliveries: VecDeque::new(),
             signals: VecDeque::new(),
             answers: VecDeque::new(),
@@ -196,6 +203,7 @@ impl ChildIo {
             clock_offset,
             next_request: request_base,
             max_frame: usize::MAX,
+            progress_every: PROGRESS_EVERY,
             next_token: 0,
             stop_requested: false,
         }
@@ -263,7 +271,7 @@ impl ChildIo {
         self.journal.finish(seq);
         self.finished = seq;
         self.since_report += 1;
-        if self.since_report >= PROGRESS_EVERY {
+        if self.since_report >= self.progress_every {
             self.flush()?;
         }
         Ok(())
@@ -283,6 +291,19 @@ impl ChildIo {
                 self.answers.push_back(ToChild::Shutdown);
             }
             other => self.answers.push_back(other),
+        }
+    }
+
+    fn has_deliveries(&self) -> bool {
+        !self.reading.is_empty() || !self.deliveries.is_empty()
+    }
+
+    /// The buffer to read the next delivery from, taken out (empty if there is none).
+    fn take_reading(&mut self) -> Packed {
+        if self.reading.is_empty() {
+            self.deliveries.pop_front().unwrap_or_default()
+        } else {
+            std::mem::take(&mut self.reading)
         }
     }
 
@@ -325,56 +346,6 @@ impl ChildIo {
             }
             self.wait()?;
         }
-    }
-}
-
-/// The next delivery, taken out of the buffer it came in.
-pub(crate) struct Next<M> {
-    seq: u64,
-    kind: NextKind<M>,
-}
-
-enum NextKind<M> {
-    /// The message, or why it cannot be decoded (a failure of this message only).
-    Message(Result<M, Failure>),
-    AskOutcome {
-        request: u64,
-        outcome: Result<Payload, AskError>,
-    },
-}
-
-impl ChildIo {
-    /// Takes the next delivery, decoding the message where it lies. `None` if there is none;
-    /// `Err` if the bytes from the host are not deliveries at all (nothing after them can be
-    /// framed, so this process cannot go on).
-    fn next_delivery<A: Actor>(&mut self) -> Option<Result<Next<A::Msg>, String>> {
-        let packed = self.deliveries.front_mut()?;
-        let Some(front) = packed.front() else {
-            // Not kept empty; should one be, it must not hide those behind it.
-            self.deliveries.pop_front();
-            return self.next_delivery::<A>();
-        };
-        let next = match front {
-            Err(e) => Err(e),
-            Ok(record) => Ok(Next {
-                seq: record.seq,
-                kind: match record.delivery() {
-                    Ok(DeliveryRef::Message { payload, .. }) => {
-                        NextKind::Message(decode::<A::Msg>(payload.0).map_err(Failure::Transport))
-                    }
-                    Ok(DeliveryRef::AskOutcome { request, outcome }) => NextKind::AskOutcome {
-                        request,
-                        outcome: outcome.map(|reply| reply.0.to_vec()),
-                    },
-                    Err(e) => NextKind::Message(Err(Failure::Transport(e))),
-                },
-            }),
-        };
-        packed.pop_front();
-        if packed.is_empty() {
-            self.deliveries.pop_front();
-        }
-        Some(next)
     }
 }
 
@@ -428,10 +399,10 @@ impl<A: Actor> Runner<A> {
         // waiting for go before this process looks for more work.
         let mut since_read = 0;
         loop {
-            if io.deliveries.is_empty() {
+            if !io.has_deliveries() {
                 io.flush()?;
             }
-            if io.deliveries.is_empty() || since_read >= PROGRESS_EVERY {
+            if !io.has_deliveries() || since_read >= io.progress_every {
                 io.read_ahead()?;
                 since_read = 0;
             }
@@ -447,8 +418,13 @@ impl<A: Actor> Runner<A> {
                 if let Err(failure) = result {
                     self.fail(io, None, Phase::Signal, failure)?;
                 }
-            } else if let Some(next) = io.next_delivery::<A>() {
-                self.deliver(io, next?)?;
+            } else if io.has_deliveries() {
+                // Out of `io` while its first delivery is handled: the handler borrows `io`.
+                let mut reading = io.take_reading();
+                let handled = self.deliver(io, &reading);
+                reading.pop_front();
+                io.reading = reading;
+                handled?;
             } else {
                 io.wait()?;
                 continue;
@@ -488,17 +464,30 @@ impl<A: Actor> Runner<A> {
         }
     }
 
-    fn deliver(&mut self, io: &mut ChildIo, next: Next<A::Msg>) -> Result<(), String> {
-        let seq = next.seq;
+    /// Handles the first delivery in `reading`, decoding its message where it lies. `Err` if
+    /// the bytes from the host are not deliveries at all (nothing after them can be framed, so
+    /// this process cannot go on).
+    fn deliver(&mut self, io: &mut ChildIo, reading: &Packed) -> Result<(), String> {
+        let record = match reading.front() {
+            Some(record) => record?,
+            None => return Ok(()),
+        };
+        let seq = record.seq;
         io.begin(seq);
-        let msg = match next.kind {
-            NextKind::Message(msg) => msg,
-            NextKind::AskOutcome { request, outcome } => match self.asks.remove(&request) {
+        let msg = match record.delivery() {
+            Ok(DeliveryRef::Message { payload, .. }) => {
+                decode::<A::Msg>(payload.0).map_err(Failure::Transport)
+            }
+            Ok(DeliveryRef::AskOutcome { request, outcome }) => match self.asks.remove(&request) {
                 // The asker's own closure: a panic in it is this actor's failure.
-                Some(complete) => caught(|| Ok(complete(outcome))),
+                Some(complete) => {
+                    let outcome = outcome.map(|reply| reply.0.to_vec());
+                    caught(|| Ok(complete(outcome)))
+                }
                 // Nobody waits for it (a previous instance asked): nothing to do.
                 None => return io.finish(seq),
             },
+            Err(e) => Err(Failure::Transport(e)),
         };
         let result = msg.and_then(|msg| {
             let mut ctx = ProcessContext::new(io, &mut self.asks);

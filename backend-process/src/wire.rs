@@ -161,6 +161,11 @@ pub(crate) enum ToChild {
         request_base: u64,
         /// The host's frame limit: the child refuses bigger sends itself.
         max_frame: usize,
+        /// Messages handled between two reports of progress, at most (also how often the child
+        /// looks for more while it has work). Each report is an IPC write the router reads;
+        /// the host counts a message handled, and makes room in a bounded mailbox, when it
+        /// hears of it, so a bounded actor reports more often.
+        progress_every: usize,
         /// This process's journal (see `journal.rs`), shared with the host.
         journal: IpcSharedMemory,
     },
