@@ -247,16 +247,21 @@ thread_local! {
     static SCRATCH: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
 }
 
-/// Runs `f` with this thread's empty scratch buffer (a fresh one if it is in use).
+/// Runs `f` with this thread's scratch buffer, emptied (a fresh one if it is in use: a
+/// message's `Serialize` may itself send).
 fn with_scratch<R>(f: impl FnOnce(&mut Vec<u8>) -> R) -> R {
-    let mut buffer = SCRATCH.take();
-    buffer.clear();
-    let result = f(&mut buffer);
-    // A buffer grown by one big message is not kept.
-    if buffer.capacity() <= 64 * 1024 {
-        SCRATCH.set(buffer);
-    }
-    result
+    SCRATCH.with(|scratch| match scratch.try_borrow_mut() {
+        Ok(mut buffer) => {
+            buffer.clear();
+            let result = f(&mut buffer);
+            // A buffer grown by one big message is not kept.
+            if buffer.capacity() > 64 * 1024 {
+                *buffer = Vec::new();
+            }
+            result
+        }
+        Err(_) => f(&mut Vec::new()),
+    })
 }
 
 impl Backend for ProcessSystem {
