@@ -22,10 +22,6 @@ use crate::packed::Packed;
 use crate::timer::Timer;
 use crate::wire::{Bytes, DeliveryRef, Payload, ToChild, ToHost, Uplink};
 
-/// How often an actor with an unbounded mailbox reports its progress (see `ToChild::Boot`): a
-/// report every 128 messages cost the router and the child about a fifth of a stream's CPU.
-const UNBOUNDED_PROGRESS_EVERY: usize = 1024;
-
 /// A message held in a dead letter, still encoded; the report decodes it where it can.
 pub(crate) struct Encoded(pub Payload);
 
@@ -299,13 +295,8 @@ impl State {
             Ok(child) => child,
             Err(e) => return Err(format!("writer thread: {e}")),
         };
-        let progress_every = if slot.capacity.is_some() {
-            crate::child::PROGRESS_EVERY
-        } else {
-            UNBOUNDED_PROGRESS_EVERY
-        };
         let boot = ToChild::Boot {
-            progress_every,
+            progress_every: crate::child::progress_every(slot.capacity),
             entry: slot.entry,
             actor: slot.initial.clone(),
             id,
