@@ -3,7 +3,7 @@
 //! `PR_SET_PDEATHSIG` fires when the *thread* that forked a child exits, so it must be one that
 //! lives as long as the system.
 
-use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
@@ -18,8 +18,9 @@ use ipc_channel::ipc::{IpcReceiverSet, IpcSelectionResult, IpcSender};
 use crate::launch::Launcher;
 use crate::link::ChildLink;
 use crate::mailbox::{Slot, Status};
+use crate::packed::Packed;
 use crate::timer::Timer;
-use crate::wire::{Delivery, DeliveryKind, Payload, ToChild, ToHost, Uplink};
+use crate::wire::{Bytes, DeliveryRef, Payload, ToChild, ToHost, Uplink};
 
 /// A message held in a dead letter, still encoded; the report decodes it where it can.
 pub(crate) struct Encoded(pub Payload);
@@ -256,8 +257,8 @@ impl State {
             parent,
             status: Status::Starting,
             child: None,
-            queue: VecDeque::new(),
-            in_flight: VecDeque::new(),
+            queue: Packed::default(),
+            in_flight: Packed::default(),
             ledger: Ledger::default(),
             restarts: 0,
             budget: RestartBudget::new(options.supervision),
@@ -295,6 +296,7 @@ impl State {
             Err(e) => return Err(format!("writer thread: {e}")),
         };
         let boot = ToChild::Boot {
+            progress_every: crate::child::progress_every(slot.capacity),
             entry: slot.entry,
             actor: slot.initial.clone(),
             id,
@@ -314,11 +316,8 @@ impl State {
         slot.child = Some(child);
         slot.status = Status::Starting;
         // Whatever was in the dead process's hands and not started goes to the new one.
-        let undelivered: Vec<Delivery> =
-            slot.in_flight.drain(..).map(crate::link::unshare).collect();
-        for delivery in undelivered.into_iter().rev() {
-            slot.queue.push_front(delivery);
-        }
+        let undelivered = std::mem::take(&mut slot.in_flight);
+        slot.queue.put_after(undelivered);
         slot.pump();
         self.by_channel.insert(channel, id);
         Ok(())
@@ -338,10 +337,10 @@ impl State {
         &mut self,
         to: ActorId,
         type_name: &str,
-        kind: DeliveryKind,
+        delivery: &DeliveryRef<'_>,
         forced: bool,
     ) -> Result<(), SendFailure> {
-        let message = matches!(kind, DeliveryKind::Message { .. });
+        let message = matches!(delivery, DeliveryRef::Message { .. });
         if let Some(reason) = self.refusal(to, type_name, message, forced) {
             return Err(reason);
         }
@@ -349,9 +348,8 @@ impl State {
         let Some(slot) = self.slot_mut(to) else {
             return Err(SendFailure::UnknownActor);
         };
+        slot.take(seq, delivery).map_err(SendFailure::Transport)?;
         slot.ledger.accepted += 1;
-        slot.queue.push_back(Delivery { seq, kind });
-        slot.pump();
         Ok(())
     }
 
@@ -390,9 +388,15 @@ impl State {
             self.dead_on_arrival(to, DeadLetterReason::Undeliverable, payload);
             return;
         }
-        let kind = DeliveryKind::Message { payload, ask: None };
-        // Cannot be refused now: nothing has changed since the check.
-        let _ = self.accept(to, type_name, kind, false);
+        let delivery = DeliveryRef::Message {
+            payload: Bytes(&payload),
+            ask: None,
+        };
+        // Cannot be refused now: nothing has changed since the check; and a delivery that
+        // does not encode (it always does) is a dead letter all the same.
+        if self.accept(to, type_name, &delivery, false).is_err() {
+            self.dead_on_arrival(to, DeadLetterReason::Undeliverable, payload);
+        }
     }
 
     /// A message its receiver never accepted, though its sender was told `Ok` (a child's send,
@@ -462,12 +466,14 @@ impl State {
             Some(PendingAsk::External(reply)) => drop(reply.send(outcome)),
             Some(PendingAsk::Actor) => {
                 let Asker::Actor(id) = asker else { return };
-                let delivered = outcome.is_ok();
-                if self
-                    .accept(id, "", DeliveryKind::AskOutcome { request, outcome }, true)
-                    .is_err()
-                    && delivered
-                {
+                let delivery = DeliveryRef::AskOutcome {
+                    request,
+                    outcome: match &outcome {
+                        Ok(reply) => Ok(Bytes(reply)),
+                        Err(e) => Err(e.clone()),
+                    },
+                };
+                if self.accept(id, "", &delivery, true).is_err() && outcome.is_ok() {
                     self.late_replies += 1;
                 }
             }
@@ -590,11 +596,11 @@ impl State {
                         after: timeout,
                     },
                 );
-                let kind = DeliveryKind::Message {
-                    payload,
+                let delivery = DeliveryRef::Message {
+                    payload: Bytes(&payload),
                     ask: Some((asker, request)),
                 };
-                if let Err(reason) = self.accept(to, &type_name, kind, false) {
+                if let Err(reason) = self.accept(to, &type_name, &delivery, false) {
                     self.complete_ask(asker, request, Err(AskError::Rejected(reason)));
                 }
             }

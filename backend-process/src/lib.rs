@@ -9,14 +9,16 @@
 //!
 //! # How a message travels
 //! Every message goes through the host (the application's own process), which keeps the ledger
-//! (`host.rs`, one `Slot` per actor in `mailbox.rs`). It writes what it accepts to the actor's
-//! process at once (`link.rs`): straight from the accepting thread when the child keeps up,
-//! else through a writer thread that merges whatever has piled up into one IPC write. The child
-//! (`child.rs`) calls the handler. Each child keeps a journal in memory it shares with the host
+//! (`host.rs`, one `Slot` per actor in `mailbox.rs`). It packs what it accepts into one buffer
+//! per actor (`packed.rs`: no allocation per message), keeps it there until the child confirms
+//! it, and writes it to the actor's process at once (`link.rs`): straight from the accepting
+//! thread when the child keeps up, else through a writer thread that sends whatever has piled
+//! up as one IPC write. The child (`child.rs`) decodes each message where it lies in what it
+//! read and calls the handler. Each child keeps a journal in memory it shares with the host
 //! (`journal.rs`): the number of the message it has started and of the one it has finished,
 //! and every frame it sends (a message, a reply, a watch). The frames leave in batches, one IPC
-//! write when the actor runs out of work (or every 128 messages), carrying the progress with
-//! them. Because the journal outlives the child, a `kill -9` loses nothing: the host reads in
+//! write when the actor runs out of work (or every 128 messages, 1024 if its mailbox is
+//! unbounded), carrying the progress with them. Because the journal outlives the child, a `kill -9` loses nothing: the host reads in
 //! it which message was in hand (a dead letter: at most once), which were not started (they go
 //! to the restarted process) and which sends had not left yet (they are delivered).
 //!
@@ -32,8 +34,9 @@
 //! * A frame from a child that does not decode, or is over the frame limit, fails that actor
 //!   only.
 //! * A message sent from a handler leaves the process when the actor runs out of work (or after
-//!   128 messages, or 64 KiB of sends), not at the `send` call: a handler that sends and then
-//!   computes for a second delays its message by that second.
+//!   128 messages, or 1024 if its mailbox is unbounded, or 64 KiB of sends), not at the `send`
+//!   call: a handler that sends and then computes for a second delays its message by that
+//!   second.
 //! * A send from inside an actor cannot wait for the host's answer, so a receiver that is gone,
 //!   full or of another type by then makes the message a dead letter
 //!   ([`Undeliverable`](actor_core::DeadLetterReason::Undeliverable)) instead of an error.
@@ -49,6 +52,7 @@ mod journal;
 mod launch;
 mod link;
 mod mailbox;
+mod packed;
 mod supervisor;
 mod system;
 mod timer;

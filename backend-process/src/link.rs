@@ -3,9 +3,11 @@
 //!
 //! Most writes go through a writer thread of the child's own, never straight from the host's
 //! lock: an IPC send blocks while the child's socket is full, and a child blocked sending to
-//! the router would then wait for a router that waits for it. The writer sends whatever has
-//! queued up while it was writing, with consecutive deliveries merged into one IPC message, so
-//! under load many messages share one write.
+//! the router would then wait for a router that waits for it. Deliveries reach the writer
+//! already packed (`packed.rs`): each is appended to the last run in the outbox the two share,
+//! and the writer sends whatever has queued up while it was writing, one IPC message per run,
+//! so under load thousands of messages share one write, and the writer is woken only when it
+//! waits.
 //!
 //! A small delivery is written directly, by the thread that accepted it, when that cannot
 //! block: the writer has nothing queued (so order is kept) and the child has read every IPC
@@ -15,55 +17,82 @@
 //! stream, the child is always behind by a batch or more, and the writer (which may block,
 //! holding no lock) takes over.
 
-use std::sync::Arc;
+use std::collections::VecDeque;
 use std::sync::atomic::{AtomicU64, Ordering::Acquire, Ordering::Release};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 
 use ipc_channel::ipc::{IpcSender, IpcSharedMemory};
 
-use crate::wire::{Delivery, DeliveryKind, ToChild};
+use crate::wire::ToChild;
 
-/// The most deliveries in one IPC write to a child (more go in the next).
-const BATCH: usize = 256;
-
-/// The most payload bytes merged into one IPC write: well under what ipc-channel sends in one
-/// packet, so a merged write is never fragmented (a single bigger message still is).
+/// The most bytes of packed deliveries merged into one IPC write: well under what ipc-channel
+/// sends in one packet, so a merged write is never fragmented (one bigger delivery goes alone,
+/// in shared memory: see `wire::large`).
 const BATCH_BYTES: usize = 64 * 1024;
 
-/// A direct write is allowed for a message of up to this many bytes.
+/// A direct write is allowed for a delivery of up to this many bytes.
 const DIRECT_BYTES: usize = 16 * 1024;
 
-/// What the host writes to a child: deliveries go out shared with the host's own record of
-/// them, so sending one copies nothing.
-pub(crate) type Outbound = ToChild<Arc<Delivery>>;
-
-/// Takes a delivery back from its shared form (the writer that shared it is done with it, or
-/// it is copied).
-pub(crate) fn unshare(delivery: Arc<Delivery>) -> Delivery {
-    Arc::try_unwrap(delivery).unwrap_or_else(|shared| (*shared).clone())
+/// What waits for the writer, in the order it is to be written.
+enum Queued {
+    /// Packed deliveries, written as one `Deliver`.
+    Run(Vec<u8>),
+    Other(ToChild),
 }
 
-/// What the writer thread is handed.
-enum ToWriter {
-    Deliver(Arc<Delivery>),
-    Other(Outbound),
-}
-
-/// Counts shared by the host and the writer thread.
+/// What the host and the writer thread share, behind a lock of its own (taken under the
+/// host's lock by the host, alone by the writer).
 #[derive(Default)]
-struct Counts {
-    /// Handed to the writer and not yet written.
-    queued: AtomicU64,
+struct Outbox {
+    queued: VecDeque<Queued>,
+    /// The writer has taken messages and not yet counted their writes.
+    writing: bool,
+    /// The writer waits to be woken.
+    waiting: bool,
+    /// No more writes: the process is gone (or the host is done with it).
+    closed: bool,
+}
+
+#[derive(Default)]
+struct Shared {
+    outbox: Mutex<Outbox>,
+    wake: Condvar,
     /// IPC messages written to the child, by either path.
     written: AtomicU64,
 }
 
+impl Shared {
+    fn outbox(&self) -> MutexGuard<'_, Outbox> {
+        self.outbox
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    fn queue(&self, msg: Queued) {
+        let mut outbox = self.outbox();
+        if outbox.closed {
+            return;
+        }
+        outbox.queued.push_back(msg);
+        if outbox.waiting {
+            self.wake.notify_one();
+        }
+    }
+
+    fn close(&self) {
+        let mut outbox = self.outbox();
+        outbox.closed = true;
+        outbox.queued.clear();
+        self.wake.notify_one();
+    }
+}
+
 pub(crate) struct ChildLink {
     pub process: std::process::Child,
-    to_writer: crossbeam_channel::Sender<ToWriter>,
+    shared: Arc<Shared>,
     writer: Option<std::thread::JoinHandle<()>>,
     /// For direct writes, made only while the writer has nothing to write.
-    channel: IpcSender<Outbound>,
-    counts: Arc<Counts>,
+    channel: IpcSender<ToChild>,
     /// How many IPC messages the child said it had read, in its latest batch.
     pub read_by_child: u64,
     /// The host's copy of the child's journal, read once the child is gone.
@@ -79,22 +108,19 @@ impl ChildLink {
         channel: IpcSender<ToChild>,
         journal: IpcSharedMemory,
     ) -> std::io::Result<Self> {
-        let channel = channel.to_opaque().to::<Outbound>();
-        let (to_writer, outbox) = crossbeam_channel::unbounded::<ToWriter>();
-        let counts = Arc::new(Counts::default());
+        let shared = Arc::new(Shared::default());
         let writer = {
-            let (channel, counts) = (channel.clone(), Arc::clone(&counts));
+            let (channel, shared) = (channel.clone(), Arc::clone(&shared));
             std::thread::Builder::new()
                 .name("actors-process-writer".into())
-                .spawn(move || write_all(&channel, &outbox, &counts))
+                .spawn(move || write_all(&channel, &shared))
         };
         match writer {
             Ok(writer) => Ok(Self {
                 process,
-                to_writer,
+                shared,
                 writer: Some(writer),
                 channel,
-                counts,
                 read_by_child: 0,
                 journal,
                 next_batch: 0,
@@ -109,41 +135,55 @@ impl ChildLink {
 
     /// Queues a message for the process (dropped if the process is gone: its death is seen on
     /// its channel).
-    pub fn send(&self, msg: Outbound) {
-        self.counts.queued.fetch_add(1, Release);
-        let _ = self.to_writer.send(ToWriter::Other(msg));
+    pub fn send(&self, msg: ToChild) {
+        self.shared.queue(Queued::Other(msg));
     }
 
-    /// Writes a delivery to the process: directly if that cannot block, else through the
-    /// writer. Called under the host's lock, as every `send` is, so nothing is queued between
-    /// the check and the write.
-    pub fn deliver(&self, delivery: Arc<Delivery>) {
-        // `queued` first: the writer counts a write before it takes the write's items off
-        // `queued`, so once `queued` reads 0, `written` includes every write it made.
-        let idle = self.counts.queued.load(Acquire) == 0;
-        if idle
-            && self.counts.written.load(Acquire) <= self.read_by_child
-            && size_of(&delivery) <= DIRECT_BYTES
-        {
-            self.counts.written.fetch_add(1, Release);
-            // A failure means the process is gone: seen on its channel, as for the writer.
-            let _ = self.channel.send(ToChild::Deliver(vec![delivery]));
+    /// Writes one packed delivery (`record`) to the process: directly if that cannot block,
+    /// else through the writer, appended to the run it has not taken yet. Called under the
+    /// host's lock, as every `send` is, so nothing is queued between the check and the write.
+    pub fn deliver(&self, record: &[u8]) {
+        let mut outbox = self.shared.outbox();
+        if outbox.closed {
             return;
         }
-        self.counts.queued.fetch_add(1, Release);
-        let _ = self.to_writer.send(ToWriter::Deliver(delivery));
+        // The writer counts its writes before it says it is done writing, so an idle writer's
+        // writes are all in `written`.
+        let idle = outbox.queued.is_empty() && !outbox.writing;
+        if idle
+            && self.shared.written.load(Acquire) <= self.read_by_child
+            && record.len() <= DIRECT_BYTES
+        {
+            drop(outbox);
+            self.shared.written.fetch_add(1, Release);
+            // A failure means the process is gone: seen on its channel, as for the writer.
+            let _ = self.channel.send(ToChild::Deliver(record.to_vec()));
+            return;
+        }
+        match outbox.queued.back_mut() {
+            Some(Queued::Run(run)) if run.len() + record.len() <= BATCH_BYTES => {
+                run.extend_from_slice(record);
+            }
+            _ => {
+                let mut run = Vec::with_capacity(BATCH_BYTES.min(record.len().max(4096)));
+                run.extend_from_slice(record);
+                outbox.queued.push_back(Queued::Run(run));
+                if outbox.waiting {
+                    self.shared.wake.notify_one();
+                }
+            }
+        }
     }
 
-    /// Once the process is gone: closes the queue and joins the writer, whose sends to a dead
+    /// Once the process is gone: closes the outbox and joins the writer, whose sends to a dead
     /// process fail at once. ipc-channel writes a message bigger than a socket's buffer in
     /// fragments over a channel whose reading end it keeps open until the send ends, so such a
     /// send to a child that died can wait a long time (half a second, measured); none is made
-    /// (merged writes stay under 64 KiB and big payloads go in shared memory, see
+    /// (merged writes stay under 64 KiB and big deliveries go in shared memory, see
     /// `wire::large`), and should one ever be, the writer is left behind after a second rather
     /// than the router waiting with it.
     pub fn close(mut self) {
-        let (closed, _) = crossbeam_channel::bounded(0);
-        self.to_writer = closed;
+        self.shared.close();
         if let Some(writer) = self.writer.take() {
             let deadline = std::time::Instant::now() + std::time::Duration::from_secs(1);
             while !writer.is_finished() && std::time::Instant::now() < deadline {
@@ -156,56 +196,49 @@ impl ChildLink {
     }
 }
 
-/// The bytes a delivery carries.
-fn size_of(delivery: &Delivery) -> usize {
-    match &delivery.kind {
-        DeliveryKind::Message { payload, .. } => payload.len(),
-        DeliveryKind::AskOutcome { outcome, .. } => outcome.as_ref().map_or(256, Vec::len),
+impl Drop for ChildLink {
+    /// A link dropped without [`close`](Self::close) still ends its writer.
+    fn drop(&mut self) {
+        self.shared.close();
     }
 }
 
-/// The writer thread's loop: waits for something to send, takes everything else queued behind
-/// it, merges runs of deliveries, and writes. Each write is counted before its items leave
-/// the queued count, so a host that sees nothing queued sees every write counted.
-fn write_all(
-    channel: &IpcSender<Outbound>,
-    outbox: &crossbeam_channel::Receiver<ToWriter>,
-    counts: &Counts,
-) {
-    let write = |msg: Outbound, items: usize| {
-        let ok = channel.send(msg).is_ok();
-        counts.written.fetch_add(1, Release);
-        counts.queued.fetch_sub(items as u64, Release);
-        ok
-    };
-    // Deliveries waiting to be merged into one write, and their payload bytes.
-    let mut run: (Vec<Arc<Delivery>>, usize) = (Vec::new(), 0);
-    let flush = |run: &mut (Vec<Arc<Delivery>>, usize)| {
-        let items = run.0.len();
-        run.1 = 0;
-        items == 0 || write(ToChild::Deliver(std::mem::take(&mut run.0)), items)
-    };
-    while let Ok(first) = outbox.recv() {
-        for msg in std::iter::once(first).chain(outbox.try_iter()) {
-            match msg {
-                ToWriter::Deliver(delivery) => {
-                    let bytes = size_of(&delivery);
-                    let full = run.0.len() >= BATCH || run.1 + bytes > BATCH_BYTES;
-                    if full && !flush(&mut run) {
-                        return;
-                    }
-                    run.1 += bytes;
-                    run.0.push(delivery);
-                }
-                ToWriter::Other(other) => {
-                    if !flush(&mut run) || !write(other, 1) {
-                        return;
-                    }
-                }
-            }
-        }
-        if !flush(&mut run) {
+/// The writer thread's loop: waits for something to write, takes everything queued, and
+/// writes it in order, one IPC message per run of deliveries. Each write is counted before the
+/// writer says it is done, so a host that sees it idle sees every write counted.
+fn write_all(channel: &IpcSender<ToChild>, shared: &Shared) {
+    let mut outbox = shared.outbox();
+    loop {
+        if outbox.closed {
             return;
+        }
+        if outbox.queued.is_empty() {
+            outbox.waiting = true;
+            outbox = shared
+                .wake
+                .wait(outbox)
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            outbox.waiting = false;
+            continue;
+        }
+        let taken = std::mem::take(&mut outbox.queued);
+        outbox.writing = true;
+        drop(outbox);
+        let mut ok = true;
+        for msg in taken {
+            let msg = match msg {
+                Queued::Run(run) => ToChild::Deliver(run),
+                Queued::Other(other) => other,
+            };
+            ok = ok && channel.send(msg).is_ok();
+            shared.written.fetch_add(1, Release);
+        }
+        outbox = shared.outbox();
+        outbox.writing = false;
+        if !ok {
+            // The process is gone: its death is seen on its channel.
+            outbox.closed = true;
+            outbox.queued.clear();
         }
     }
 }

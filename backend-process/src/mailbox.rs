@@ -2,13 +2,11 @@
 //! its process holds and has not reported handled, the ledger, and the link to the running
 //! process (`link.rs`).
 
-use std::collections::VecDeque;
-use std::sync::Arc;
-
 use actor_core::{ActorId, ExitReason, Ledger, RestartBudget};
 
 use crate::link::ChildLink;
-use crate::wire::Delivery;
+use crate::packed::Packed;
+use crate::wire::DeliveryRef;
 
 /// Where an actor is in its life.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -33,9 +31,9 @@ pub(crate) struct Slot {
     pub status: Status,
     pub child: Option<ChildLink>,
     /// Accepted, not yet sent to the process.
-    pub queue: VecDeque<Delivery>,
+    pub queue: Packed,
     /// Sent to the process, not yet reported handled; the first one may be in hand.
-    pub in_flight: VecDeque<Arc<Delivery>>,
+    pub in_flight: Packed,
     pub ledger: Ledger,
     pub restarts: u32,
     pub budget: RestartBudget,
@@ -60,27 +58,38 @@ impl Slot {
             .is_some_and(|capacity| self.queued() >= capacity)
     }
 
-    /// Writes the queue to the process (the host keeps each delivery, shared, until the process
+    /// Takes a delivery the host has just accepted: written to the process at once if it has
+    /// one and nothing waits before it, else queued. Nothing is taken on error.
+    pub fn take(&mut self, seq: u64, delivery: &DeliveryRef<'_>) -> Result<(), String> {
+        match &self.child {
+            Some(child) if self.queue.is_empty() && self.is_alive() => {
+                child.deliver(self.in_flight.push(seq, delivery)?);
+            }
+            _ => {
+                self.queue.push(seq, delivery)?;
+                self.pump();
+            }
+        }
+        Ok(())
+    }
+
+    /// Writes the queue to the process (the host keeps each delivery until the process
     /// reports it handled).
     pub fn pump(&mut self) {
         let Some(child) = &self.child else { return };
         if !self.is_alive() || self.queue.is_empty() {
             return;
         }
-        for delivery in self.queue.drain(..) {
-            let delivery = Arc::new(delivery);
-            child.deliver(Arc::clone(&delivery));
-            self.in_flight.push_back(delivery);
+        for record in self.queue.records() {
+            child.deliver(self.in_flight.push_record(&record));
         }
+        self.queue = Packed::default();
     }
 
     /// The process reports every message up to `finished` handled (those it failed on were
     /// taken out before, by their `Failed` frames).
     pub fn finished(&mut self, finished: u64) {
-        while self.in_flight.front().is_some_and(|d| d.seq <= finished) {
-            self.in_flight.pop_front();
-            self.ledger.handled += 1;
-        }
+        self.ledger.handled += self.in_flight.pop_through(finished);
     }
 
     pub fn is_idle(&self) -> bool {

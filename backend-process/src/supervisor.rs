@@ -16,7 +16,7 @@ use ipc_channel::ipc::IpcReceiverSet;
 use crate::host::State;
 use crate::journal::Remains;
 use crate::mailbox::Status;
-use crate::wire::{DeliveryKind, ToChild, ToHost};
+use crate::wire::{DeliveryRef, ToChild, ToHost};
 
 /// The failure an exit status stands for: a signal (abort is 6, `kill -9` is 9) or an exit code.
 pub(crate) fn exit_failure(status: ExitStatus) -> Failure {
@@ -135,22 +135,22 @@ impl State {
         let Some(slot) = self.slot_mut(id) else {
             return;
         };
-        if slot.in_flight.front().is_none_or(|d| d.seq != seq) {
-            return;
-        }
-        let Some(delivery) = slot.in_flight.pop_front() else {
-            return;
+        // The ask waiting on it, if any. A record the host cannot read back (it wrote it
+        // itself) is dropped all the same: it was in hand.
+        let ask = match slot.in_flight.front() {
+            Some(Ok(record)) if record.seq == seq => match record.delivery() {
+                Ok(DeliveryRef::Message { ask, .. }) => ask,
+                _ => None,
+            },
+            _ => return,
         };
+        slot.in_flight.pop_front();
         slot.ledger.dead_letters += 1;
         self.keep_dead_letter(id, DeadLetterReason::FailedWhileHandling, None);
-        if let DeliveryKind::Message {
-            ask: Some((asker, request)),
-            ..
-        } = &delivery.kind
-        {
+        if let Some((asker, request)) = ask {
             self.complete_ask(
-                *asker,
-                *request,
+                asker,
+                request,
                 Err(AskError::ReceiverFailed(failure.clone())),
             );
         }
@@ -208,23 +208,23 @@ impl State {
         if let Some(child) = &slot.child {
             child.send(ToChild::Shutdown);
         }
-        let left: Vec<_> = slot
-            .in_flight
-            .drain(..)
-            .map(crate::link::unshare)
-            .chain(slot.queue.drain(..))
-            .collect();
-        slot.ledger.dead_letters += left.len() as u64;
+        // Counted as records, so that one the host could not read back still counts.
+        slot.ledger.dead_letters += (slot.in_flight.len() + slot.queue.len()) as u64;
+        let left = [
+            std::mem::take(&mut slot.in_flight),
+            std::mem::take(&mut slot.queue),
+        ];
         let watchers = std::mem::take(&mut slot.watchers);
-        for delivery in left {
-            match delivery.kind {
-                DeliveryKind::Message { payload, ask } => {
-                    self.keep_dead_letter(id, dead, Some(Box::new(crate::host::Encoded(payload))));
+        for record in left.iter().flat_map(|packed| packed.records()) {
+            match record.delivery() {
+                Ok(DeliveryRef::Message { payload, ask }) => {
+                    let message = crate::host::Encoded(payload.0.to_vec());
+                    self.keep_dead_letter(id, dead, Some(Box::new(message)));
                     if let Some((asker, request)) = ask {
                         self.complete_ask(asker, request, Err(AskError::ReceiverStopped));
                     }
                 }
-                DeliveryKind::AskOutcome { .. } => self.keep_dead_letter(id, dead, None),
+                _ => self.keep_dead_letter(id, dead, None),
             }
         }
         for watcher in watchers {

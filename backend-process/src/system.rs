@@ -16,7 +16,8 @@ use crossbeam_channel::bounded;
 use crate::child::entry_of;
 use crate::host::{Command_, Host, PendingAsk, SpawnRequest, decoder_of, lock};
 use crate::mailbox::Status;
-use crate::wire::{DeliveryKind, ToChild, decode, encode};
+use crate::packed::encode_into;
+use crate::wire::{Bytes, DeliveryRef, ToChild, decode, encode};
 
 /// How a process system runs.
 ///
@@ -240,6 +241,29 @@ impl ProcessSystem {
     }
 }
 
+thread_local! {
+    /// Where a send from outside encodes its message, which the host then copies into its
+    /// packed buffers (`packed.rs`): one buffer per sending thread, not one per message.
+    static SCRATCH: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// Runs `f` with this thread's scratch buffer, emptied (a fresh one if it is in use: a
+/// message's `Serialize` may itself send).
+fn with_scratch<R>(f: impl FnOnce(&mut Vec<u8>) -> R) -> R {
+    SCRATCH.with(|scratch| match scratch.try_borrow_mut() {
+        Ok(mut buffer) => {
+            buffer.clear();
+            let result = f(&mut buffer);
+            // A buffer grown by one big message is not kept.
+            if buffer.capacity() > 64 * 1024 {
+                *buffer = Vec::new();
+            }
+            result
+        }
+        Err(_) => f(&mut Vec::new()),
+    })
+}
+
 impl Backend for ProcessSystem {
     fn spawn_with<A: Actor>(
         &self,
@@ -273,26 +297,30 @@ impl Backend for ProcessSystem {
 
     fn send<M: Message>(&self, to: &impl ActorRef<M>, msg: M) -> Result<(), SendError<M>> {
         let to = to.id();
-        let payload = match encode(&msg) {
-            Ok(payload) => payload,
-            Err(e) => return Err(SendError::new(to, SendFailure::Transport(e), msg)),
-        };
-        let mut state = lock(&self.host);
-        if state.closed {
-            return Err(SendError::new(to, SendFailure::ShuttingDown, msg));
-        }
-        if payload.len() > state.max_frame {
-            let why = format!(
-                "{} bytes encoded, over the frame limit of {}",
-                payload.len(),
-                state.max_frame
-            );
-            return Err(SendError::new(to, SendFailure::Transport(why), msg));
-        }
-        let kind = DeliveryKind::Message { payload, ask: None };
-        state
-            .accept(to, type_name::<M>(), kind, false)
-            .map_err(|reason| SendError::new(to, reason, msg))
+        with_scratch(|payload| {
+            if let Err(e) = encode_into(&msg, payload) {
+                return Err(SendError::new(to, SendFailure::Transport(e), msg));
+            }
+            let mut state = lock(&self.host);
+            if state.closed {
+                return Err(SendError::new(to, SendFailure::ShuttingDown, msg));
+            }
+            if payload.len() > state.max_frame {
+                let why = format!(
+                    "{} bytes encoded, over the frame limit of {}",
+                    payload.len(),
+                    state.max_frame
+                );
+                return Err(SendError::new(to, SendFailure::Transport(why), msg));
+            }
+            let delivery = DeliveryRef::Message {
+                payload: Bytes(payload),
+                ask: None,
+            };
+            state
+                .accept(to, type_name::<M>(), &delivery, false)
+                .map_err(|reason| SendError::new(to, reason, msg))
+        })
     }
 
     fn ask<M: Message, R: Message>(
@@ -324,11 +352,11 @@ impl Backend for ProcessSystem {
         };
         {
             let mut state = lock(&self.host);
-            let kind = DeliveryKind::Message {
-                payload,
+            let delivery = DeliveryRef::Message {
+                payload: Bytes(&payload),
                 ask: Some((Asker::External, request)),
             };
-            if let Err(reason) = state.accept(to.id(), type_name::<M>(), kind, false) {
+            if let Err(reason) = state.accept(to.id(), type_name::<M>(), &delivery, false) {
                 state.asks.remove(&(Asker::External, request));
                 return Err(AskError::Rejected(reason));
             }

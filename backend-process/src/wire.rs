@@ -23,12 +23,75 @@ pub(crate) fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, String> {
         .map_err(|e| format!("cannot decode a {}: {e}", std::any::type_name::<T>()))
 }
 
+/// Bytes that travel as one block. Serde knows no byte strings of its own: a `&[u8]` or a
+/// `Vec<u8>` goes through it one `u8` at a time, which costs more than the IPC itself for a
+/// batch of thousands of messages. postcard encodes both forms the same way, so this is a
+/// matter of speed only.
+pub(crate) struct Bytes<'a>(pub &'a [u8]);
+
+impl Serialize for Bytes<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_bytes(self.0)
+    }
+}
+
+impl<'de: 'a, 'a> Deserialize<'de> for Bytes<'a> {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Borrowed;
+        impl<'de> serde::de::Visitor<'de> for Borrowed {
+            type Value = &'de [u8];
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("bytes")
+            }
+            fn visit_borrowed_bytes<E>(self, bytes: &'de [u8]) -> Result<Self::Value, E> {
+                Ok(bytes)
+            }
+        }
+        deserializer.deserialize_bytes(Borrowed).map(Bytes)
+    }
+}
+
+/// [`Bytes`] read into a buffer of their own (from a reader that cannot lend them).
+pub(crate) struct ByteBuf(pub Vec<u8>);
+
+impl<'de> Deserialize<'de> for ByteBuf {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Owned;
+        impl<'de> serde::de::Visitor<'de> for Owned {
+            type Value = Vec<u8>;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("bytes")
+            }
+            fn visit_bytes<E>(self, bytes: &[u8]) -> Result<Self::Value, E> {
+                Ok(bytes.to_vec())
+            }
+            fn visit_byte_buf<E>(self, bytes: Vec<u8>) -> Result<Self::Value, E> {
+                Ok(bytes)
+            }
+        }
+        deserializer.deserialize_byte_buf(Owned).map(ByteBuf)
+    }
+}
+
+/// `#[serde(with = "bytes")]` for a `Vec<u8>` field: [`Bytes`] on the way out, [`ByteBuf`] in.
+pub(crate) mod bytes {
+    pub fn serialize<S: serde::Serializer>(bytes: &[u8], serializer: S) -> Result<S::Ok, S::Error> {
+        serde::Serialize::serialize(&super::Bytes(bytes), serializer)
+    }
+
+    pub fn deserialize<'de, D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Vec<u8>, D::Error> {
+        <super::ByteBuf as serde::Deserialize>::deserialize(deserializer).map(|b| b.0)
+    }
+}
+
 /// Payloads to a child bigger than this travel in shared memory (see [`large`]).
 pub(crate) const LARGE: usize = 64 * 1024;
 
-/// How a payload to a child is written: inline up to [`LARGE`] bytes, above that in a fresh
+/// How bytes to a child are written: inline up to [`LARGE`] bytes, above that in a fresh
 /// shared-memory region whose file descriptor goes with the message. ipc-channel would write a
-/// big payload in fragments over a channel it keeps open until the send ends, so a child that
+/// big message in fragments over a channel it keeps open until the send ends, so a child that
 /// died in the middle would leave the writer waiting for ever; one descriptor is never
 /// fragmented. The host keeps its copy as plain bytes: the region exists only while the message
 /// is written, and the child copies it out (`Vec<u8>` on both sides).
@@ -36,16 +99,18 @@ pub(crate) mod large {
     use ipc_channel::ipc::IpcSharedMemory;
     use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
+    use super::{ByteBuf, Bytes};
+
     #[derive(Serialize)]
     enum Out<'a> {
-        Inline(&'a [u8]),
+        Inline(Bytes<'a>),
         Shared(IpcSharedMemory),
     }
 
     /// The same shape as `Out`, read back.
     #[derive(Deserialize)]
     enum In {
-        Inline(Vec<u8>),
+        Inline(ByteBuf),
         Shared(IpcSharedMemory),
     }
 
@@ -53,83 +118,39 @@ pub(crate) mod large {
         if bytes.len() > super::LARGE {
             Out::Shared(IpcSharedMemory::from_bytes(bytes)).serialize(serializer)
         } else {
-            Out::Inline(bytes).serialize(serializer)
+            Out::Inline(Bytes(bytes)).serialize(serializer)
         }
     }
 
     pub fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Vec<u8>, D::Error> {
         Ok(match In::deserialize(deserializer)? {
-            In::Inline(bytes) => bytes,
+            In::Inline(bytes) => bytes.0,
             In::Shared(memory) => memory.to_vec(),
         })
     }
-
-    /// The same for an `ask`'s outcome.
-    pub mod outcome {
-        use actor_core::AskError;
-        use serde::{Deserialize, Deserializer, Serialize, Serializer};
-
-        #[derive(Serialize)]
-        enum Out<'a> {
-            Reply(#[serde(with = "super")] &'a Vec<u8>),
-            Failed(&'a AskError),
-        }
-
-        #[derive(Deserialize)]
-        enum In {
-            Reply(#[serde(with = "super")] Vec<u8>),
-            Failed(AskError),
-        }
-
-        pub fn serialize<S: Serializer>(
-            outcome: &Result<Vec<u8>, AskError>,
-            serializer: S,
-        ) -> Result<S::Ok, S::Error> {
-            match outcome {
-                Ok(reply) => Out::Reply(reply).serialize(serializer),
-                Err(e) => Out::Failed(e).serialize(serializer),
-            }
-        }
-
-        pub fn deserialize<'de, D: Deserializer<'de>>(
-            deserializer: D,
-        ) -> Result<Result<Vec<u8>, AskError>, D::Error> {
-            Ok(match In::deserialize(deserializer)? {
-                In::Reply(reply) => Ok(reply),
-                In::Failed(e) => Err(e),
-            })
-        }
-    }
 }
 
-/// A message on its way to a child, or delivered to it and not yet confirmed.
-#[derive(Clone, Debug, Serialize, Deserialize)]
-pub(crate) struct Delivery {
-    /// The host's number for it, increasing along a child's stream; the journal records it.
-    pub seq: u64,
-    pub kind: DeliveryKind,
-}
-
-#[derive(Clone, Debug, Serialize, Deserialize)]
-pub(crate) enum DeliveryKind {
-    /// A user message, and who is waiting for its reply if it is an `ask`.
+/// A message on its way to a child, or delivered to it and not yet confirmed, as it is packed
+/// (`packed.rs`): its bytes are borrowed, from the sender's encoding on the way in and from the
+/// packed buffer on the way out, so that the child decodes the message straight from what it
+/// read. `AskOutcome` is the outcome of an `ask` the actor made: the reply, or why there is none.
+#[derive(Serialize, Deserialize)]
+pub(crate) enum DeliveryRef<'a> {
     Message {
-        #[serde(with = "large")]
-        payload: Payload,
+        #[serde(borrow)]
+        payload: Bytes<'a>,
         ask: Option<(Asker, u64)>,
     },
-    /// The outcome of an `ask` this actor made: the reply, encoded, or why there is none.
     AskOutcome {
         request: u64,
-        #[serde(with = "large::outcome")]
-        outcome: Result<Payload, AskError>,
+        #[serde(borrow)]
+        outcome: Result<Bytes<'a>, AskError>,
     },
 }
 
-/// Host to child. The host sends deliveries it keeps a shared copy of (`D = Arc<Delivery>`),
-/// which encode exactly as the `Delivery` values the child reads.
+/// Host to child.
 #[derive(Serialize, Deserialize)]
-pub(crate) enum ToChild<D = Delivery> {
+pub(crate) enum ToChild {
     /// The actor to run: where its code is (see `child.rs`), its initial state, its identity.
     Boot {
         entry: u64,
@@ -140,10 +161,16 @@ pub(crate) enum ToChild<D = Delivery> {
         request_base: u64,
         /// The host's frame limit: the child refuses bigger sends itself.
         max_frame: usize,
+        /// Messages handled between two reports of progress, at most (also how often the child
+        /// looks for more while it has work). Each report is an IPC write the router reads;
+        /// the host counts a message handled, and makes room in a bounded mailbox, when it
+        /// hears of it, so a bounded actor reports more often.
+        progress_every: usize,
         /// This process's journal (see `journal.rs`), shared with the host.
         journal: IpcSharedMemory,
     },
-    Deliver(Vec<D>),
+    /// Deliveries packed back to back (`packed.rs`), in the order they were accepted.
+    Deliver(#[serde(with = "large")] Vec<u8>),
     Signal(Signal),
     /// The supervisor's answer to a failure: start again from the initial state.
     Restart,
@@ -171,6 +198,7 @@ pub(crate) enum Uplink {
         finished: u64,
         /// How many IPC messages from the host the child has read (see `link.rs`).
         received: u64,
+        #[serde(with = "bytes")]
         frames: Vec<u8>,
     },
     /// One frame too big for the journal's outbox, sent alone after the batch before it.

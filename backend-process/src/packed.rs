@@ -1,0 +1,293 @@
+//! Deliveries packed back to back in one buffer: the form in which the host keeps what it has
+//! accepted for a child and what the child has not yet confirmed, in which it writes them (a
+//! run of records is one IPC message), and in which the child reads them, decoding each message
+//! where it lies. A message costs no allocation of its own on either side, and confirming a run
+//! of them only moves an offset.
+//!
+//! ```text
+//! record  seq   u64, little-endian   the host's number for the delivery
+//!         len   u32, little-endian   the length of the body
+//!         body  postcard-encoded `DeliveryRef`
+//! ```
+//! The fixed header lets the host pass over records (to confirm them, to copy them) without
+//! decoding their bodies.
+
+use crate::wire::DeliveryRef;
+
+const HEADER: usize = 12;
+
+/// Once this many bytes at the front have been read, they are dropped (when they are also more
+/// than half the buffer, so each byte is moved at most once on average).
+const COMPACT_AFTER: usize = 64 * 1024;
+
+/// One record, read in place.
+pub(crate) struct Record<'a> {
+    pub seq: u64,
+    /// The whole record, header included, as it is copied from one buffer to another.
+    pub bytes: &'a [u8],
+    body: &'a [u8],
+}
+
+impl<'a> Record<'a> {
+    /// Reads the record at the start of `bytes`. `None` if they do not hold a whole one.
+    fn at(bytes: &'a [u8]) -> Option<Self> {
+        let seq = u64::from_le_bytes(bytes.get(..8)?.try_into().ok()?);
+        let len = u32::from_le_bytes(bytes.get(8..HEADER)?.try_into().ok()?);
+        let end = HEADER.checked_add(usize::try_from(len).ok()?)?;
+        Some(Self {
+            seq,
+            bytes: bytes.get(..end)?,
+            body: bytes.get(HEADER..end)?,
+        })
+    }
+
+    /// The delivery, borrowed from the buffer.
+    pub fn delivery(&self) -> Result<DeliveryRef<'a>, String> {
+        postcard::from_bytes(self.body).map_err(|e| format!("cannot decode a delivery: {e}"))
+    }
+}
+
+/// A queue of records in one buffer.
+#[derive(Default)]
+pub(crate) struct Packed {
+    bytes: Vec<u8>,
+    /// Where the first record not yet taken begins.
+    start: usize,
+    records: usize,
+}
+
+impl Packed {
+    /// A queue holding what another process sent. Only the framing is looked at here (bytes
+    /// past the last whole record are read as an error when they are reached).
+    pub fn from_bytes(bytes: Vec<u8>) -> Self {
+        let mut queue = Self {
+            bytes,
+            start: 0,
+            records: 0,
+        };
+        queue.records = queue.records().count();
+        queue
+    }
+
+    pub fn len(&self) -> usize {
+        self.records
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.start == self.bytes.len()
+    }
+
+    /// Appends a delivery; returns its record. Nothing is appended on error (an encoding that
+    /// failed, or a body over 4 GiB).
+    pub fn push(&mut self, seq: u64, delivery: &DeliveryRef<'_>) -> Result<&[u8], String> {
+        let at = self.bytes.len();
+        self.bytes.extend_from_slice(&seq.to_le_bytes());
+        self.bytes.extend_from_slice(&[0; 4]);
+        let encoded = postcard::serialize_with_flavor(delivery, Append(&mut self.bytes));
+        let len = u32::try_from(self.bytes.len() - at - HEADER);
+        match (encoded, len) {
+            (Ok(()), Ok(len)) => {
+                self.bytes[at + 8..at + HEADER].copy_from_slice(&len.to_le_bytes());
+                self.records += 1;
+                Ok(&self.bytes[at..])
+            }
+            (encoded, _) => {
+                self.bytes.truncate(at);
+                Err(match encoded {
+                    Err(e) => format!("cannot encode a delivery: {e}"),
+                    Ok(()) => "a delivery over 4 GiB".to_string(),
+                })
+            }
+        }
+    }
+
+    /// Appends a record read from another queue; returns its copy.
+    pub fn push_record(&mut self, record: &Record<'_>) -> &[u8] {
+        let at = self.bytes.len();
+        self.bytes.extend_from_slice(record.bytes);
+        self.records += 1;
+        &self.bytes[at..]
+    }
+
+    /// The first record. `Err` if the bytes there are not one (what follows cannot be framed).
+    pub fn front(&self) -> Option<Result<Record<'_>, String>> {
+        let rest = self
+            .bytes
+            .get(self.start..)
+            .filter(|rest| !rest.is_empty())?;
+        Some(Record::at(rest).ok_or_else(|| "a truncated delivery".to_string()))
+    }
+
+    /// Drops the first record (or, if the bytes there are not one, everything).
+    pub fn pop_front(&mut self) {
+        let taken = match self.front() {
+            Some(Ok(record)) => record.bytes.len(),
+            Some(Err(_)) => self.bytes.len() - self.start,
+            None => return,
+        };
+        self.start += taken;
+        self.records = self.records.saturating_sub(1);
+        if self.start == self.bytes.len() {
+            self.bytes.clear();
+            self.start = 0;
+        } else if self.start >= COMPACT_AFTER && self.start * 2 >= self.bytes.len() {
+            self.bytes.drain(..self.start);
+            self.start = 0;
+        }
+    }
+
+    /// Drops the records numbered up to `seq` from the front; returns how many.
+    pub fn pop_through(&mut self, seq: u64) -> u64 {
+        let mut popped = 0;
+        while self
+            .front()
+            .is_some_and(|r| r.is_ok_and(|record| record.seq <= seq))
+        {
+            self.pop_front();
+            popped += 1;
+        }
+        popped
+    }
+
+    /// Every record, in order.
+    pub fn records(&self) -> impl Iterator<Item = Record<'_>> {
+        let mut rest = self.bytes.get(self.start..).unwrap_or_default();
+        std::iter::from_fn(move || {
+            let record = Record::at(rest)?;
+            rest = &rest[record.bytes.len()..];
+            Some(record)
+        })
+    }
+
+    /// Moves every record of `self` after those of `front` (what a dead process had in hand
+    /// goes back before what waited for it).
+    pub fn put_after(&mut self, mut front: Packed) {
+        for record in self.records() {
+            front.push_record(&record);
+        }
+        *self = front;
+    }
+}
+
+/// A postcard output that appends to a `Vec` it borrows.
+struct Append<'a>(&'a mut Vec<u8>);
+
+impl postcard::ser_flavors::Flavor for Append<'_> {
+    type Output = ();
+
+    fn try_extend(&mut self, data: &[u8]) -> postcard::Result<()> {
+        self.0.extend_from_slice(data);
+        Ok(())
+    }
+
+    fn try_push(&mut self, data: u8) -> postcard::Result<()> {
+        self.0.push(data);
+        Ok(())
+    }
+
+    fn finalize(self) -> postcard::Result<()> {
+        Ok(())
+    }
+}
+
+/// Encodes a value at the end of `out` (a buffer kept for reuse, not one per message).
+pub(crate) fn encode_into<T: serde::Serialize>(value: &T, out: &mut Vec<u8>) -> Result<(), String> {
+    postcard::serialize_with_flavor(value, Append(out))
+        .map_err(|e| format!("cannot encode a {}: {e}", std::any::type_name::<T>()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::wire::Bytes;
+    use actor_core::{AskError, Asker};
+
+    fn message(payload: &[u8]) -> DeliveryRef<'_> {
+        DeliveryRef::Message {
+            payload: Bytes(payload),
+            ask: None,
+        }
+    }
+
+    #[test]
+    fn records_come_out_in_order_with_their_bodies() {
+        let mut queue = Packed::default();
+        queue.push(3, &message(b"abc")).unwrap();
+        let outcome = DeliveryRef::AskOutcome {
+            request: 9,
+            outcome: Err(AskError::ReceiverStopped),
+        };
+        queue.push(5, &outcome).unwrap();
+        queue
+            .push(
+                8,
+                &DeliveryRef::Message {
+                    payload: Bytes(b""),
+                    ask: Some((Asker::External, 4)),
+                },
+            )
+            .unwrap();
+        assert_eq!(queue.len(), 3);
+        let first = queue.front().unwrap().unwrap();
+        assert_eq!(first.seq, 3);
+        assert!(matches!(
+            first.delivery().unwrap(),
+            DeliveryRef::Message {
+                payload: Bytes(b"abc"),
+                ask: None
+            }
+        ));
+        assert_eq!(queue.pop_through(5), 2);
+        let last = queue.front().unwrap().unwrap();
+        assert_eq!(last.seq, 8);
+        assert!(matches!(
+            last.delivery().unwrap(),
+            DeliveryRef::Message {
+                ask: Some((Asker::External, 4)),
+                ..
+            }
+        ));
+        queue.pop_front();
+        assert!(queue.is_empty());
+        assert_eq!(queue.len(), 0);
+    }
+
+    #[test]
+    fn a_queue_put_after_another_keeps_both_orders() {
+        let (mut back, mut front) = (Packed::default(), Packed::default());
+        back.push(7, &message(b"b")).unwrap();
+        front.push(2, &message(b"a")).unwrap();
+        back.put_after(front);
+        let seqs: Vec<u64> = back.records().map(|r| r.seq).collect();
+        assert_eq!(seqs, [2, 7]);
+        assert_eq!(back.len(), 2);
+    }
+
+    #[test]
+    fn bytes_that_are_not_records_are_an_error_not_a_panic() {
+        let mut queue = Packed::from_bytes(vec![1, 0, 0, 0, 0, 0, 0, 0, 200, 0, 0, 0, 1]);
+        assert!(queue.front().unwrap().is_err());
+        queue.pop_front();
+        assert!(queue.is_empty());
+        let mut queue = Packed::from_bytes(vec![1, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0xFF]);
+        let record = queue.front().unwrap().unwrap();
+        assert!(record.delivery().is_err());
+        queue.pop_front();
+        assert!(queue.front().is_none());
+    }
+
+    #[test]
+    fn the_front_is_dropped_once_read_far_enough() {
+        let mut queue = Packed::default();
+        let payload = vec![7u8; 1000];
+        for seq in 0..200 {
+            queue.push(seq, &message(&payload)).unwrap();
+        }
+        for _ in 0..150 {
+            queue.pop_front();
+        }
+        assert!(queue.start < COMPACT_AFTER + 2000);
+        assert_eq!(queue.front().unwrap().unwrap().seq, 150);
+        assert_eq!(queue.records().count(), 50);
+    }
+}
