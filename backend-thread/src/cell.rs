@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use actor_core::{
     Actor, ActorError, ActorId, ActorReport, AskError, DeadLetterReason, ExitReason, Failure,
-    Ledger, Phase, Placement, RestartBudget, Signal, SpawnOptions,
+    FailureRecord, Ledger, Phase, Placement, RestartBudget, Signal, SpawnOptions,
 };
 
 use crate::context::ThreadContext;
@@ -167,6 +167,7 @@ pub(crate) fn caught<T>(run: impl FnOnce() -> Result<T, ActorError>) -> Result<T
 impl<A: Actor> ActorCell<A> {
     pub fn new(
         id: ActorId,
+        initial: A,
         actor: A,
         options: &SpawnOptions,
         parent: Option<ActorId>,
@@ -177,7 +178,7 @@ impl<A: Actor> ActorCell<A> {
             mailbox: Mailbox::new(id, options.capacity),
             instance: RunnerOnly::new(Some(Instance {
                 parent,
-                initial: actor.clone(),
+                initial,
                 current: actor,
                 status: Status::Starting,
                 budget: RestartBudget::new(options.supervision),
@@ -217,6 +218,23 @@ impl<A: Actor> ActorCell<A> {
             self.mailbox.release(handled);
             return None;
         };
+        // SAFETY: the actor is gone and its mailbox closed, so nothing schedules it again, and
+        // the cell goes on the free list only after this: no other reference exists.
+        #[allow(unsafe_code)]
+        let state = unsafe { self.instance.get() }.take();
+        // The actor's own `Drop` may panic: that is its failure, not the worker's. It runs
+        // before the schedule is given up below, so a shutdown waits for it.
+        if let Err(failure) = caught(move || {
+            drop(state);
+            Ok(())
+        }) {
+            shared.record_failure(FailureRecord {
+                actor: gone,
+                phase: Phase::Stopped,
+                failure,
+                restarted: false,
+            });
+        }
         let restarts = self.restarts.swap(0, SeqCst);
         // Under the mailbox lock: a late message for `gone` is refused from now on, and its
         // report is already where the refusal counts it.
@@ -234,15 +252,6 @@ impl<A: Actor> ActorCell<A> {
             life.owner = next;
             life.vacant = true;
         });
-        // SAFETY: the actor is gone and its mailbox closed, so nothing schedules it again, and
-        // the cell goes on the free list only after this: no other reference exists.
-        #[allow(unsafe_code)]
-        let state = unsafe { self.instance.get() }.take();
-        // The actor's own `Drop` may panic: that is its failure, not the worker's.
-        drop(caught(move || {
-            drop(state);
-            Ok(())
-        }));
         Some(next)
     }
 
@@ -250,14 +259,14 @@ impl<A: Actor> ActorCell<A> {
     /// (`self.id()` names it from now on). No thread holds or can claim the cell's schedule:
     /// its mailbox is closed until `reopen`, and the new actor's id is known to nobody else
     /// yet.
-    pub fn renew(&self, actor: A, options: &SpawnOptions, parent: Option<ActorId>) {
+    pub fn renew(&self, initial: A, actor: A, options: &SpawnOptions, parent: Option<ActorId>) {
         // SAFETY: see above; the free list's lock orders the retiring runner's use of the
         // instance before this one.
         #[allow(unsafe_code)]
         let instance = unsafe { self.instance.get() };
         *instance = Some(Instance {
             parent,
-            initial: actor.clone(),
+            initial,
             current: actor,
             status: Status::Starting,
             budget: RestartBudget::new(options.supervision),

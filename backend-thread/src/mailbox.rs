@@ -341,8 +341,11 @@ impl<M> Mailbox<M> {
                     Some(env) => Next::Msg(env),
                     None => {
                         queues.scheduled = false;
-                        // Idle: a burst's spare chunks are not kept for the actor's whole life.
-                        queues.main.trim();
+                        // Idle: a burst's spare chunks are not kept for the actor's whole life,
+                        // and are freed outside the lock, where no sender waits for it.
+                        let spare = queues.main.trim();
+                        drop(queues);
+                        drop(spare);
                         taken.trim();
                         Next::Idle
                     }

@@ -143,9 +143,14 @@ impl<T> Queue<T> {
             .chain(last)
     }
 
-    /// Frees the spare chunks beyond what an idle actor keeps.
-    pub fn trim(&mut self) {
-        self.spare.truncate(SPARE_IDLE);
+    /// Takes out the spare chunks beyond what an idle actor keeps, for the caller to free
+    /// (outside the mailbox lock).
+    pub fn trim(&mut self) -> Vec<Vec<T>> {
+        if self.spare.len() > SPARE_IDLE {
+            self.spare.split_off(SPARE_IDLE)
+        } else {
+            Vec::new()
+        }
     }
 
     #[cfg(test)]
@@ -273,7 +278,7 @@ mod tests {
             SPARE,
             "kept while the burst may go on"
         );
-        queue.trim();
+        assert_eq!(queue.trim().len(), SPARE - SPARE_IDLE);
         taken.trim();
         assert_eq!(queue.spare_chunks(), SPARE_IDLE);
         assert!(taken.emptied.len() <= SPARE_IDLE);

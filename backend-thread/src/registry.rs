@@ -80,10 +80,11 @@ impl Registry {
     /// its new actor's id, or the actor back if no cell is free.
     pub fn reuse<A: Actor>(
         &self,
+        initial: A,
         actor: A,
         options: &SpawnOptions,
         parent: Option<ActorId>,
-    ) -> Result<(ActorId, &ActorCell<A>), A> {
+    ) -> Result<(ActorId, &ActorCell<A>), (A, A)> {
         let free = lock(&self.free)
             .get_mut(&TypeId::of::<A>())
             .and_then(Vec::pop);
@@ -92,9 +93,9 @@ impl Registry {
             let cell = self.cell(id)?.cell_any().downcast_ref::<ActorCell<A>>()?;
             Some((id, cell))
         }) else {
-            return Err(actor);
+            return Err((initial, actor));
         };
-        cell.renew(actor, options, parent);
+        cell.renew(initial, actor, options, parent);
         Ok((id, cell))
     }
 
@@ -329,13 +330,53 @@ mod tests {
         drop(system);
     }
 
+    /// Takes a while to drop (its initial state and its current one each).
+    #[derive(Clone, Default, serde::Serialize, serde::Deserialize)]
+    struct SlowToDrop;
+
+    static SLOW_DROPS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
+    impl Drop for SlowToDrop {
+        fn drop(&mut self) {
+            std::thread::sleep(Duration::from_millis(150));
+            SLOW_DROPS.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        }
+    }
+
+    impl actor_core::Actor for SlowToDrop {
+        type Msg = ();
+        fn handle<C: actor_core::Context<Self>>(
+            &mut self,
+            _: &mut C,
+            (): (),
+        ) -> Result<(), actor_core::ActorError> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn shutdown_waits_for_a_stopped_actors_state_to_drop_and_reports_the_actor_itself() {
+        let system = ThreadSystem::new().unwrap();
+        let actor = system.spawn(SlowToDrop).unwrap();
+        let report = system.shutdown(ShutdownMode::Drain, WAIT);
+        assert_eq!(SLOW_DROPS.load(std::sync::atomic::Ordering::SeqCst), 2);
+        let reported: Vec<_> = report
+            .actors
+            .iter()
+            .map(|a| (a.id, a.exit.clone()))
+            .collect();
+        assert_eq!(reported, [(actor.id(), ExitReason::Shutdown)]);
+        assert!(report.unresponsive.is_empty());
+    }
+
     #[test]
     fn actors_spawned_and_stopped_one_after_another_take_no_new_cells() {
         let system = ThreadSystem::new().unwrap();
         let recorder = system.spawn(Recorder::default()).unwrap();
-        let lives = 2_000;
-        for n in 0..lives {
+        let mut ids = vec![recorder.id()];
+        for n in 0..2_000 {
             let worker = system.spawn(Worker::new(recorder)).unwrap();
+            ids.push(worker.id());
             system.send(&worker, WorkerMsg::Stop(n)).unwrap();
             wait_for_free(&system, 1);
         }
@@ -346,10 +387,10 @@ mod tests {
         );
         let report = system.shutdown(ShutdownMode::Drain, WAIT);
         assert!(report.is_balanced());
-        assert_eq!(report.actors.len(), 1 + lives as usize);
-        assert!(
-            report.actors.windows(2).all(|w| w[0].id < w[1].id),
-            "in id order"
-        );
+        ids.sort();
+        let reported: Vec<_> = report.actors.iter().map(|a| a.id).collect();
+        assert_eq!(reported, ids, "every actor ever spawned, once, in id order");
+        let handled: Vec<_> = report.actors.iter().map(|a| a.ledger.handled).collect();
+        assert_eq!(handled[1..], vec![1; 2_000][..], "each worker's own Stop");
     }
 }
