@@ -2,8 +2,7 @@
 //! written to the process's journal, in shared memory that the host can read even after this
 //! process is killed: once `send` returns `Ok`, the message reaches the host even if this
 //! process dies the next instant. It leaves by IPC with the next batch, when the actor runs out
-//! of messages to handle (or every 128 messages, 1024 if its mailbox is unbounded, or when the
-//! journal's 64 KiB fill up).
+//! of messages to handle (or every 128 messages, or when the journal's 64 KiB fill up).
 
 use std::any::type_name;
 use std::collections::HashMap;

@@ -17,8 +17,9 @@
 //! read and calls the handler. Each child keeps a journal in memory it shares with the host
 //! (`journal.rs`): the number of the message it has started and of the one it has finished,
 //! and every frame it sends (a message, a reply, a watch). The frames leave in batches, one IPC
-//! write when the actor runs out of work (or every 128 messages, 1024 if its mailbox is
-//! unbounded), carrying the progress with them. Because the journal outlives the child, a `kill -9` loses nothing: the host reads in
+//! write when the actor runs out of work (or every 128 messages), carrying the progress with
+//! them; progress alone is reported every 1024 messages by an actor whose mailbox is
+//! unbounded. Because the journal outlives the child, a `kill -9` loses nothing: the host reads in
 //! it which message was in hand (a dead letter: at most once), which were not started (they go
 //! to the restarted process) and which sends had not left yet (they are delivered).
 //!
@@ -34,7 +35,7 @@
 //! * A frame from a child that does not decode, or is over the frame limit, fails that actor
 //!   only.
 //! * A message sent from a handler leaves the process when the actor runs out of work (or after
-//!   128 messages, or 1024 if its mailbox is unbounded, or 64 KiB of sends), not at the `send`
+//!   128 messages, or 64 KiB of sends), not at the `send`
 //!   call: a handler that sends and then computes for a second delays its message by that
 //!   second.
 //! * A send from inside an actor cannot wait for the host's answer, so a receiver that is gone,

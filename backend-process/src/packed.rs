@@ -20,6 +20,9 @@ const HEADER: usize = 12;
 /// than half the buffer, so each byte is moved at most once on average).
 const COMPACT_AFTER: usize = 64 * 1024;
 
+/// An emptied buffer with more room than this is freed rather than kept.
+const SHRINK_ABOVE: usize = 1024 * 1024;
+
 /// One record, read in place.
 pub(crate) struct Record<'a> {
     pub seq: u64,
@@ -130,6 +133,11 @@ impl Packed {
         if self.start == self.bytes.len() {
             self.bytes.clear();
             self.start = 0;
+            // After a burst or one big message, an idle actor does not keep the peak for the
+            // life of its process.
+            if self.bytes.capacity() > SHRINK_ABOVE {
+                self.bytes = Vec::new();
+            }
         } else if self.start >= COMPACT_AFTER && self.start * 2 >= self.bytes.len() {
             self.bytes.drain(..self.start);
             self.start = 0;
@@ -274,6 +282,18 @@ mod tests {
         assert!(record.delivery().is_err());
         queue.pop_front();
         assert!(queue.front().is_none());
+    }
+
+    #[test]
+    fn an_emptied_buffer_does_not_keep_a_big_messages_room() {
+        let mut queue = Packed::default();
+        queue.push(1, &message(&vec![7; 2 * SHRINK_ABOVE])).unwrap();
+        queue.pop_front();
+        assert!(queue.is_empty());
+        assert_eq!(queue.bytes.capacity(), 0);
+        queue.push(2, &message(b"small")).unwrap();
+        queue.pop_front();
+        assert!(queue.bytes.capacity() > 0, "a small buffer is kept for the next message");
     }
 
     #[test]

@@ -247,21 +247,30 @@ thread_local! {
     static SCRATCH: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
 }
 
-/// Runs `f` with this thread's scratch buffer, emptied (a fresh one if it is in use: a
-/// message's `Serialize` may itself send).
+/// Runs `f` with this thread's scratch buffer, emptied. The buffer is taken out while `f` runs,
+/// so a send made inside it (a message's `Serialize` may send) or while this thread's locals are
+/// being destroyed (from another local's `Drop`) gets a fresh one.
 fn with_scratch<R>(f: impl FnOnce(&mut Vec<u8>) -> R) -> R {
-    SCRATCH.with(|scratch| match scratch.try_borrow_mut() {
-        Ok(mut buffer) => {
-            buffer.clear();
-            let result = f(&mut buffer);
-            // A buffer grown by one big message is not kept.
-            if buffer.capacity() > 64 * 1024 {
-                *buffer = Vec::new();
+    let mut buffer = SCRATCH
+        .try_with(|scratch| {
+            scratch
+                .try_borrow_mut()
+                .map(|mut b| std::mem::take(&mut *b))
+        })
+        .ok()
+        .and_then(Result::ok)
+        .unwrap_or_default();
+    buffer.clear();
+    let result = f(&mut buffer);
+    // A buffer grown by one big message is not kept.
+    if buffer.capacity() <= 64 * 1024 {
+        let _ = SCRATCH.try_with(|scratch| {
+            if let Ok(mut kept) = scratch.try_borrow_mut() {
+                *kept = buffer;
             }
-            result
-        }
-        Err(_) => f(&mut Vec::new()),
-    })
+        });
+    }
+    result
 }
 
 impl Backend for ProcessSystem {
