@@ -89,6 +89,8 @@ impl Shared {
 
 pub(crate) struct ChildLink {
     pub process: std::process::Child,
+    /// The same process, for killing it from the writer thread too.
+    handle: Arc<ProcessHandle>,
     shared: Arc<Shared>,
     writer: Option<std::thread::JoinHandle<()>>,
     /// For direct writes, made only while the writer has nothing to write.
@@ -109,15 +111,18 @@ impl ChildLink {
         journal: IpcSharedMemory,
     ) -> std::io::Result<Self> {
         let shared = Arc::new(Shared::default());
+        let handle = Arc::new(ProcessHandle::of(&process));
         let writer = {
             let (channel, shared) = (channel.clone(), Arc::clone(&shared));
+            let handle = Arc::clone(&handle);
             std::thread::Builder::new()
                 .name("actors-process-writer".into())
-                .spawn(move || write_all(&channel, &shared))
+                .spawn(move || write_all(&channel, &shared, &handle))
         };
         match writer {
             Ok(writer) => Ok(Self {
                 process,
+                handle,
                 shared,
                 writer: Some(writer),
                 channel,
@@ -156,8 +161,15 @@ impl ChildLink {
         {
             drop(outbox);
             self.shared.written.fetch_add(1, Release);
-            // A failure means the process is gone: seen on its channel, as for the writer.
-            let _ = self.channel.send(ToChild::Deliver(record.to_vec()));
+            if self
+                .channel
+                .send(ToChild::Deliver(record.to_vec()))
+                .is_err()
+            {
+                // As for the writer: the process is ended, and its end requeues the delivery.
+                self.shared.close();
+                self.handle.kill();
+            }
             return;
         }
         match outbox.queued.back_mut() {
@@ -206,7 +218,7 @@ impl Drop for ChildLink {
 /// The writer thread's loop: waits for something to write, takes everything queued, and
 /// writes it in order, one IPC message per run of deliveries. Each write is counted before the
 /// writer says it is done, so a host that sees it idle sees every write counted.
-fn write_all(channel: &IpcSender<ToChild>, shared: &Shared) {
+fn write_all(channel: &IpcSender<ToChild>, shared: &Shared, process: &ProcessHandle) {
     let mut outbox = shared.outbox();
     loop {
         if outbox.closed {
@@ -230,15 +242,46 @@ fn write_all(channel: &IpcSender<ToChild>, shared: &Shared) {
                 Queued::Run(run) => ToChild::Deliver(run),
                 Queued::Other(other) => other,
             };
-            ok = ok && channel.send(msg).is_ok();
+            // ipc-channel panics where it should fail (an `assert!` on the descriptor of a new
+            // shared-memory region): a failure all the same.
+            ok = ok
+                && std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| channel.send(msg)))
+                    .is_ok_and(|sent| sent.is_ok());
             shared.written.fetch_add(1, Release);
         }
         outbox = shared.outbox();
         outbox.writing = false;
         if !ok {
-            // The process is gone: its death is seen on its channel.
             outbox.closed = true;
             outbox.queued.clear();
+            drop(outbox);
+            process.kill();
+            return;
+        }
+    }
+}
+
+/// The writer's hold on its process: a pidfd, which names this process and no other even once
+/// the host has reaped it and its pid is reused.
+struct ProcessHandle(Option<rustix::fd::OwnedFd>);
+
+impl ProcessHandle {
+    fn of(process: &std::process::Child) -> Self {
+        let pid = i32::try_from(process.id())
+            .ok()
+            .and_then(rustix::process::Pid::from_raw);
+        Self(pid.and_then(|pid| {
+            rustix::process::pidfd_open(pid, rustix::process::PidfdFlags::empty()).ok()
+        }))
+    }
+
+    /// Ends a process whose channel failed a write. Usually it is gone already; if not, a
+    /// delivery it never got would leave it waiting for ever, so it is killed, and its end
+    /// (seen on its channel, like any crash) gives its unfinished messages to the restarted
+    /// process. Without a pidfd (a kernel before 5.3) the process is left to the host.
+    fn kill(&self) {
+        if let Some(fd) = &self.0 {
+            let _ = rustix::process::pidfd_send_signal(fd, rustix::process::Signal::KILL);
         }
     }
 }

@@ -293,7 +293,10 @@ mod tests {
         assert_eq!(queue.bytes.capacity(), 0);
         queue.push(2, &message(b"small")).unwrap();
         queue.pop_front();
-        assert!(queue.bytes.capacity() > 0, "a small buffer is kept for the next message");
+        assert!(
+            queue.bytes.capacity() > 0,
+            "a small buffer is kept for the next message"
+        );
     }
 
     #[test]
