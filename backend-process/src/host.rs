@@ -114,7 +114,9 @@ impl Host {
             escalations: Vec::new(),
             dead_letters: Vec::new(),
             dead_letters_kept: config.dead_letters_kept,
-            max_frame: config.max_frame,
+            // A delivery's length is a `u32` (`packed.rs`); a message for an ask's outcome
+            // must always fit, so no payload above that is accepted (with room for the record).
+            max_frame: config.max_frame.min(u32::MAX as usize - 1024),
             late_replies: 0,
             decoders: HashMap::new(),
             closed: false,

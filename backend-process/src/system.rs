@@ -52,7 +52,7 @@ impl Default for ProcessConfig {
 }
 
 impl ProcessConfig {
-    /// Sets the frame limit.
+    /// Sets the frame limit (at most 4 GiB less 1 KiB: a bigger one counts as that).
     pub fn max_frame(mut self, bytes: usize) -> Self {
         self.max_frame = bytes;
         self
