@@ -519,3 +519,58 @@ fn an_ask_without_a_timeout_does_not_break_the_host() {
     );
     assert!(system.shutdown(ShutdownMode::Drain, WAIT).is_balanced());
 }
+
+#[test]
+fn after_a_kill_9_mid_stream_the_rest_is_handled_in_the_order_it_was_sent() {
+    use actor_core::conformance::actors::{Event, Recorder, RecorderMsg, Worker, WorkerMsg};
+    let system = ProcessSystem::new().unwrap();
+    let recorder = system.spawn(Recorder::default()).unwrap();
+    let worker = system.spawn(Worker::new(recorder)).unwrap();
+    let stream = 20_000;
+    for tag in 0..stream {
+        system.send(&worker, WorkerMsg::Work(tag)).unwrap();
+    }
+    // Killed while it works through the stream: some handled, one in hand, the rest delivered
+    // to it or still in the host, all to go to the restarted process in order.
+    assert!(kill9(system.pid_of(worker.id()).expect("a process")));
+    assert_eq!(
+        system.ask(&worker, |r| WorkerMsg::Echo(stream, r), WAIT),
+        Ok(stream)
+    );
+    let events: Vec<Event> = system.ask(&recorder, RecorderMsg::Events, WAIT).unwrap();
+    let starts: Vec<usize> = (0..events.len())
+        .filter(|&i| matches!(events[i], Event::Started { .. }))
+        .collect();
+    let tags: Vec<u64> = events
+        .iter()
+        .filter_map(|e| match e {
+            Event::Handled { tag, .. } => Some(*tag),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(starts.len(), 2, "started, then restarted once");
+    assert!(
+        tags.windows(2).all(|w| w[0] < w[1]),
+        "every tag once, in the order sent"
+    );
+    let report = system.shutdown(ShutdownMode::Drain, WAIT);
+    let ledger = report.actor(worker.id()).unwrap().ledger;
+    assert!(report.is_balanced());
+    assert_eq!(ledger.accepted, stream + 1);
+    assert!(
+        ledger.dead_letters <= 1,
+        "at most the one in hand: {ledger:?}"
+    );
+    // The one in hand may have recorded its tag before it died.
+    let recorded = tags.len() as u64 - 1; // the echo's tag
+    assert!(
+        recorded == ledger.handled - 1 || recorded == ledger.handled,
+        "{recorded} recorded, {ledger:?}"
+    );
+    assert!(
+        events[starts[1]..]
+            .iter()
+            .any(|e| matches!(e, Event::Handled { tag, .. } if *tag < stream)),
+        "the kill came mid-stream: messages sent before it were handled after the restart"
+    );
+}
