@@ -148,3 +148,26 @@ fn an_actor_pushed_out_of_a_next_slot_gets_its_turn_beside_busy_actors() {
     let report = system.shutdown(ShutdownMode::DeadLetter, WAIT);
     assert!(report.is_balanced(), "{report:#?}");
 }
+
+#[test]
+fn actors_woken_from_many_threads_outside_the_pool_all_run() {
+    // Every ask below wakes an idle actor from outside the pool, so it goes through the ready
+    // queue; the jobs taking ready actors come and go as the queue empties and fills. A wake-up
+    // lost between a job's last look and its end would leave an ask unanswered.
+    let system = ThreadSystem::with_config(ThreadConfig::default().threads(2)).unwrap();
+    let echoes: Vec<_> = (0..64).map(|_| system.spawn(Echo).unwrap()).collect();
+    std::thread::scope(|scope| {
+        for asker in 0..4 {
+            let (system, echoes) = (&system, &echoes);
+            scope.spawn(move || {
+                for n in 0..2_000 {
+                    let echo = &echoes[(asker * 7 + n * 13) % echoes.len()];
+                    assert_eq!(system.ask(echo, |r| r, WAIT), Ok(()), "ask {n} of {asker}");
+                }
+            });
+        }
+    });
+    let report = system.shutdown(ShutdownMode::Drain, WAIT);
+    assert!(report.is_balanced(), "{report:#?}");
+    assert_eq!(report.total().handled, 8_000);
+}
