@@ -82,6 +82,18 @@ impl<M> Queues<M> {
         self.owner == to && !self.closed
     }
 
+    /// Why a message for `to` is not taken: `to` stopped (it is this cell's owner, or an
+    /// earlier one), or it never was (a later use of the cell than any yet: a made-up id).
+    fn refusal(&self, to: ActorId) -> Option<SendFailure> {
+        if self.open_to(to) {
+            None
+        } else if crate::registry::use_of(to) > crate::registry::use_of(self.owner) {
+            Some(SendFailure::UnknownActor)
+        } else {
+            Some(SendFailure::Stopped)
+        }
+    }
+
     fn ledger(&self) -> Ledger {
         Ledger {
             accepted: self.accepted,
@@ -206,8 +218,8 @@ impl<M> Mailbox<M> {
     /// mailbox is full). `Ok(true)`: the actor was idle and the caller must make it run.
     pub fn push(&self, to: ActorId, env: Envelope<M>) -> Result<bool, Refused<M>> {
         let mut queues = self.lock();
-        if !queues.open_to(to) {
-            return Err(Refused(SendFailure::Stopped, env));
+        if let Some(reason) = queues.refusal(to) {
+            return Err(Refused(reason, env));
         }
         if let Some(capacity) = queues.capacity
             && queues.main.len() >= capacity
@@ -379,6 +391,11 @@ impl<M> Mailbox<M> {
     /// Open to messages for `to` (see [`Mailbox::push`]).
     pub fn is_open_to(&self, to: ActorId) -> bool {
         self.lock().open_to(to)
+    }
+
+    /// Why a message for `to` would be refused now, if it would (a full mailbox aside).
+    pub fn refusal(&self, to: ActorId) -> Option<SendFailure> {
+        self.lock().refusal(to)
     }
 
     pub fn count_dead(&self) {

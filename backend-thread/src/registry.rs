@@ -224,6 +224,12 @@ mod tests {
         assert_ne!(second.id(), first.id(), "a new id");
         let refused = system.send(&first, WorkerMsg::Work(4)).unwrap_err();
         assert_eq!(refused.reason(), &SendFailure::Stopped);
+        // An id for a use of the cell yet to come names no actor.
+        let made_up = Addr::<WorkerMsg>::from_id(actor_core::ActorId::new(
+            second.id().get() + super::NEXT_USE,
+        ));
+        let refused = system.send(&made_up, WorkerMsg::Work(4)).unwrap_err();
+        assert_eq!(refused.reason(), &SendFailure::UnknownActor);
         assert_eq!(system.ask(&second, |r| WorkerMsg::Echo(5, r), WAIT), Ok(5));
         // A watch of the first is answered at once, with the first's end.
         system

@@ -156,10 +156,11 @@ impl Shared {
     ) -> Result<(), SendError<M>> {
         match self.mailbox::<M>(to) {
             Err(reason) => return Err(SendError::new(to, reason, msg)),
-            Ok((_, mailbox)) if !mailbox.is_open_to(to) => {
-                return Err(SendError::new(to, SendFailure::Stopped, msg));
+            Ok((_, mailbox)) => {
+                if let Some(reason) = mailbox.refusal(to) {
+                    return Err(SendError::new(to, reason, msg));
+                }
             }
-            Ok(_) => {}
         }
         let shared = Arc::clone(self);
         self.timers.add(
