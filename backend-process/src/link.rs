@@ -172,18 +172,8 @@ impl ChildLink {
             }
             return;
         }
-        match outbox.queued.back_mut() {
-            Some(Queued::Run(run)) if run.len() + record.len() <= BATCH_BYTES => {
-                run.extend_from_slice(record);
-            }
-            _ => {
-                let mut run = Vec::with_capacity(BATCH_BYTES.min(record.len().max(4096)));
-                run.extend_from_slice(record);
-                outbox.queued.push_back(Queued::Run(run));
-                if outbox.waiting {
-                    self.shared.wake.notify_one();
-                }
-            }
+        if append(&mut outbox.queued, record) && outbox.waiting {
+            self.shared.wake.notify_one();
         }
     }
 
@@ -212,6 +202,24 @@ impl Drop for ChildLink {
     /// A link dropped without [`close`](Self::close) still ends its writer.
     fn drop(&mut self) {
         self.shared.close();
+    }
+}
+
+/// Appends a packed delivery to the last run waiting for the writer if it fits in
+/// [`BATCH_BYTES`], else starts a run (a delivery bigger than that goes alone); `true` if it
+/// started one.
+fn append(queued: &mut VecDeque<Queued>, record: &[u8]) -> bool {
+    match queued.back_mut() {
+        Some(Queued::Run(run)) if run.len() + record.len() <= BATCH_BYTES => {
+            run.extend_from_slice(record);
+            false
+        }
+        _ => {
+            let mut run = Vec::with_capacity(BATCH_BYTES.min(record.len().max(4096)));
+            run.extend_from_slice(record);
+            queued.push_back(Queued::Run(run));
+            true
+        }
     }
 }
 
@@ -283,5 +291,46 @@ impl ProcessHandle {
         if let Some(fd) = &self.0 {
             let _ = rustix::process::pidfd_send_signal(fd, rustix::process::Signal::KILL);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn runs(queued: &VecDeque<Queued>) -> Vec<usize> {
+        queued
+            .iter()
+            .map(|q| match q {
+                Queued::Run(run) => run.len(),
+                Queued::Other(_) => 0,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn runs_stay_within_the_batch_limit_and_a_bigger_delivery_goes_alone() {
+        let mut queued = VecDeque::new();
+        let edge = BATCH_BYTES / 2;
+        assert!(append(&mut queued, &vec![1; edge]));
+        assert!(
+            !append(&mut queued, &vec![2; edge]),
+            "exactly at the limit: same run"
+        );
+        assert!(append(&mut queued, &[3]), "one byte over: a new run");
+        assert!(
+            append(&mut queued, &vec![4; BATCH_BYTES + 1]),
+            "too big: alone"
+        );
+        assert!(
+            append(&mut queued, &[5]),
+            "nothing joins a run that is over the limit"
+        );
+        assert_eq!(runs(&queued), [BATCH_BYTES, 1, BATCH_BYTES + 1, 1]);
+        // The bytes are the records, whole and in order.
+        let Some(Queued::Run(first)) = queued.front() else {
+            panic!("a run")
+        };
+        assert!(first[..edge].iter().all(|&b| b == 1) && first[edge..].iter().all(|&b| b == 2));
     }
 }
