@@ -15,54 +15,13 @@ use crate::context::ThreadContext;
 use crate::mailbox::{Envelope, Mailbox, Next, SysMsg, Take};
 use crate::pool;
 use crate::queue::Taken;
+use crate::registry::{Entry, Watched};
+use crate::runner_only::RunnerOnly;
 use crate::supervisor;
 use crate::system::Shared;
 
 /// Messages a pool actor handles before it lets other actors have the thread.
 pub(crate) const BUDGET: usize = 64;
-
-/// What the registry holds: the operations on an actor that do not depend on its types.
-pub(crate) trait Entry: Send + Sync + 'static {
-    /// The cell itself, to be downcast to `ActorCell<A>` when it is used again.
-    fn cell_any(&self) -> &dyn Any;
-    /// The mailbox, to be downcast to `Mailbox<M>` by a sender that knows `M`.
-    fn mailbox_any(&self) -> &dyn Any;
-    /// The actor the cell serves now (or served last, if it is gone).
-    fn id(&self) -> ActorId;
-    fn message_type(&self) -> &'static str;
-    /// Makes sure the actor will run (if it is not already scheduled or running).
-    fn schedule(&self, shared: &Arc<Shared>);
-    /// Makes an actor run whose schedule the caller has just claimed (a send that found it
-    /// idle).
-    fn dispatch(&self, shared: &Arc<Shared>);
-    /// Runs a batch; called by the pool job or the dedicated thread that holds the schedule.
-    fn run(&self, shared: &Arc<Shared>);
-    /// Queues a signal for actor `to`; `false` if `to` is gone.
-    fn signal(&self, shared: &Arc<Shared>, to: ActorId, signal: Signal) -> bool;
-    /// Registers a watcher of actor `target`.
-    fn add_watcher(&self, target: ActorId, watcher: ActorId) -> Watched;
-    /// Orders the actor to stop for shutdown after its current message.
-    fn order_shutdown(&self, shared: &Arc<Shared>);
-    fn is_gone(&self) -> bool;
-    /// Neither scheduled nor holding work.
-    fn is_idle(&self) -> bool;
-    /// The report of the actor served now.
-    fn report(&self) -> ActorReport;
-    /// The report of the actor served now, after those of the earlier actors the cell served.
-    fn reports(&self, into: &mut Vec<ActorReport>);
-    /// Applies `change` to the final report of `id`, an earlier actor of this cell; `false` if
-    /// `id` is not one.
-    fn change_retired(&self, id: ActorId, change: &mut dyn FnMut(&mut ActorReport)) -> bool;
-}
-
-/// What came of registering a watcher.
-pub(crate) enum Watched {
-    Added,
-    /// The actor is gone, for this reason.
-    Gone(ExitReason),
-    /// The cell serves a later actor: the watched one is in the registry's tombstones.
-    Stale,
-}
 
 /// Where an actor is in its life.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -119,33 +78,6 @@ pub(crate) struct ActorCell<A: Actor> {
     pub restarts: AtomicU32,
     /// How a dedicated actor's thread is woken; `None` on the pool.
     pub wake: Option<crossbeam_channel::Sender<()>>,
-}
-
-/// A value only the thread holding an actor's schedule touches: the actor's state, its taken
-/// messages, the message handed over with the schedule (`mailbox.rs`). The schedule flag
-/// (under the mailbox lock) already guarantees one runner at a time, so a lock here only cost
-/// two more atomic read-modify-writes a message (measured: a quarter of the atomics on the
-/// ping-pong path); the mailbox lock the runner takes to claim, fetch and release orders one
-/// runner's writes before the next one's reads.
-pub(crate) struct RunnerOnly<T>(std::cell::UnsafeCell<T>);
-
-// SAFETY: the value moves between threads only with the schedule, handed over under the
-// mailbox lock (a release-acquire pair), and `get` is only called by the schedule's holder.
-#[allow(unsafe_code)]
-unsafe impl<T: Send> Sync for RunnerOnly<T> {}
-
-impl<T> RunnerOnly<T> {
-    pub(crate) fn new(value: T) -> Self {
-        Self(std::cell::UnsafeCell::new(value))
-    }
-
-    /// # Safety
-    /// The caller holds the actor's schedule, and no other reference from `get` is in use.
-    #[allow(unsafe_code, clippy::mut_from_ref)]
-    pub(crate) unsafe fn get(&self) -> &mut T {
-        // SAFETY: exclusive by the caller's contract.
-        unsafe { &mut *self.0.get() }
-    }
 }
 
 /// Locks a mutex whose holder may have panicked: the state it guards is still consistent

@@ -31,14 +31,17 @@
 #![deny(missing_docs)]
 
 mod cell;
+mod config;
 mod context;
 mod mailbox;
 mod pool;
 mod queue;
 mod registry;
+mod runner_only;
 mod supervisor;
 mod system;
 mod timer;
 
+pub use config::ThreadConfig;
 pub use context::ThreadContext;
-pub use system::{ThreadConfig, ThreadSystem};
+pub use system::ThreadSystem;

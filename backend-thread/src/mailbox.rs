@@ -21,8 +21,9 @@ use std::sync::{Mutex, MutexGuard, TryLockError};
 use actor_core::{ActorId, Ledger, SendFailure, Signal};
 use crossbeam_utils::Backoff;
 
-use crate::cell::{RunnerOnly, lock};
+use crate::cell::lock;
 use crate::queue::{Queue, Taken};
+use crate::runner_only::RunnerOnly;
 
 /// A message and, if it is an `ask`, its request number (so the asker hears of a failure).
 pub(crate) struct Envelope<M> {

@@ -32,7 +32,8 @@ use std::thread::JoinHandle;
 use actor_core::{Actor, ActorId};
 use crossbeam_channel::Receiver;
 
-use crate::cell::{ActorCell, Entry, lock};
+use crate::cell::{ActorCell, lock};
+use crate::registry::Entry;
 use crate::system::Shared;
 
 /// How many woken actors one pool job runs in turn before it gives the thread back to rayon.

@@ -18,15 +18,59 @@
 //! cell keeps (indexed by use) for the shutdown report. A cell whose use count is spent is not
 //! used again.
 
-use std::any::TypeId;
+use std::any::{Any, TypeId};
 use std::sync::atomic::{AtomicU64, Ordering::SeqCst};
 use std::sync::{Arc, Mutex};
 
-use actor_core::{Actor, ActorId, ActorReport, ExitReason, SpawnOptions};
+use actor_core::{Actor, ActorId, ActorReport, ExitReason, Signal, SpawnOptions};
 // A `TypeId` is a hash already: hashing it again with SipHash cost a third of a recycle.
 use rustc_hash::FxHashMap;
 
-use crate::cell::{ActorCell, Entry, lock};
+use crate::cell::{ActorCell, lock};
+use crate::system::Shared;
+
+/// What the registry holds: the operations on an actor that do not depend on its types.
+pub(crate) trait Entry: Send + Sync + 'static {
+    /// The cell itself, to be downcast to `ActorCell<A>` when it is used again.
+    fn cell_any(&self) -> &dyn Any;
+    /// The mailbox, to be downcast to `Mailbox<M>` by a sender that knows `M`.
+    fn mailbox_any(&self) -> &dyn Any;
+    /// The actor the cell serves now (or served last, if it is gone).
+    fn id(&self) -> ActorId;
+    fn message_type(&self) -> &'static str;
+    /// Makes sure the actor will run (if it is not already scheduled or running).
+    fn schedule(&self, shared: &Arc<Shared>);
+    /// Makes an actor run whose schedule the caller has just claimed (a send that found it
+    /// idle).
+    fn dispatch(&self, shared: &Arc<Shared>);
+    /// Runs a batch; called by the pool job or the dedicated thread that holds the schedule.
+    fn run(&self, shared: &Arc<Shared>);
+    /// Queues a signal for actor `to`; `false` if `to` is gone.
+    fn signal(&self, shared: &Arc<Shared>, to: ActorId, signal: Signal) -> bool;
+    /// Registers a watcher of actor `target`.
+    fn add_watcher(&self, target: ActorId, watcher: ActorId) -> Watched;
+    /// Orders the actor to stop for shutdown after its current message.
+    fn order_shutdown(&self, shared: &Arc<Shared>);
+    fn is_gone(&self) -> bool;
+    /// Neither scheduled nor holding work.
+    fn is_idle(&self) -> bool;
+    /// The report of the actor served now.
+    fn report(&self) -> ActorReport;
+    /// The report of the actor served now, after those of the earlier actors the cell served.
+    fn reports(&self, into: &mut Vec<ActorReport>);
+    /// Applies `change` to the final report of `id`, an earlier actor of this cell; `false` if
+    /// `id` is not one.
+    fn change_retired(&self, id: ActorId, change: &mut dyn FnMut(&mut ActorReport)) -> bool;
+}
+
+/// What came of registering a watcher.
+pub(crate) enum Watched {
+    Added,
+    /// The actor is gone, for this reason.
+    Gone(ExitReason),
+    /// The cell serves a later actor: the watched one is in the registry's tombstones.
+    Stale,
+}
 
 /// One use of a cell more: the same index, the next use.
 const NEXT_USE: u64 = 1 << 32;

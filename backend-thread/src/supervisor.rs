@@ -1,6 +1,6 @@
 //! Starts, failures, restarts, stops and death watch: what happens to an actor after one of its
 //! hooks returns, and to the messages it still holds. Runs on the actor's own thread, with its
-//! schedule held (see `cell::RunnerOnly`).
+//! schedule held (see `runner_only.rs`).
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering::SeqCst;
