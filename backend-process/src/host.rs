@@ -1,7 +1,6 @@
-//! The host: the ledger of every actor, the routing of every message, and the router thread
-//! that reads all children's channels. Children are started here, always from the router thread:
-//! `PR_SET_PDEATHSIG` fires when the *thread* that forked a child exits, so it must be one that
-//! lives as long as the system.
+//! The host: the ledger of every actor and the routing of every message. The router thread
+//! (`router.rs`) reads all children's channels and hands what arrives to it; children are
+//! started from that thread.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -11,16 +10,15 @@ use actor_core::{
     ActorId, AskError, Asker, DeadLetter, DeadLetterReason, ExitReason, FailureRecord, Ledger,
     RestartBudget, SendFailure, Signal, SpawnError, SpawnOptions,
 };
-use crossbeam_channel::{Receiver, Sender};
-use ipc_channel::TrySelectError;
-use ipc_channel::ipc::{IpcReceiverSet, IpcSelectionResult, IpcSender};
+use crossbeam_channel::Sender;
+use ipc_channel::ipc::{IpcReceiverSet, IpcSender};
 
 use crate::launch::Launcher;
 use crate::link::ChildLink;
 use crate::mailbox::{Slot, Status};
 use crate::packed::Packed;
 use crate::timer::Timer;
-use crate::wire::{Bytes, DeliveryRef, Payload, ToChild, ToHost, Uplink};
+use crate::wire::{Bytes, DeliveryRef, Payload, ToChild, ToHost};
 
 /// A message held in a dead letter, still encoded; the report decodes it where it can.
 pub(crate) struct Encoded(pub Payload);
@@ -133,7 +131,7 @@ impl Host {
         let router_host = Arc::clone(&host);
         let router = std::thread::Builder::new()
             .name("actors-process-router".into())
-            .spawn(move || route(&router_host, set, control, &inbox))?;
+            .spawn(move || crate::router::route(&router_host, set, control, &inbox))?;
         Ok((host, router))
     }
 
@@ -144,80 +142,6 @@ impl Host {
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
         let _ = wake.send(());
-    }
-}
-
-/// The router thread: reads every child's channel and the control channel, fires timers, and
-/// runs spawn requests.
-fn route(host: &Host, mut set: IpcReceiverSet, control: u64, commands: &Receiver<Command_>) {
-    loop {
-        let wait = lock(host)
-            .until_next_timer()
-            .min(Duration::from_millis(100));
-        let results = match set.try_select_timeout(wait) {
-            Ok(results) => results,
-            Err(TrySelectError::Empty) => Vec::new(),
-            Err(_) => {
-                std::thread::sleep(Duration::from_millis(1));
-                Vec::new()
-            }
-        };
-        for result in results {
-            match result {
-                IpcSelectionResult::MessageReceived(channel, _) if channel == control => {}
-                IpcSelectionResult::MessageReceived(channel, message) => {
-                    let mut state = lock(host);
-                    // ipc-channel indexes a frame's channels without a bounds check: a forged
-                    // frame must fail its sender, not panic the router.
-                    let decoded = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                        message.to::<Uplink>().map_err(|e| e.to_string())
-                    }))
-                    .unwrap_or_else(|_| Err("a forged channel handle".to_string()));
-                    let Some(id) = state.actor_of(channel) else {
-                        continue;
-                    };
-                    match decoded {
-                        Ok(Uplink::Hello { .. }) => {}
-                        Ok(Uplink::Batch {
-                            batch,
-                            finished,
-                            received,
-                            frames,
-                        }) => {
-                            if let Some(child) = state.slot_mut(id).and_then(|s| s.child.as_mut()) {
-                                child.read_by_child = received;
-                            }
-                            state.on_batch(&mut set, id, batch, finished, &frames);
-                        }
-                        Ok(Uplink::Large(frame)) => state.on_frame(&mut set, id, Ok(frame)),
-                        // A frame that does not decode fails the one actor that sent it.
-                        Err(e) => state.on_bad_frame(id, &format!("undecodable: {e}")),
-                    }
-                }
-                IpcSelectionResult::ChannelClosed(channel) if channel == control => return,
-                IpcSelectionResult::ChannelClosed(channel) => {
-                    lock(host).on_closed(&mut set, channel)
-                }
-            }
-        }
-        lock(host).fire_timers();
-        while let Ok(command) = commands.try_recv() {
-            match command {
-                Command_::Spawn(request) => {
-                    let mut state = lock(host);
-                    let result = state.spawn(
-                        &mut set,
-                        request.entry,
-                        request.actor,
-                        request.type_name,
-                        &request.options,
-                        None,
-                    );
-                    let _ = request.reply.send(result);
-                }
-                Command_::Exit => return,
-            }
-        }
     }
 }
 
@@ -325,7 +249,7 @@ impl State {
         Ok(())
     }
 
-    fn actor_of(&self, channel: u64) -> Option<ActorId> {
+    pub(crate) fn actor_of(&self, channel: u64) -> Option<ActorId> {
         self.by_channel.get(&channel).copied()
     }
 
@@ -495,7 +419,7 @@ impl State {
     /// A batch from a child: first its progress (every message up to `finished` is handled),
     /// then its frames in order. A frame that does not decode ends the batch and fails the
     /// child.
-    fn on_batch(
+    pub(crate) fn on_batch(
         &mut self,
         set: &mut IpcReceiverSet,
         id: ActorId,
@@ -660,7 +584,7 @@ impl State {
     /// Kills the process that sent a bad frame. Its death is handled when its channel closes,
     /// after every frame it sent before dying: those still count (a message it handled is not
     /// handled again).
-    fn on_bad_frame(&mut self, id: ActorId, error: &str) {
+    pub(crate) fn on_bad_frame(&mut self, id: ActorId, error: &str) {
         let Some(slot) = self.slot_mut(id) else {
             return;
         };

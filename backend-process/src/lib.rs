@@ -54,6 +54,7 @@ mod launch;
 mod link;
 mod mailbox;
 mod packed;
+mod router;
 mod supervisor;
 mod system;
 mod timer;

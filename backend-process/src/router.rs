@@ -1,0 +1,92 @@
+//! The router thread: it reads every child's channel and the control channel, hands what
+//! arrives to the host (`host.rs`), fires timers and runs spawn requests. Children are started
+//! from this thread: `PR_SET_PDEATHSIG` fires when the *thread* that forked a child exits, so it
+//! must be one that lives as long as the system.
+
+use std::time::Duration;
+
+use crossbeam_channel::Receiver;
+use ipc_channel::TrySelectError;
+use ipc_channel::ipc::{IpcReceiverSet, IpcSelectionResult};
+
+use crate::host::{Command_, Host, lock};
+use crate::wire::Uplink;
+
+/// The router thread: reads every child's channel and the control channel, fires timers, and
+/// runs spawn requests.
+pub(crate) fn route(
+    host: &Host,
+    mut set: IpcReceiverSet,
+    control: u64,
+    commands: &Receiver<Command_>,
+) {
+    loop {
+        let wait = lock(host)
+            .until_next_timer()
+            .min(Duration::from_millis(100));
+        let results = match set.try_select_timeout(wait) {
+            Ok(results) => results,
+            Err(TrySelectError::Empty) => Vec::new(),
+            Err(_) => {
+                std::thread::sleep(Duration::from_millis(1));
+                Vec::new()
+            }
+        };
+        for result in results {
+            match result {
+                IpcSelectionResult::MessageReceived(channel, _) if channel == control => {}
+                IpcSelectionResult::MessageReceived(channel, message) => {
+                    let mut state = lock(host);
+                    // ipc-channel indexes a frame's channels without a bounds check: a forged
+                    // frame must fail its sender, not panic the router.
+                    let decoded = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                        message.to::<Uplink>().map_err(|e| e.to_string())
+                    }))
+                    .unwrap_or_else(|_| Err("a forged channel handle".to_string()));
+                    let Some(id) = state.actor_of(channel) else {
+                        continue;
+                    };
+                    match decoded {
+                        Ok(Uplink::Hello { .. }) => {}
+                        Ok(Uplink::Batch {
+                            batch,
+                            finished,
+                            received,
+                            frames,
+                        }) => {
+                            if let Some(child) = state.slot_mut(id).and_then(|s| s.child.as_mut()) {
+                                child.read_by_child = received;
+                            }
+                            state.on_batch(&mut set, id, batch, finished, &frames);
+                        }
+                        Ok(Uplink::Large(frame)) => state.on_frame(&mut set, id, Ok(frame)),
+                        // A frame that does not decode fails the one actor that sent it.
+                        Err(e) => state.on_bad_frame(id, &format!("undecodable: {e}")),
+                    }
+                }
+                IpcSelectionResult::ChannelClosed(channel) if channel == control => return,
+                IpcSelectionResult::ChannelClosed(channel) => {
+                    lock(host).on_closed(&mut set, channel)
+                }
+            }
+        }
+        lock(host).fire_timers();
+        while let Ok(command) = commands.try_recv() {
+            match command {
+                Command_::Spawn(request) => {
+                    let mut state = lock(host);
+                    let result = state.spawn(
+                        &mut set,
+                        request.entry,
+                        request.actor,
+                        request.type_name,
+                        &request.options,
+                        None,
+                    );
+                    let _ = request.reply.send(result);
+                }
+                Command_::Exit => return,
+            }
+        }
+    }
+}
