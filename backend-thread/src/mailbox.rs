@@ -353,13 +353,14 @@ impl<M> Mailbox<M> {
                 match env {
                     Some(env) => Next::Msg(env),
                     None => {
+                        // Idle: a burst's spare chunks are not kept for the actor's whole life.
+                        // They are taken out now, `taken`'s included: once the schedule is given
+                        // up below, another runner may use `taken` at once. They are freed
+                        // outside the lock, where no sender waits for it.
+                        let spare = (queues.main.trim(), taken.trim());
                         queues.scheduled = false;
-                        // Idle: a burst's spare chunks are not kept for the actor's whole life,
-                        // and are freed outside the lock, where no sender waits for it.
-                        let spare = queues.main.trim();
                         drop(queues);
                         drop(spare);
-                        taken.trim();
                         Next::Idle
                     }
                 }

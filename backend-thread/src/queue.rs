@@ -208,9 +208,13 @@ impl<T> Taken<T> {
         }
     }
 
-    /// Frees the emptied chunks beyond what an idle actor keeps.
-    pub fn trim(&mut self) {
-        self.emptied.truncate(SPARE_IDLE);
+    /// Takes out the emptied chunks beyond what an idle actor keeps, for the caller to free.
+    pub fn trim(&mut self) -> Vec<Vec<T>> {
+        if self.emptied.len() > SPARE_IDLE {
+            self.emptied.split_off(SPARE_IDLE)
+        } else {
+            Vec::new()
+        }
     }
 
     /// Every message, oldest first; frees the chunks.
@@ -279,7 +283,7 @@ mod tests {
             "kept while the burst may go on"
         );
         assert_eq!(queue.trim().len(), SPARE - SPARE_IDLE);
-        taken.trim();
+        drop(taken.trim());
         assert_eq!(queue.spare_chunks(), SPARE_IDLE);
         assert!(taken.emptied.len() <= SPARE_IDLE);
     }
