@@ -161,8 +161,9 @@ pub(crate) enum ToChild {
         request_base: u64,
         /// The host's frame limit: the child refuses bigger sends itself.
         max_frame: usize,
-        /// Messages handled between two reports of progress, at most (also how often the child
-        /// looks for more while it has work). Each report is an IPC write the router reads;
+        /// Messages handled between two reports of progress alone, at most (see `child.rs`:
+        /// what handlers send leaves every 128 whatever this says). Each report is an IPC
+        /// write the router reads;
         /// the host counts a message handled, and makes room in a bounded mailbox, when it
         /// hears of it, so a bounded actor reports more often.
         progress_every: usize,

@@ -139,34 +139,21 @@ impl<A: Actor> ActorCell<A> {
         ActorId::new(self.id.load(Relaxed))
     }
 
-    /// Ends a gone pool actor's use of the cell, on the thread that ran it last (where the cell
-    /// is in cache, and off the path of whoever spawns next): its final report goes with the
-    /// cell's earlier ones, its state is dropped (releasing what it held), and the mailbox
-    /// waits, closed, for the cell's next actor, whose id is returned; `None` if the cell's
-    /// uses are spent. Called by the runner holding the schedule, which it gives up here.
+    /// Ends a gone actor's use of the cell, on the thread that ran it last (where the cell is
+    /// in cache, and off the path of whoever spawns next): its state is dropped (releasing what
+    /// it held), its final report goes with the cell's earlier ones, and the mailbox waits,
+    /// closed, for the cell's next actor, whose id is returned. `None` for a dedicated actor
+    /// (its cell goes with its thread: only its state is dropped) or a cell whose uses are
+    /// spent. Called by the runner holding the schedule, which it gives up here.
     fn retire(&self, shared: &Arc<Shared>, handled: u64) -> Option<ActorId> {
         let gone = self.id();
-        let Some(next) = crate::registry::next_use(gone) else {
+        self.drop_state(shared);
+        let Some(next) = crate::registry::next_use(gone).filter(|_| !self.dedicated()) else {
+            // A dedicated actor's cell goes with its thread; a cell whose uses are spent is
+            // left gone.
             self.mailbox.release(handled);
             return None;
         };
-        // SAFETY: the actor is gone and its mailbox closed, so nothing schedules it again, and
-        // the cell goes on the free list only after this: no other reference exists.
-        #[allow(unsafe_code)]
-        let state = unsafe { self.instance.get() }.take();
-        // The actor's own `Drop` may panic: that is its failure, not the worker's. It runs
-        // before the schedule is given up below, so a shutdown waits for it.
-        if let Err(failure) = caught(move || {
-            drop(state);
-            Ok(())
-        }) {
-            shared.record_failure(FailureRecord {
-                actor: gone,
-                phase: Phase::Stopped,
-                failure,
-                restarted: false,
-            });
-        }
         let restarts = self.restarts.swap(0, SeqCst);
         // Under the mailbox lock: a late message for `gone` is refused from now on, and its
         // report is already where the refusal counts it.
@@ -185,6 +172,27 @@ impl<A: Actor> ActorCell<A> {
             life.vacant = true;
         });
         Some(next)
+    }
+
+    /// Drops a gone actor's state (releasing what it held: a file, a socket). Called by the
+    /// runner holding the schedule, before it gives it up, so a shutdown waits for it.
+    fn drop_state(&self, shared: &Arc<Shared>) {
+        // SAFETY: the caller holds the schedule of a gone actor whose mailbox is closed, so
+        // nothing schedules it again, and the cell is not yet on the free list.
+        #[allow(unsafe_code)]
+        let state = unsafe { self.instance.get() }.take();
+        // The actor's own `Drop` may panic: that is its failure, not the worker's.
+        if let Err(failure) = caught(move || {
+            drop(state);
+            Ok(())
+        }) {
+            shared.record_failure(FailureRecord {
+                actor: self.id(),
+                phase: Phase::Stopped,
+                failure,
+                restarted: false,
+            });
+        }
     }
 
     /// Makes a retired cell, taken from the registry's free list, serve the actor it waits for
@@ -265,13 +273,7 @@ impl<A: Actor> ActorCell<A> {
                 if instance.status == Status::Gone {
                     self.mailbox.clear_sys();
                     // A closed mailbox takes no more work: the schedule is given up for good.
-                    let handled = std::mem::take(&mut instance.unsettled);
-                    if self.dedicated() {
-                        // Its cell goes with its thread.
-                        self.mailbox.release(handled);
-                        break After::Nothing;
-                    }
-                    break After::Retire(handled);
+                    break After::Retire(std::mem::take(&mut instance.unsettled));
                 }
                 if instance.status == Status::Starting {
                     supervisor::start(self, instance, shared);
@@ -566,7 +568,7 @@ enum After {
     /// Still scheduled: run again, after the actors waiting.
     Again,
     /// The actor is gone, with this many messages handled and not yet settled: it is retired
-    /// and the cell freed.
+    /// (see [`ActorCell::retire`]) and a pool actor's cell freed.
     Retire(u64),
 }
 

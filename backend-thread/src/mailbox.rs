@@ -291,9 +291,11 @@ impl<M> Mailbox<M> {
         Some(queues.claim())
     }
 
-    /// Marks the actor scheduled; `true` if it was not, and the caller must make it run.
+    /// Marks the actor scheduled; `true` if it was not, and the caller must make it run. A
+    /// closed mailbox is never scheduled again (its cell may be retired: `registry.rs`).
     pub fn claim(&self) -> bool {
-        self.lock().claim()
+        let mut queues = self.lock();
+        !queues.closed && queues.claim()
     }
 
     /// The runner's next piece of work: a system message first, else (with [`Take::Any`]) the
@@ -353,14 +355,13 @@ impl<M> Mailbox<M> {
                 match env {
                     Some(env) => Next::Msg(env),
                     None => {
-                        // Idle: a burst's spare chunks are not kept for the actor's whole life.
-                        // They are taken out now, `taken`'s included: once the schedule is given
-                        // up below, another runner may use `taken` at once. They are freed
-                        // outside the lock, where no sender waits for it.
-                        let spare = (queues.main.trim(), taken.trim());
+                        // Idle: a burst's spare chunks are not kept for the actor's whole life,
+                        // `taken`'s included (once the schedule is given up below, another
+                        // runner may use `taken` at once).
+                        // Freed under the lock, and before the schedule is given up: after
+                        // that this runner touches nothing it shares with the next one.
+                        drop((queues.main.trim(), taken.trim()));
                         queues.scheduled = false;
-                        drop(queues);
-                        drop(spare);
                         Next::Idle
                     }
                 }

@@ -254,7 +254,8 @@ mod tests {
             .send(&watcher, WorkerMsg::Watch(1, first.id()))
             .unwrap();
         // A timer the first sets on itself, due once its cell serves the next actor.
-        let delay = Duration::from_millis(300);
+        let delay = Duration::from_millis(800);
+        let set_at = Instant::now();
         system
             .send(&first, WorkerMsg::Schedule { tag: 2, delay })
             .unwrap();
@@ -263,6 +264,10 @@ mod tests {
         let cells = system.registry().len();
 
         let second = system.spawn(Worker::new(recorder)).unwrap();
+        assert!(
+            set_at.elapsed() < delay,
+            "the next actor took the cell before the timer fired (else this tests nothing)"
+        );
         assert_eq!(system.registry().len(), cells, "no new cell");
         assert_eq!(index_of(second.id()), index_of(first.id()), "the same cell");
         assert_ne!(second.id(), first.id(), "a new id");
@@ -377,6 +382,50 @@ mod tests {
         // Its initial state (kept for restarts) and its current one: whatever they held (a
         // file, a socket) is released.
         assert_eq!(HOLDERS_DROPPED.load(std::sync::atomic::Ordering::SeqCst), 2);
+        drop(system);
+    }
+
+    /// Counts its drops, for a dedicated actor.
+    #[derive(Clone, Default, serde::Serialize, serde::Deserialize)]
+    struct DedicatedHolder;
+
+    static DEDICATED_DROPPED: std::sync::atomic::AtomicUsize =
+        std::sync::atomic::AtomicUsize::new(0);
+
+    impl Drop for DedicatedHolder {
+        fn drop(&mut self) {
+            DEDICATED_DROPPED.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        }
+    }
+
+    impl actor_core::Actor for DedicatedHolder {
+        type Msg = ();
+        fn handle<C: actor_core::Context<Self>>(
+            &mut self,
+            ctx: &mut C,
+            (): (),
+        ) -> Result<(), actor_core::ActorError> {
+            ctx.stop();
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn a_dedicated_actors_state_is_dropped_when_it_ends_too() {
+        let system = ThreadSystem::new().unwrap();
+        let options = actor_core::SpawnOptions::new().dedicated();
+        let holder = system.spawn_with(DedicatedHolder, options).unwrap();
+        system.send(&holder, ()).unwrap();
+        let deadline = Instant::now() + WAIT;
+        while DEDICATED_DROPPED.load(std::sync::atomic::Ordering::SeqCst) < 2 {
+            assert!(Instant::now() < deadline, "the state was not dropped");
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        assert_eq!(
+            system.registry().free(),
+            0,
+            "a dedicated actor's cell is not reused"
+        );
         drop(system);
     }
 

@@ -152,8 +152,9 @@ fn an_actor_pushed_out_of_a_next_slot_gets_its_turn_beside_busy_actors() {
 #[test]
 fn actors_woken_from_many_threads_outside_the_pool_all_run() {
     // Every ask below wakes an idle actor from outside the pool, so it goes through the ready
-    // queue; the jobs taking ready actors come and go as the queue empties and fills. A wake-up
-    // lost between a job's last look and its end would leave an ask unanswered.
+    // queue; the jobs taking ready actors come and go as the queue empties and fills. This
+    // guards that they keep running the actors queued. (A wake-up lost between a job's last
+    // look and its end would mostly be rescued by the next wake-up: this does not catch it.)
     let system = ThreadSystem::with_config(ThreadConfig::default().threads(2)).unwrap();
     let echoes: Vec<_> = (0..64).map(|_| system.spawn(Echo).unwrap()).collect();
     std::thread::scope(|scope| {
