@@ -48,6 +48,21 @@ pub(crate) struct Instance<A: Actor> {
     pub unsettled: u64,
 }
 
+impl<A: Actor> Instance<A> {
+    /// A new actor's state, to be started.
+    fn new(initial: A, actor: A, options: &SpawnOptions, parent: Option<ActorId>) -> Self {
+        Self {
+            parent,
+            initial,
+            current: actor,
+            status: Status::Starting,
+            budget: RestartBudget::new(options.supervision),
+            taken: Taken::new(),
+            unsettled: 0,
+        }
+    }
+}
+
 /// The actor's identity as reports show it, who watches it, and why it ended once it has.
 pub(crate) struct Life {
     /// The actor the cell serves now: a watch of an earlier one is not registered here.
@@ -108,15 +123,7 @@ impl<A: Actor> ActorCell<A> {
         Arc::new(Self {
             id: AtomicU64::new(id.get()),
             mailbox: Mailbox::new(id, options.capacity),
-            instance: RunnerOnly::new(Some(Instance {
-                parent,
-                initial,
-                current: actor,
-                status: Status::Starting,
-                budget: RestartBudget::new(options.supervision),
-                taken: Taken::new(),
-                unsettled: 0,
-            })),
+            instance: RunnerOnly::new(Some(Instance::new(initial, actor, options, parent))),
             restarts: AtomicU32::new(0),
             life: Mutex::new(Life {
                 owner: id,
@@ -204,15 +211,7 @@ impl<A: Actor> ActorCell<A> {
         // instance before this one.
         #[allow(unsafe_code)]
         let instance = unsafe { self.instance.get() };
-        *instance = Some(Instance {
-            parent,
-            initial,
-            current: actor,
-            status: Status::Starting,
-            budget: RestartBudget::new(options.supervision),
-            taken: Taken::new(),
-            unsettled: 0,
-        });
+        *instance = Some(Instance::new(initial, actor, options, parent));
         let id = {
             let mut life = lock(&self.life);
             life.name.clone_from(&options.name);

@@ -220,6 +220,7 @@ impl Registry {
 
 #[cfg(test)]
 mod tests {
+    use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
     use std::time::{Duration, Instant};
 
     use actor_core::conformance::actors::{Event, Recorder, RecorderMsg, Worker, WorkerMsg};
@@ -349,15 +350,20 @@ mod tests {
         assert_eq!(report.actors.len(), 4, "one report per actor ever spawned");
     }
 
-    /// Counts the drops of its values (initial state and current state alike).
+    /// Counts the drops of its values (initial state and current state alike) in
+    /// `DROPS[slot]`, one slot per test, after a pause of `pause_ms`; stops at a message.
     #[derive(Clone, Default, serde::Serialize, serde::Deserialize)]
-    struct Holder;
+    struct Holder {
+        slot: usize,
+        pause_ms: u64,
+    }
 
-    static HOLDERS_DROPPED: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    static DROPS: [AtomicUsize; 3] = [const { AtomicUsize::new(0) }; 3];
 
     impl Drop for Holder {
         fn drop(&mut self) {
-            HOLDERS_DROPPED.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            std::thread::sleep(Duration::from_millis(self.pause_ms));
+            DROPS[self.slot].fetch_add(1, SeqCst);
         }
     }
 
@@ -376,48 +382,32 @@ mod tests {
     #[test]
     fn a_gone_actors_state_is_dropped_when_it_ends_not_when_the_system_does() {
         let system = ThreadSystem::new().unwrap();
-        let holder = system.spawn(Holder).unwrap();
+        let holder = system
+            .spawn(Holder {
+                slot: 0,
+                pause_ms: 0,
+            })
+            .unwrap();
         system.send(&holder, ()).unwrap();
         wait_for_free(&system, 1);
         // Its initial state (kept for restarts) and its current one: whatever they held (a
         // file, a socket) is released.
-        assert_eq!(HOLDERS_DROPPED.load(std::sync::atomic::Ordering::SeqCst), 2);
+        assert_eq!(DROPS[0].load(SeqCst), 2);
         drop(system);
-    }
-
-    /// Counts its drops, for a dedicated actor.
-    #[derive(Clone, Default, serde::Serialize, serde::Deserialize)]
-    struct DedicatedHolder;
-
-    static DEDICATED_DROPPED: std::sync::atomic::AtomicUsize =
-        std::sync::atomic::AtomicUsize::new(0);
-
-    impl Drop for DedicatedHolder {
-        fn drop(&mut self) {
-            DEDICATED_DROPPED.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-        }
-    }
-
-    impl actor_core::Actor for DedicatedHolder {
-        type Msg = ();
-        fn handle<C: actor_core::Context<Self>>(
-            &mut self,
-            ctx: &mut C,
-            (): (),
-        ) -> Result<(), actor_core::ActorError> {
-            ctx.stop();
-            Ok(())
-        }
     }
 
     #[test]
     fn a_dedicated_actors_state_is_dropped_when_it_ends_too() {
         let system = ThreadSystem::new().unwrap();
         let options = actor_core::SpawnOptions::new().dedicated();
-        let holder = system.spawn_with(DedicatedHolder, options).unwrap();
+        let holder = Holder {
+            slot: 1,
+            pause_ms: 0,
+        };
+        let holder = system.spawn_with(holder, options).unwrap();
         system.send(&holder, ()).unwrap();
         let deadline = Instant::now() + WAIT;
-        while DEDICATED_DROPPED.load(std::sync::atomic::Ordering::SeqCst) < 2 {
+        while DROPS[1].load(SeqCst) < 2 {
             assert!(Instant::now() < deadline, "the state was not dropped");
             std::thread::sleep(Duration::from_millis(1));
         }
@@ -429,36 +419,17 @@ mod tests {
         drop(system);
     }
 
-    /// Takes a while to drop (its initial state and its current one each).
-    #[derive(Clone, Default, serde::Serialize, serde::Deserialize)]
-    struct SlowToDrop;
-
-    static SLOW_DROPS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
-
-    impl Drop for SlowToDrop {
-        fn drop(&mut self) {
-            std::thread::sleep(Duration::from_millis(150));
-            SLOW_DROPS.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-        }
-    }
-
-    impl actor_core::Actor for SlowToDrop {
-        type Msg = ();
-        fn handle<C: actor_core::Context<Self>>(
-            &mut self,
-            _: &mut C,
-            (): (),
-        ) -> Result<(), actor_core::ActorError> {
-            Ok(())
-        }
-    }
-
     #[test]
     fn shutdown_waits_for_a_stopped_actors_state_to_drop_and_reports_the_actor_itself() {
         let system = ThreadSystem::new().unwrap();
-        let actor = system.spawn(SlowToDrop).unwrap();
+        let actor = system
+            .spawn(Holder {
+                slot: 2,
+                pause_ms: 150,
+            })
+            .unwrap();
         let report = system.shutdown(ShutdownMode::Drain, WAIT);
-        assert_eq!(SLOW_DROPS.load(std::sync::atomic::Ordering::SeqCst), 2);
+        assert_eq!(DROPS[2].load(SeqCst), 2);
         let reported: Vec<_> = report
             .actors
             .iter()
