@@ -256,7 +256,8 @@ impl<A: Actor> ActorCell<A> {
         let after = {
             // SAFETY: `run` is only called by the holder of the schedule (a pool job or a
             // dedicated thread's wake-up each follow one successful claim), and the reference
-            // is not used after the schedule is given up (`Next::Idle`, `release`).
+            // is not used after the schedule is given up (`Next::Idle`, dropped in the loop below, and
+            // `release`).
             #[allow(unsafe_code)]
             let Some(instance) = (unsafe { self.instance.get() }).as_mut() else {
                 // A retired cell's mailbox is closed: nothing schedules it. Had something, it
@@ -311,12 +312,19 @@ impl<A: Actor> ActorCell<A> {
                         let handled = self.handle(instance, shared, env);
                         instance.unsettled += handled;
                     }
-                    Next::Idle if take == Take::SysOrNothing => {
+                    Next::Idle(unlock) if take == Take::SysOrNothing => {
+                        // The schedule is kept: nothing passes to another runner.
+                        drop(unlock);
                         self.handle_sys(instance, shared, SysMsg::Shutdown);
                     }
                     // The schedule was given up under the mailbox lock: `instance` is not
                     // touched again, a send from now on may start another runner.
-                    Next::Idle => break After::Nothing,
+                    // The schedule is given up as the lock is, here, after `next`'s borrows
+                    // of the state have ended; `instance` is not touched again.
+                    Next::Idle(unlock) => {
+                        drop(unlock);
+                        break After::Nothing;
+                    }
                     Next::Yield => break After::Again,
                 }
                 self.stop_if_requested(instance, shared);

@@ -124,6 +124,11 @@ pub(crate) struct Mailbox<M> {
     handoff: RunnerOnly<Option<Envelope<M>>>,
 }
 
+/// The mailbox lock, held past [`Mailbox::next`]'s return when it gives up the schedule: the
+/// runner's state that `next` borrows (`taken`, `handled`) may pass to the next runner the
+/// moment the lock is released, so it is released only once that borrow has ended.
+pub(crate) struct Unlock<'a, M>(#[allow(dead_code)] MutexGuard<'a, Queues<M>>);
+
 /// Why a message did not get into the mailbox, with the message.
 pub(crate) struct Refused<M>(pub SendFailure, pub Envelope<M>);
 
@@ -139,11 +144,12 @@ pub(crate) enum Take {
 }
 
 /// The runner's next piece of work.
-pub(crate) enum Next<M> {
+pub(crate) enum Next<'a, M> {
     Sys(SysMsg<M>),
     Msg(Envelope<M>),
-    /// Nothing to take: with [`Take::Any`] and [`Take::SysOnly`] the schedule is given up.
-    Idle,
+    /// Nothing to take: with [`Take::Any`] and [`Take::SysOnly`] the schedule is given up when
+    /// the lock is, that is when the caller drops this (see [`Unlock`]).
+    Idle(Unlock<'a, M>),
     /// Budget spent with messages waiting: still scheduled, to run again after others.
     Yield,
 }
@@ -314,7 +320,7 @@ impl<M> Mailbox<M> {
         take: Take,
         taken: &mut Taken<Envelope<M>>,
         look: bool,
-    ) -> Next<M> {
+    ) -> Next<'_, M> {
         if take == Take::Any {
             if look {
                 // A handed-over message can only be there at the start of a run (it comes with
@@ -362,12 +368,12 @@ impl<M> Mailbox<M> {
                         // that this runner touches nothing it shares with the next one.
                         drop((queues.main.trim(), taken.trim()));
                         queues.scheduled = false;
-                        Next::Idle
+                        Next::Idle(Unlock(queues))
                     }
                 }
             }
             Take::SysOnly if !taken.is_empty() || queues.release() => Next::Yield,
-            Take::SysOnly | Take::SysOrNothing => Next::Idle,
+            Take::SysOnly | Take::SysOrNothing => Next::Idle(Unlock(queues)),
         }
     }
 
