@@ -68,7 +68,7 @@ pub(crate) enum Watched {
     Added,
     /// The actor is gone, for this reason.
     Gone(ExitReason),
-    /// The cell serves a later actor: the watched one is in the registry's tombstones.
+    /// The cell serves a later actor: the watched one's end is in the cell's retired reports.
     Stale,
 }
 
@@ -187,7 +187,7 @@ impl Registry {
         self.cells.iter().map(|(_, entry)| entry)
     }
 
-    /// Messages accepted and settled (handled or dead) by the actors in the tombstones.
+    /// Messages accepted and settled (handled or dead) by the actors whose cells were retired.
     pub fn retired_activity(&self) -> (u64, u64) {
         (
             self.retired_accepted.load(SeqCst),
