@@ -109,7 +109,7 @@ pub(crate) enum Late<T> {
     /// The receiver's mailbox is closed: counted there, accepted and dead.
     Counted(T),
     /// The mailbox serves a later actor now: nothing is counted here (the receiver's final
-    /// final report is kept with its cell, see `registry.rs`).
+    /// report is kept with its cell, see `registry.rs`).
     Stale(T),
 }
 
