@@ -8,7 +8,8 @@
 //! the CPU time of spawn + stop, measured with `perf stat`). So a pool actor's cell, once the
 //! actor is gone and its last runner has given up the schedule, goes on a free list of its
 //! actor type, and a later spawn of that type takes it: the memory held is the most actors of
-//! each type alive at once, not the number ever spawned.
+//! each type alive at once, not the number ever spawned (plus each gone actor's final report,
+//! about 100 bytes, which the shutdown report lists).
 //!
 //! An id names one actor, never its successor in the cell: its low 32 bits are the cell's
 //! index and its high 32 bits count the cell's uses. Everything that reaches an actor by id
