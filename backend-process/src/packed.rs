@@ -7,14 +7,23 @@
 //! ```text
 //! record  seq   u64, little-endian   the host's number for the delivery
 //!         len   u32, little-endian   the length of the body
-//!         body  postcard-encoded `DeliveryRef`
+//!         kind  u8                   PLAIN or ENCODED
+//!         body  PLAIN: the message's own bytes (a `Message` that is not an ask)
+//!               ENCODED: a postcard-encoded `DeliveryRef` (an ask, or an ask's outcome)
 //! ```
 //! The fixed header lets the host pass over records (to confirm them, to copy them) without
-//! decoding their bodies.
+//! decoding their bodies. Most deliveries are plain messages: written and read as they are,
+//! with no encoding around them, they cost the sender and the child a few percent less CPU
+//! each (measured on the one-way stream).
 
-use crate::wire::DeliveryRef;
+use crate::wire::{Bytes, DeliveryRef};
 
-const HEADER: usize = 12;
+const HEADER: usize = 13;
+
+/// The body is a message's bytes: `DeliveryRef::Message` with no `ask`.
+const PLAIN: u8 = 0;
+/// The body is a postcard-encoded `DeliveryRef`.
+const ENCODED: u8 = 1;
 
 /// Once this many bytes at the front have been read, they are dropped (when they are also more
 /// than half the buffer, so each byte is moved at most once on average).
@@ -28,6 +37,7 @@ pub(crate) struct Record<'a> {
     pub seq: u64,
     /// The whole record, header included, as it is copied from one buffer to another.
     pub bytes: &'a [u8],
+    kind: u8,
     body: &'a [u8],
 }
 
@@ -35,18 +45,28 @@ impl<'a> Record<'a> {
     /// Reads the record at the start of `bytes`. `None` if they do not hold a whole one.
     fn at(bytes: &'a [u8]) -> Option<Self> {
         let seq = u64::from_le_bytes(bytes.get(..8)?.try_into().ok()?);
-        let len = u32::from_le_bytes(bytes.get(8..HEADER)?.try_into().ok()?);
+        let len = u32::from_le_bytes(bytes.get(8..12)?.try_into().ok()?);
+        let kind = *bytes.get(12)?;
         let end = HEADER.checked_add(usize::try_from(len).ok()?)?;
         Some(Self {
             seq,
             bytes: bytes.get(..end)?,
+            kind,
             body: bytes.get(HEADER..end)?,
         })
     }
 
     /// The delivery, borrowed from the buffer.
     pub fn delivery(&self) -> Result<DeliveryRef<'a>, String> {
-        postcard::from_bytes(self.body).map_err(|e| format!("cannot decode a delivery: {e}"))
+        match self.kind {
+            PLAIN => Ok(DeliveryRef::Message {
+                payload: Bytes(self.body),
+                ask: None,
+            }),
+            ENCODED => postcard::from_bytes(self.body)
+                .map_err(|e| format!("cannot decode a delivery: {e}")),
+            other => Err(format!("a delivery of unknown kind {other}")),
+        }
     }
 }
 
@@ -86,11 +106,24 @@ impl Packed {
         let at = self.bytes.len();
         self.bytes.extend_from_slice(&seq.to_le_bytes());
         self.bytes.extend_from_slice(&[0; 4]);
-        let encoded = postcard::serialize_with_flavor(delivery, Append(&mut self.bytes));
+        let encoded = match delivery {
+            DeliveryRef::Message {
+                payload: Bytes(payload),
+                ask: None,
+            } => {
+                self.bytes.push(PLAIN);
+                self.bytes.extend_from_slice(payload);
+                Ok(())
+            }
+            _ => {
+                self.bytes.push(ENCODED);
+                postcard::serialize_with_flavor(delivery, Append(&mut self.bytes))
+            }
+        };
         let len = u32::try_from(self.bytes.len() - at - HEADER);
         match (encoded, len) {
             (Ok(()), Ok(len)) => {
-                self.bytes[at + 8..at + HEADER].copy_from_slice(&len.to_le_bytes());
+                self.bytes[at + 8..at + 12].copy_from_slice(&len.to_le_bytes());
                 self.records += 1;
                 Ok(&self.bytes[at..])
             }
@@ -207,7 +240,6 @@ pub(crate) fn encode_into<T: serde::Serialize>(value: &T, out: &mut Vec<u8>) -> 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::wire::Bytes;
     use actor_core::{AskError, Asker};
 
     fn message(payload: &[u8]) -> DeliveryRef<'_> {
@@ -273,15 +305,21 @@ mod tests {
 
     #[test]
     fn bytes_that_are_not_records_are_an_error_not_a_panic() {
-        let mut queue = Packed::from_bytes(vec![1, 0, 0, 0, 0, 0, 0, 0, 200, 0, 0, 0, 1]);
+        // A length past the end.
+        let mut queue = Packed::from_bytes(vec![1, 0, 0, 0, 0, 0, 0, 0, 200, 0, 0, 0, 1, 0]);
         assert!(queue.front().unwrap().is_err());
         queue.pop_front();
         assert!(queue.is_empty());
-        let mut queue = Packed::from_bytes(vec![1, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0xFF]);
+        // An encoded body that is not a delivery.
+        let mut queue = Packed::from_bytes(vec![1, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, ENCODED, 0xFF]);
         let record = queue.front().unwrap().unwrap();
         assert!(record.delivery().is_err());
         queue.pop_front();
         assert!(queue.front().is_none());
+        // A kind that does not exist.
+        let queue = Packed::from_bytes(vec![1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 9]);
+        let record = queue.front().unwrap().unwrap();
+        assert!(record.delivery().is_err());
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! Fan-in: `producers` actors each send `per_producer` numbers to one sink, which sums them.
 //! With one producer this is Savina's Counting. Measures mailbox throughput under contention.
-//! [`run_from_outside`] is the one-way stream from a sender that is not an actor.
+//! [`run_from_outside`] is the one-way stream from a sender that is not an actor. The report
+//! spawns the actors before its clock starts ([`Spawned`]).
 
 use actor_core::{Actor, ActorError, Addr, Backend, Context, ReplyTo};
 use serde::{Deserialize, Serialize};
@@ -89,7 +90,80 @@ impl Actor for Producer {
     }
 }
 
-/// Runs a fan-in of `producers` × `per_producer` messages; returns the number received.
+/// A sink and its producers, spawned before a run is timed: the bare baselines start their
+/// threads and processes before their clocks start, so the runs compare like with like (a
+/// process spawn takes about a millisecond, a sizeable share of a short run).
+pub struct Spawned {
+    /// The sink.
+    pub sink: Addr<SinkMsg>,
+    /// The producers (none for the one-way stream from outside).
+    pub producers: Vec<Addr<Produce>>,
+}
+
+impl Spawned {
+    /// Spawns a sink and `producers` producers.
+    ///
+    /// # Errors
+    /// A failed spawn.
+    pub fn new<B: Backend>(system: &B, producers: usize) -> Result<Self, WorkloadError> {
+        let sink = system.spawn(Sink::default())?;
+        let producers = (0..producers)
+            .map(|_| system.spawn(Producer))
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(Self { sink, producers })
+    }
+
+    /// Each producer sends `per_producer` numbers to the sink; returns the number received
+    /// once the sink has them all. Use a fresh `Spawned` for each run: the sink counts on.
+    ///
+    /// # Errors
+    /// A failed send or ask, or a count or sum that is not what was sent.
+    pub fn fan_in<B: Backend>(&self, system: &B, per_producer: u64) -> Result<u64, WorkloadError> {
+        for (k, producer) in self.producers.iter().enumerate() {
+            system.send(
+                producer,
+                Produce {
+                    to: self.sink,
+                    first: k as u64 * per_producer,
+                    count: per_producer,
+                },
+            )?;
+        }
+        self.await_sum(system, self.producers.len() as u64 * per_producer)
+    }
+
+    /// Sends `count` numbers to the sink from outside any actor (the calling thread); returns
+    /// the number received once the sink has them all.
+    ///
+    /// # Errors
+    /// A failed send or ask, or a count or sum that is not what was sent.
+    pub fn one_way<B: Backend>(&self, system: &B, count: u64) -> Result<u64, WorkloadError> {
+        for n in 0..count {
+            system.send(&self.sink, SinkMsg::Item(n))?;
+        }
+        self.await_sum(system, count)
+    }
+
+    /// Waits for the sink to have `total` numbers, and checks their sum.
+    fn await_sum<B: Backend>(&self, system: &B, total: u64) -> Result<u64, WorkloadError> {
+        let (received, sum) = system.ask(
+            &self.sink,
+            |reply_to| SinkMsg::Await {
+                count: total,
+                reply_to,
+            },
+            TIMEOUT,
+        )?;
+        check(
+            (total, total.wrapping_mul(total.wrapping_sub(1)) / 2),
+            (received, sum),
+        )?;
+        Ok(received)
+    }
+}
+
+/// Runs a fan-in of `producers` × `per_producer` messages, spawns included; returns the number
+/// received.
 ///
 /// # Errors
 /// A failed spawn, send or ask, or a count or sum that is not what was sent.
@@ -98,54 +172,14 @@ pub fn run<B: Backend>(
     producers: usize,
     per_producer: u64,
 ) -> Result<u64, WorkloadError> {
-    let sink = system.spawn(Sink::default())?;
-    let all = (0..producers)
-        .map(|_| system.spawn(Producer))
-        .collect::<Result<Vec<_>, _>>()?;
-    for (k, producer) in all.iter().enumerate() {
-        system.send(
-            producer,
-            Produce {
-                to: sink,
-                first: k as u64 * per_producer,
-                count: per_producer,
-            },
-        )?;
-    }
-    let total = producers as u64 * per_producer;
-    let (received, sum) = system.ask(
-        &sink,
-        |reply_to| SinkMsg::Await {
-            count: total,
-            reply_to,
-        },
-        TIMEOUT,
-    )?;
-    check(
-        (total, total.wrapping_mul(total.wrapping_sub(1)) / 2),
-        (received, sum),
-    )?;
-    Ok(received)
+    Spawned::new(system, producers)?.fan_in(system, per_producer)
 }
 
 /// Sends `count` numbers to one sink from outside any actor (the calling thread), then waits
-/// for the sink to have them all; returns the number received.
+/// for the sink to have them all; returns the number received. The sink's spawn is included.
 ///
 /// # Errors
 /// A failed spawn, send or ask, or a count or sum that is not what was sent.
 pub fn run_from_outside<B: Backend>(system: &B, count: u64) -> Result<u64, WorkloadError> {
-    let sink = system.spawn(Sink::default())?;
-    for n in 0..count {
-        system.send(&sink, SinkMsg::Item(n))?;
-    }
-    let (received, sum) = system.ask(
-        &sink,
-        |reply_to| SinkMsg::Await { count, reply_to },
-        TIMEOUT,
-    )?;
-    check(
-        (count, count.wrapping_mul(count.wrapping_sub(1)) / 2),
-        (received, sum),
-    )?;
-    Ok(received)
+    Spawned::new(system, 0)?.one_way(system, count)
 }
