@@ -14,7 +14,7 @@ use actor_core::{
 };
 
 use crate::child::{ChildIo, Completion, entry_of};
-use crate::wire::{ToChild, ToHost, decode, encode};
+use crate::wire::{ToChild, ToHost, TypeKey, decode, encode};
 
 /// The context of an actor of type `A` running in its own process.
 ///
@@ -68,10 +68,9 @@ impl<'a, A: Actor> ProcessContext<'a, A> {
         msg: M,
         delay: Option<Duration>,
     ) -> Result<(), SendError<M>> {
-        let type_name = type_name::<M>().to_string();
         self.post(to, msg, |payload| ToHost::Send {
             to,
-            type_name,
+            msg_type: TypeKey::of::<M>(),
             payload,
             delay,
         })
@@ -112,10 +111,9 @@ impl<A: Actor> Context<A> for ProcessContext<'_, A> {
         self.io.next_request += 1;
         let msg = make(ReplyTo::new(Asker::Actor(self.io.id), request));
         let to = to.id();
-        let type_name = type_name::<M>().to_string();
         self.post(to, msg, |payload| ToHost::Ask {
             to,
-            type_name,
+            msg_type: TypeKey::of::<M>(),
             payload,
             request,
             timeout,

@@ -18,7 +18,7 @@ use crate::link::ChildLink;
 use crate::mailbox::{Slot, Status};
 use crate::packed::Packed;
 use crate::timer::Timer;
-use crate::wire::{Bytes, DeliveryRef, Payload, ToChild, ToHost};
+use crate::wire::{Bytes, DeliveryRef, Payload, ToChild, ToHost, TypeKey};
 
 /// A message held in a dead letter, still encoded; the report decodes it where it can.
 pub(crate) struct Encoded(pub Payload);
@@ -176,6 +176,7 @@ impl State {
         self.slots.push(Slot {
             id,
             name: options.name.clone(),
+            type_key: TypeKey::of_name(&type_name),
             type_name,
             entry,
             initial: actor,
@@ -258,16 +259,17 @@ impl State {
         self.next_seq
     }
 
-    /// Accepts a message for `to`, or says why not. Nothing is counted on refusal.
+    /// Accepts a delivery for `to`, or says why not. Nothing is counted on refusal. A user
+    /// message comes with its type (`msg_type`), which must be the receiver's; an ask's outcome
+    /// with none.
     pub fn accept(
         &mut self,
         to: ActorId,
-        type_name: &str,
+        msg_type: Option<TypeKey>,
         delivery: &DeliveryRef<'_>,
         forced: bool,
     ) -> Result<(), SendFailure> {
-        let message = matches!(delivery, DeliveryRef::Message { .. });
-        if let Some(reason) = self.refusal(to, type_name, message, forced) {
+        if let Some(reason) = self.refusal(to, msg_type, forced) {
             return Err(reason);
         }
         let seq = self.next_seq();
@@ -279,22 +281,16 @@ impl State {
         Ok(())
     }
 
-    /// Why `to` would refuse a message (`message`: a user message, whose type must match) now,
+    /// Why `to` would refuse a delivery (of a user message of type `msg_type`, if given) now,
     /// if it would. Nothing is counted.
-    fn refusal(
-        &self,
-        to: ActorId,
-        type_name: &str,
-        message: bool,
-        forced: bool,
-    ) -> Option<SendFailure> {
+    fn refusal(&self, to: ActorId, msg_type: Option<TypeKey>, forced: bool) -> Option<SendFailure> {
         let Some(slot) = self.slot(to) else {
             return Some(SendFailure::UnknownActor);
         };
         if !slot.is_alive() {
             return Some(SendFailure::Stopped);
         }
-        if message && slot.type_name != type_name {
+        if msg_type.is_some_and(|t| t != slot.type_key) {
             return Some(SendFailure::WrongType {
                 expected: slot.type_name.clone(),
             });
@@ -309,8 +305,8 @@ impl State {
 
     /// Routes a message an actor sent without waiting for an answer: accepted, or a dead letter
     /// on the receiver's account (the sender was told `Ok`).
-    pub(crate) fn route_from_child(&mut self, to: ActorId, type_name: &str, payload: Payload) {
-        if self.refusal(to, type_name, true, false).is_some() {
+    pub(crate) fn route_from_child(&mut self, to: ActorId, msg_type: TypeKey, payload: Payload) {
+        if self.refusal(to, Some(msg_type), false).is_some() {
             self.dead_on_arrival(to, DeadLetterReason::Undeliverable, payload);
             return;
         }
@@ -320,7 +316,7 @@ impl State {
         };
         // Cannot be refused now: nothing has changed since the check; and a delivery that
         // does not encode (it always does) is a dead letter all the same.
-        if self.accept(to, type_name, &delivery, false).is_err() {
+        if self.accept(to, Some(msg_type), &delivery, false).is_err() {
             self.dead_on_arrival(to, DeadLetterReason::Undeliverable, payload);
         }
     }
@@ -399,7 +395,7 @@ impl State {
                         Err(e) => Err(e.clone()),
                     },
                 };
-                if self.accept(id, "", &delivery, true).is_err() && outcome.is_ok() {
+                if self.accept(id, None, &delivery, true).is_err() && outcome.is_ok() {
                     self.late_replies += 1;
                 }
             }
@@ -486,13 +482,13 @@ impl State {
             }),
             ToHost::Send {
                 to,
-                type_name,
+                msg_type,
                 payload,
                 delay: None,
-            } => self.route_from_child(to, &type_name, payload),
+            } => self.route_from_child(to, msg_type, payload),
             ToHost::Send {
                 to,
-                type_name,
+                msg_type,
                 payload,
                 delay: Some(delay),
             } => {
@@ -500,14 +496,14 @@ impl State {
                     delay,
                     Timer::Deliver {
                         to,
-                        type_name,
+                        msg_type,
                         payload,
                     },
                 );
             }
             ToHost::Ask {
                 to,
-                type_name,
+                msg_type,
                 payload,
                 request,
                 timeout,
@@ -526,7 +522,7 @@ impl State {
                     payload: Bytes(&payload),
                     ask: Some((asker, request)),
                 };
-                if let Err(reason) = self.accept(to, &type_name, &delivery, false) {
+                if let Err(reason) = self.accept(to, Some(msg_type), &delivery, false) {
                     self.complete_ask(asker, request, Err(AskError::Rejected(reason)));
                 }
             }

@@ -6,7 +6,7 @@ use actor_core::{ActorId, ExitReason, Ledger, RestartBudget};
 
 use crate::link::ChildLink;
 use crate::packed::Packed;
-use crate::wire::DeliveryRef;
+use crate::wire::{DeliveryRef, TypeKey};
 
 /// Where an actor is in its life.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -23,6 +23,8 @@ pub(crate) struct Slot {
     pub id: ActorId,
     pub name: Option<String>,
     pub type_name: String,
+    /// `type_name`'s key, what a send is checked against.
+    pub type_key: TypeKey,
     /// Where the actor's code is (see `child.rs`) and its initial state, for each (re)start.
     pub entry: u64,
     pub initial: Vec<u8>,

@@ -205,6 +205,8 @@ impl State {
             return;
         }
         slot.status = Status::Gone(reason.clone());
+        // Never started again: the initial state's memory goes back now, not at shutdown.
+        slot.initial = Vec::new();
         if let Some(child) = &slot.child {
             child.send(ToChild::Shutdown);
         }

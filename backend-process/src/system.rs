@@ -17,7 +17,7 @@ use crate::child::entry_of;
 use crate::host::{Command_, Host, PendingAsk, SpawnRequest, decoder_of, lock};
 use crate::mailbox::Status;
 use crate::packed::encode_into;
-use crate::wire::{Bytes, DeliveryRef, ToChild, decode, encode};
+use crate::wire::{Bytes, DeliveryRef, ToChild, TypeKey, decode, encode};
 
 /// How a process system runs.
 ///
@@ -327,7 +327,7 @@ impl Backend for ProcessSystem {
                 ask: None,
             };
             state
-                .accept(to, type_name::<M>(), &delivery, false)
+                .accept(to, Some(TypeKey::of::<M>()), &delivery, false)
                 .map_err(|reason| SendError::new(to, reason, msg))
         })
     }
@@ -365,7 +365,7 @@ impl Backend for ProcessSystem {
                 payload: Bytes(&payload),
                 ask: Some((Asker::External, request)),
             };
-            if let Err(reason) = state.accept(to.id(), type_name::<M>(), &delivery, false) {
+            if let Err(reason) = state.accept(to.id(), Some(TypeKey::of::<M>()), &delivery, false) {
                 state.asks.remove(&(Asker::External, request));
                 return Err(AskError::Rejected(reason));
             }

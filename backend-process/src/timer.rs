@@ -6,13 +6,13 @@ use std::time::{Duration, Instant};
 use actor_core::{ActorId, AskError, Asker, DeadLetterReason};
 
 use crate::host::State;
-use crate::wire::Payload;
+use crate::wire::{Payload, TypeKey};
 
 /// Something to do at a given time.
 pub(crate) enum Timer {
     Deliver {
         to: ActorId,
-        type_name: String,
+        msg_type: TypeKey,
         payload: Payload,
     },
     AskTimeout {
@@ -47,9 +47,9 @@ impl State {
             match entry.remove() {
                 Timer::Deliver {
                     to,
-                    type_name,
+                    msg_type,
                     payload,
-                } => self.route_from_child(to, &type_name, payload),
+                } => self.route_from_child(to, msg_type, payload),
                 Timer::AskTimeout {
                     asker,
                     request,

@@ -1,0 +1,143 @@
+//! Sends from inside an actor's process that the host cannot deliver. The sender was told `Ok`
+//! (a send from a handler does not wait for the host), so each becomes a dead letter,
+//! `Undeliverable`, on the receiver's account, and every ledger still balances. A child's send
+//! names its message type by a key (`wire::TypeKey`), so this also checks that the key tells
+//! one type from another.
+
+use std::time::Duration;
+
+use actor_core::{
+    Actor, ActorError, ActorId, ActorRef, Addr, Backend, Context, DeadLetterReason, ReplyTo,
+    ShutdownMode,
+};
+use backend_process::ProcessSystem;
+use serde::{Deserialize, Serialize};
+
+backend_process::process_test_support!();
+
+const WAIT: Duration = Duration::from_secs(30);
+
+/// Counts the numbers it gets.
+#[derive(Clone, Default, Serialize, Deserialize)]
+struct Counter {
+    got: u64,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+enum CounterMsg {
+    Add(u64),
+    Total(ReplyTo<u64>),
+    Stop,
+}
+
+impl Actor for Counter {
+    type Msg = CounterMsg;
+
+    fn handle<C: Context<Self>>(&mut self, ctx: &mut C, msg: CounterMsg) -> Result<(), ActorError> {
+        match msg {
+            CounterMsg::Add(n) => self.got += n,
+            CounterMsg::Total(reply_to) => ctx.reply(reply_to, self.got),
+            CounterMsg::Stop => ctx.stop(),
+        }
+        Ok(())
+    }
+}
+
+/// Sends what it is told to, to whom it is told, from its own process.
+#[derive(Clone, Default, Serialize, Deserialize)]
+struct Relay;
+
+#[derive(Debug, Serialize, Deserialize)]
+enum RelayMsg {
+    /// A number, as a `CounterMsg`.
+    Add { to: ActorId, n: u64 },
+    /// A string, to an address that says it takes strings.
+    Text { to: ActorId },
+    /// Answers once everything before it has been sent.
+    Done(ReplyTo<()>),
+}
+
+impl Actor for Relay {
+    type Msg = RelayMsg;
+
+    fn handle<C: Context<Self>>(&mut self, ctx: &mut C, msg: RelayMsg) -> Result<(), ActorError> {
+        let failed = |e: String| ActorError::new(e);
+        match msg {
+            RelayMsg::Add { to, n } => ctx
+                .send(&Addr::<CounterMsg>::from_id(to), CounterMsg::Add(n))
+                .map_err(|e| failed(e.to_string()))?,
+            RelayMsg::Text { to } => ctx
+                .send(&Addr::<String>::from_id(to), "not a number".to_string())
+                .map_err(|e| failed(e.to_string()))?,
+            RelayMsg::Done(reply_to) => ctx.reply(reply_to, ()),
+        }
+        Ok(())
+    }
+}
+
+#[test]
+fn sends_the_host_cannot_deliver_are_dead_letters_on_the_receivers_account() {
+    let system = ProcessSystem::new().expect("a system");
+    let counter = system.spawn(Counter::default()).expect("spawn");
+    let gone = system.spawn(Counter::default()).expect("spawn");
+    let relay = system.spawn(Relay).expect("spawn");
+    system.send(&gone, CounterMsg::Stop).expect("send");
+    // The stop has taken effect once an ask is refused.
+    let deadline = std::time::Instant::now() + WAIT;
+    while system.ask(&gone, CounterMsg::Total, WAIT).is_ok() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the actor never stopped"
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    let unknown = ActorId::new(1 << 40);
+    for msg in [
+        RelayMsg::Add {
+            to: counter.id(),
+            n: 5,
+        },
+        RelayMsg::Text { to: counter.id() },
+        RelayMsg::Add {
+            to: gone.id(),
+            n: 1,
+        },
+        RelayMsg::Add { to: unknown, n: 1 },
+        RelayMsg::Add {
+            to: counter.id(),
+            n: 7,
+        },
+    ] {
+        system.send(&relay, msg).expect("send to the relay");
+    }
+    system
+        .ask(&relay, RelayMsg::Done, WAIT)
+        .expect("the relay answers");
+    // The counter got both numbers, and only them: the string never reached it.
+    let total = system.ask(&counter, CounterMsg::Total, WAIT);
+    assert_eq!(total, Ok(12));
+
+    let report = system.shutdown(ShutdownMode::Drain, WAIT);
+    let undeliverable: Vec<ActorId> = report
+        .dead_letters
+        .iter()
+        .filter(|d| d.reason == DeadLetterReason::Undeliverable)
+        .map(|d| d.to)
+        .collect();
+    assert_eq!(
+        undeliverable,
+        [counter.id(), gone.id(), unknown],
+        "{report}"
+    );
+    let ledger = report
+        .actor(counter.id())
+        .expect("the counter's report")
+        .ledger;
+    // Two numbers, the string, and the ask for its total.
+    assert_eq!(
+        (ledger.accepted, ledger.handled, ledger.dead_letters),
+        (4, 3, 1)
+    );
+    assert!(report.is_balanced(), "{report}");
+    assert!(report.failures.is_empty(), "{:?}", report.failures);
+}
