@@ -189,6 +189,9 @@ pub(crate) struct ChildIo {
     pub max_frame: usize,
     /// Messages handled between two reports of progress, at most.
     progress_every: usize,
+    /// Where a handler's message is encoded until its frame is in the journal: kept from one
+    /// send to the next, so a send costs no allocation.
+    scratch: Vec<u8>,
 }
 
 impl ChildIo {
@@ -221,7 +224,20 @@ impl ChildIo {
             progress_every: PROGRESS_EVERY,
             next_token: 0,
             stop_requested: false,
+            scratch: Vec::new(),
         }
+    }
+
+    /// Runs `f` with the scratch buffer, emptied. A buffer grown past 64 KiB by a big message
+    /// is not kept.
+    pub fn with_scratch<T>(&mut self, f: impl FnOnce(&mut Self, &mut Vec<u8>) -> T) -> T {
+        let mut scratch = std::mem::take(&mut self.scratch);
+        scratch.clear();
+        let result = f(self, &mut scratch);
+        if scratch.capacity() <= 64 * 1024 {
+            self.scratch = scratch;
+        }
+        result
     }
 
     /// The host's clock.
@@ -232,7 +248,7 @@ impl ChildIo {
     /// Sends a frame to the host. It goes into the journal, where it survives this process,
     /// and leaves with the next batch; a frame too big for the journal is sent alone, at once,
     /// after the batch before it.
-    pub fn send(&mut self, msg: ToHost) -> Result<(), String> {
+    pub fn send(&mut self, msg: ToHost<'_>) -> Result<(), String> {
         let append = |journal: &mut journal::Writer| {
             journal.append(|free| postcard::to_slice(&msg, free).ok().map(|used| used.len()))
         };
@@ -244,7 +260,7 @@ impl ChildIo {
             return Ok(());
         }
         self.to_host
-            .send(Uplink::Large(msg))
+            .send(Uplink::Large(crate::wire::encode(&msg)?))
             .map_err(|e| format!("the host is gone: {e}"))
     }
 

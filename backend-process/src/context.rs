@@ -14,7 +14,8 @@ use actor_core::{
 };
 
 use crate::child::{ChildIo, Completion, entry_of};
-use crate::wire::{ToChild, ToHost, TypeKey, decode, encode};
+use crate::packed::encode_into;
+use crate::wire::{Bytes, ToChild, ToHost, TypeKey, decode, encode};
 
 /// The context of an actor of type `A` running in its own process.
 ///
@@ -39,26 +40,25 @@ impl<'a, A: Actor> ProcessContext<'a, A> {
         &mut self,
         to: actor_core::ActorId,
         msg: M,
-        wire: impl FnOnce(Vec<u8>) -> ToHost,
+        wire: impl FnOnce(Bytes<'_>) -> ToHost<'_>,
     ) -> Result<(), SendError<M>>
     where
         M: Message,
     {
-        let payload = match encode(&msg) {
-            Ok(payload) if payload.len() > self.io.max_frame => {
+        let max_frame = self.io.max_frame;
+        let sent = self.io.with_scratch(|io, payload| {
+            encode_into(&msg, payload).map_err(SendFailure::Transport)?;
+            if payload.len() > max_frame {
                 let why = format!(
-                    "{} bytes encoded, over the frame limit of {}",
-                    payload.len(),
-                    self.io.max_frame
+                    "{} bytes encoded, over the frame limit of {max_frame}",
+                    payload.len()
                 );
-                return Err(SendError::new(to, SendFailure::Transport(why), msg));
+                return Err(SendFailure::Transport(why));
             }
-            Ok(payload) => payload,
-            Err(e) => return Err(SendError::new(to, SendFailure::Transport(e), msg)),
-        };
-        self.io
-            .send(wire(payload))
-            .map_err(|e| SendError::new(to, SendFailure::Transport(e), msg))
+            io.send(wire(Bytes(payload)))
+                .map_err(SendFailure::Transport)
+        });
+        sent.map_err(|why| SendError::new(to, why, msg))
     }
 
     /// A send, now (`None`) or after a delay (kept by the host's timers).
@@ -128,13 +128,15 @@ impl<A: Actor> Context<A> for ProcessContext<'_, A> {
     fn reply<R: Message>(&mut self, to: ReplyTo<R>, value: R) {
         // A reply that cannot be encoded or sent is, for the asker, a reply that never came:
         // its ask times out.
-        if let Ok(payload) = encode(&value) {
-            let _ = self.io.send(ToHost::Reply {
-                asker: to.asker(),
-                request: to.request(),
-                payload,
-            });
-        }
+        self.io.with_scratch(|io, payload| {
+            if encode_into(&value, payload).is_ok() {
+                let _ = io.send(ToHost::Reply {
+                    asker: to.asker(),
+                    request: to.request(),
+                    payload: Bytes(payload),
+                });
+            }
+        });
     }
 
     fn spawn<B: Actor>(
@@ -149,7 +151,7 @@ impl<A: Actor> Context<A> for ProcessContext<'_, A> {
         let spawn = ToHost::Spawn {
             token,
             entry: entry_of::<B>(),
-            actor: payload,
+            actor: Bytes(&payload),
             type_name: type_name::<B::Msg>().to_string(),
             options: (&options).into(),
         };

@@ -305,19 +305,19 @@ impl State {
 
     /// Routes a message an actor sent without waiting for an answer: accepted, or a dead letter
     /// on the receiver's account (the sender was told `Ok`).
-    pub(crate) fn route_from_child(&mut self, to: ActorId, msg_type: TypeKey, payload: Payload) {
+    pub(crate) fn route_from_child(&mut self, to: ActorId, msg_type: TypeKey, payload: &[u8]) {
         if self.refusal(to, Some(msg_type), false).is_some() {
-            self.dead_on_arrival(to, DeadLetterReason::Undeliverable, payload);
+            self.dead_on_arrival(to, DeadLetterReason::Undeliverable, payload.to_vec());
             return;
         }
         let delivery = DeliveryRef::Message {
-            payload: Bytes(&payload),
+            payload: Bytes(payload),
             ask: None,
         };
         // Cannot be refused now: nothing has changed since the check; and a delivery that
         // does not encode (it always does) is a dead letter all the same.
         if self.accept(to, Some(msg_type), &delivery, false).is_err() {
-            self.dead_on_arrival(to, DeadLetterReason::Undeliverable, payload);
+            self.dead_on_arrival(to, DeadLetterReason::Undeliverable, payload.to_vec());
         }
     }
 
@@ -485,7 +485,7 @@ impl State {
                 msg_type,
                 payload,
                 delay: None,
-            } => self.route_from_child(to, msg_type, payload),
+            } => self.route_from_child(to, msg_type, payload.0),
             ToHost::Send {
                 to,
                 msg_type,
@@ -497,7 +497,7 @@ impl State {
                     Timer::Deliver {
                         to,
                         msg_type,
-                        payload,
+                        payload: payload.0.to_vec(),
                     },
                 );
             }
@@ -519,7 +519,7 @@ impl State {
                     },
                 );
                 let delivery = DeliveryRef::Message {
-                    payload: Bytes(&payload),
+                    payload,
                     ask: Some((asker, request)),
                 };
                 if let Err(reason) = self.accept(to, Some(msg_type), &delivery, false) {
@@ -530,7 +530,7 @@ impl State {
                 asker,
                 request,
                 payload,
-            } => self.complete_ask(asker, request, Ok(payload)),
+            } => self.complete_ask(asker, request, Ok(payload.0.to_vec())),
             ToHost::Spawn {
                 token,
                 entry,
@@ -538,7 +538,14 @@ impl State {
                 type_name,
                 options,
             } => {
-                let result = self.spawn(set, entry, actor, type_name, &options.into(), Some(id));
+                let result = self.spawn(
+                    set,
+                    entry,
+                    actor.0.to_vec(),
+                    type_name,
+                    &options.into(),
+                    Some(id),
+                );
                 if let Some(child) = self.slot(id).and_then(|s| s.child.as_ref()) {
                     child.send(ToChild::Spawned { token, result });
                 }

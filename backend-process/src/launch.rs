@@ -20,7 +20,7 @@ use crossbeam_channel::{Receiver, Sender, bounded};
 use ipc_channel::ipc::{IpcOneShotServer, IpcReceiver, IpcSender};
 
 use crate::child::{HOST_ENV, SERVER_ENV, TOKEN_ENV, image_identity};
-use crate::wire::{ToChild, ToHost, Uplink};
+use crate::wire::{ToChild, Uplink};
 
 /// The test-harness filter that makes a re-executed test binary run only the test that calls
 /// [`init`](crate::init) (see [`process_test_support!`](crate::process_test_support)); an
@@ -209,7 +209,7 @@ pub(crate) fn launch() -> Result<Launched, String> {
                 if exited || Instant::now() > deadline {
                     // Unblock the helper thread's accept, then give up.
                     if let Ok(unblock) = IpcSender::<Uplink>::connect(name.clone()) {
-                        let _ = unblock.send(Uplink::Large(ToHost::Started));
+                        let _ = unblock.send(Uplink::Large(Vec::new()));
                     }
                     let _ = accepting.recv_timeout(Duration::from_secs(1));
                     return Err(fail(process, "the child did not connect"));

@@ -59,7 +59,10 @@ pub(crate) fn route(
                             }
                             state.on_batch(&mut set, id, batch, finished, &frames);
                         }
-                        Ok(Uplink::Large(frame)) => state.on_frame(&mut set, id, Ok(frame)),
+                        Ok(Uplink::Large(frame)) => {
+                            let frame = crate::wire::decode_frame(&frame);
+                            state.on_frame(&mut set, id, frame);
+                        }
                         // A frame that does not decode fails the one actor that sent it.
                         Err(e) => state.on_bad_frame(id, &format!("undecodable: {e}")),
                     }

@@ -223,13 +223,17 @@ pub(crate) enum Uplink {
         #[serde(with = "bytes")]
         frames: Vec<u8>,
     },
-    /// One frame too big for the journal's outbox, sent alone after the batch before it.
-    Large(ToHost),
+    /// One frame too big for the journal's outbox, sent alone after the batch before it: its
+    /// encoding, read as the frames of a batch are.
+    Large(#[serde(with = "bytes")] Vec<u8>),
 }
 
 /// A frame from a child: one thing it tells the host. Frames travel in batches ([`Uplink`]).
+/// The bytes a frame carries are borrowed: on the child's side from its encoding of the
+/// message, on the host's from the batch it read, so a message from one child to another
+/// costs the router no allocation of its own.
 #[derive(Serialize, Deserialize)]
-pub(crate) enum ToHost {
+pub(crate) enum ToHost<'a> {
     /// `started` has succeeded.
     Started,
     /// A hook failed; the child waits for `Restart` or `Shutdown`.
@@ -245,29 +249,29 @@ pub(crate) enum ToHost {
     Send {
         to: ActorId,
         msg_type: TypeKey,
-        #[serde(with = "bytes")]
-        payload: Payload,
+        #[serde(borrow)]
+        payload: Bytes<'a>,
         delay: Option<Duration>,
     },
     Ask {
         to: ActorId,
         msg_type: TypeKey,
-        #[serde(with = "bytes")]
-        payload: Payload,
+        #[serde(borrow)]
+        payload: Bytes<'a>,
         request: u64,
         timeout: Duration,
     },
     Reply {
         asker: Asker,
         request: u64,
-        #[serde(with = "bytes")]
-        payload: Payload,
+        #[serde(borrow)]
+        payload: Bytes<'a>,
     },
     Spawn {
         token: u64,
         entry: u64,
-        #[serde(with = "bytes")]
-        actor: Payload,
+        #[serde(borrow)]
+        actor: Bytes<'a>,
         type_name: String,
         options: WireSpawnOptions,
     },
@@ -280,7 +284,7 @@ pub(crate) enum ToHost {
 
 /// Splits a batch's bytes into frames. A frame that does not decode ends the batch with an
 /// error (what follows it cannot be framed).
-pub(crate) fn frames(mut bytes: &[u8]) -> impl Iterator<Item = Result<ToHost, String>> {
+pub(crate) fn frames(mut bytes: &[u8]) -> impl Iterator<Item = Result<ToHost<'_>, String>> {
     std::iter::from_fn(move || {
         if bytes.is_empty() {
             return None;
@@ -298,14 +302,19 @@ pub(crate) fn frames(mut bytes: &[u8]) -> impl Iterator<Item = Result<ToHost, St
     })
 }
 
-impl ToHost {
+/// Reads one frame sent alone ([`Uplink::Large`]).
+pub(crate) fn decode_frame(bytes: &[u8]) -> Result<ToHost<'_>, String> {
+    postcard::from_bytes(bytes).map_err(|e| format!("cannot decode a frame: {e}"))
+}
+
+impl ToHost<'_> {
     /// The size of what the message carries for another actor (what the frame limit bounds).
     pub fn payload_len(&self) -> usize {
         match self {
             Self::Send { payload, .. }
             | Self::Ask { payload, .. }
-            | Self::Reply { payload, .. } => payload.len(),
-            Self::Spawn { actor, .. } => actor.len(),
+            | Self::Reply { payload, .. } => payload.0.len(),
+            Self::Spawn { actor, .. } => actor.0.len(),
             _ => 0,
         }
     }

@@ -26,6 +26,8 @@ struct Counter {
 #[derive(Debug, Serialize, Deserialize)]
 enum CounterMsg {
     Add(u64),
+    /// Adds up the bytes.
+    Bytes(Vec<u8>),
     Total(ReplyTo<u64>),
     Stop,
 }
@@ -36,6 +38,9 @@ impl Actor for Counter {
     fn handle<C: Context<Self>>(&mut self, ctx: &mut C, msg: CounterMsg) -> Result<(), ActorError> {
         match msg {
             CounterMsg::Add(n) => self.got += n,
+            CounterMsg::Bytes(bytes) => {
+                self.got += bytes.iter().map(|&b| u64::from(b)).sum::<u64>()
+            }
             CounterMsg::Total(reply_to) => ctx.reply(reply_to, self.got),
             CounterMsg::Stop => ctx.stop(),
         }
@@ -53,6 +58,8 @@ enum RelayMsg {
     Add { to: ActorId, n: u64 },
     /// A string, to an address that says it takes strings.
     Text { to: ActorId },
+    /// `len` bytes, each `byte`.
+    Bytes { to: ActorId, len: usize, byte: u8 },
     /// Answers once everything before it has been sent.
     Done(ReplyTo<()>),
 }
@@ -68,6 +75,12 @@ impl Actor for Relay {
                 .map_err(|e| failed(e.to_string()))?,
             RelayMsg::Text { to } => ctx
                 .send(&Addr::<String>::from_id(to), "not a number".to_string())
+                .map_err(|e| failed(e.to_string()))?,
+            RelayMsg::Bytes { to, len, byte } => ctx
+                .send(
+                    &Addr::<CounterMsg>::from_id(to),
+                    CounterMsg::Bytes(vec![byte; len]),
+                )
                 .map_err(|e| failed(e.to_string()))?,
             RelayMsg::Done(reply_to) => ctx.reply(reply_to, ()),
         }
@@ -140,4 +153,40 @@ fn sends_the_host_cannot_deliver_are_dead_letters_on_the_receivers_account() {
     );
     assert!(report.is_balanced(), "{report}");
     assert!(report.failures.is_empty(), "{:?}", report.failures);
+}
+
+#[test]
+fn a_message_too_big_for_the_journal_travels_alone_and_arrives_whole() {
+    let system = ProcessSystem::new().expect("a system");
+    let counter = system.spawn(Counter::default()).expect("spawn");
+    let relay = system.spawn(Relay).expect("spawn");
+    // The journal's outbox holds 64 KiB of frames: 200 KiB go alone (`Uplink::Large`), between
+    // two small ones that travel in batches.
+    let sends = [
+        RelayMsg::Add {
+            to: counter.id(),
+            n: 1,
+        },
+        RelayMsg::Bytes {
+            to: counter.id(),
+            len: 200 * 1024,
+            byte: 3,
+        },
+        RelayMsg::Add {
+            to: counter.id(),
+            n: 2,
+        },
+    ];
+    for msg in sends {
+        system.send(&relay, msg).expect("send to the relay");
+    }
+    system
+        .ask(&relay, RelayMsg::Done, WAIT)
+        .expect("the relay answers");
+    let total = system.ask(&counter, CounterMsg::Total, WAIT);
+    assert_eq!(total, Ok(1 + 3 * 200 * 1024 + 2));
+    let report = system.shutdown(ShutdownMode::Drain, WAIT);
+    assert!(report.is_balanced(), "{report}");
+    assert!(report.failures.is_empty(), "{:?}", report.failures);
+    assert!(report.dead_letters.is_empty(), "{:?}", report.dead_letters);
 }
