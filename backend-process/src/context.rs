@@ -153,6 +153,7 @@ impl<A: Actor> Context<A> for ProcessContext<'_, A> {
             entry: entry_of::<B>(),
             actor: Bytes(&payload),
             type_name: type_name::<B::Msg>().to_string(),
+            msg_type: TypeKey::of::<B::Msg>(),
             options: (&options).into(),
         };
         self.io.send(spawn).map_err(SpawnError::Backend)?;

@@ -18,7 +18,7 @@ use crate::link::ChildLink;
 use crate::mailbox::{Slot, Status};
 use crate::packed::Packed;
 use crate::timer::Timer;
-use crate::wire::{Bytes, DeliveryRef, Payload, ToChild, ToHost, TypeKey};
+use crate::wire::{Bytes, DeliveryRef, MsgType, Payload, ToChild, ToHost, TypeKey};
 
 /// A message held in a dead letter, still encoded; the report decodes it where it can.
 pub(crate) struct Encoded(pub Payload);
@@ -43,7 +43,7 @@ pub(crate) enum PendingAsk {
 pub(crate) struct SpawnRequest {
     pub entry: u64,
     pub actor: Payload,
-    pub type_name: String,
+    pub msg_type: MsgType,
     pub options: SpawnOptions,
     pub reply: Sender<Result<ActorId, SpawnError>>,
 }
@@ -164,7 +164,7 @@ impl State {
         set: &mut IpcReceiverSet,
         entry: u64,
         actor: Payload,
-        type_name: String,
+        msg_type: MsgType,
         options: &SpawnOptions,
         parent: Option<ActorId>,
     ) -> Result<ActorId, SpawnError> {
@@ -176,8 +176,8 @@ impl State {
         self.slots.push(Slot {
             id,
             name: options.name.clone(),
-            type_key: TypeKey::of_name(&type_name),
-            type_name,
+            type_name: msg_type.name,
+            type_key: msg_type.key,
             entry,
             initial: actor,
             capacity: options.capacity,
@@ -536,13 +536,17 @@ impl State {
                 entry,
                 actor,
                 type_name,
+                msg_type,
                 options,
             } => {
                 let result = self.spawn(
                     set,
                     entry,
                     actor.0.to_vec(),
-                    type_name,
+                    MsgType {
+                        name: type_name,
+                        key: msg_type,
+                    },
                     &options.into(),
                     Some(id),
                 );

@@ -23,7 +23,7 @@ pub(crate) struct Slot {
     pub id: ActorId,
     pub name: Option<String>,
     pub type_name: String,
-    /// `type_name`'s key, what a send is checked against.
+    /// The message type's key (`wire::TypeKey`), what a send is checked against.
     pub type_key: TypeKey,
     /// Where the actor's code is (see `child.rs`) and its initial state, for each (re)start.
     pub entry: u64,

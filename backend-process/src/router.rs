@@ -82,7 +82,7 @@ pub(crate) fn route(
                         &mut set,
                         request.entry,
                         request.actor,
-                        request.type_name,
+                        request.msg_type,
                         &request.options,
                         None,
                     );

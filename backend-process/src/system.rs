@@ -17,7 +17,7 @@ use crate::child::entry_of;
 use crate::host::{Command_, Host, PendingAsk, SpawnRequest, decoder_of, lock};
 use crate::mailbox::Status;
 use crate::packed::encode_into;
-use crate::wire::{Bytes, DeliveryRef, ToChild, TypeKey, decode, encode};
+use crate::wire::{Bytes, DeliveryRef, MsgType, ToChild, TypeKey, decode, encode};
 
 /// How a process system runs.
 ///
@@ -291,7 +291,7 @@ impl Backend for ProcessSystem {
         let request = SpawnRequest {
             entry: entry_of::<A>(),
             actor: payload,
-            type_name: type_name::<A::Msg>().to_string(),
+            msg_type: MsgType::of::<A::Msg>(),
             options,
             reply,
         };

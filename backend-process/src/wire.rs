@@ -23,24 +23,36 @@ pub(crate) fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, String> {
         .map_err(|e| format!("cannot decode a {}: {e}", std::any::type_name::<T>()))
 }
 
-/// A message type, as the host checks it: a hash of the type's name. A child's send carries
-/// this rather than the name (about 40 bytes, which made up most of a small message's frame,
-/// and cost the router an allocation and a UTF-8 check per message). Host and children run the
-/// same binary, so they hash the same names the same way. Two message types of one application
-/// whose names hash alike (a chance of one in 2^64 for a pair) would pass for each other.
+/// A message type, as the host checks it: 64 bits of the type's `TypeId`. A send carries this
+/// rather than the type's name (about 40 bytes, which made up most of a small message's frame,
+/// and cost the router an allocation, a UTF-8 check and a compare per message). `TypeId`s
+/// are fixed when the binary is built, and host and children run the same binary, so a type
+/// has the same key in every process. Two message types of one application whose keys agree (a
+/// chance of one in 2^64 for a pair) would pass for each other.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub(crate) struct TypeKey(u64);
 
 impl TypeKey {
     pub fn of<M: 'static>() -> Self {
-        Self::of_name(std::any::type_name::<M>())
-    }
-
-    pub fn of_name(name: &str) -> Self {
         use std::hash::{Hash, Hasher};
         let mut hasher = rustc_hash::FxHasher::default();
-        name.hash(&mut hasher);
+        std::any::TypeId::of::<M>().hash(&mut hasher);
         Self(hasher.finish())
+    }
+}
+
+/// The message type an actor takes: its name, for errors and reports, and its key, for checks.
+pub(crate) struct MsgType {
+    pub name: String,
+    pub key: TypeKey,
+}
+
+impl MsgType {
+    pub fn of<M: 'static>() -> Self {
+        Self {
+            name: std::any::type_name::<M>().to_string(),
+            key: TypeKey::of::<M>(),
+        }
     }
 }
 
@@ -273,6 +285,7 @@ pub(crate) enum ToHost<'a> {
         #[serde(borrow)]
         actor: Bytes<'a>,
         type_name: String,
+        msg_type: TypeKey,
         options: WireSpawnOptions,
     },
     Watch {
