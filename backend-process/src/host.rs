@@ -71,8 +71,8 @@ pub(crate) struct State {
     /// The largest payload a child may send; a bigger one fails that child.
     pub max_frame: usize,
     pub late_replies: u64,
-    /// Decoders of the message types the host has seen spawned, by type name.
-    pub decoders: HashMap<String, Decoder>,
+    /// Decoders of the message types the host has seen spawned, by key.
+    pub decoders: HashMap<TypeKey, Decoder>,
     /// Sends from outside and spawns are refused once shutdown begins.
     pub closed: bool,
     pub started_at: Instant,
@@ -348,7 +348,7 @@ impl State {
                         Ok(encoded) => {
                             let decoder = self
                                 .slot(letter.to)
-                                .and_then(|s| self.decoders.get(&s.type_name));
+                                .and_then(|s| self.decoders.get(&s.type_key));
                             match decoder.and_then(|decode| decode(&encoded.0)) {
                                 Some(decoded) => decoded,
                                 None => Box::new(encoded.0),

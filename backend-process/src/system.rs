@@ -2,7 +2,6 @@
 //! is checked against the host's ledger and queued there (`host.rs`), then delivered in batches
 //! to the actor's process (`mailbox.rs`), where `child.rs` calls the handler.
 
-use std::any::type_name;
 use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
@@ -286,7 +285,7 @@ impl Backend for ProcessSystem {
         let payload = encode(&actor).map_err(SpawnError::Backend)?;
         lock(&self.host)
             .decoders
-            .insert(type_name::<A::Msg>().to_string(), decoder_of::<A::Msg>);
+            .insert(TypeKey::of::<A::Msg>(), decoder_of::<A::Msg>);
         let (reply, result) = bounded(1);
         let request = SpawnRequest {
             entry: entry_of::<A>(),

@@ -29,7 +29,7 @@ pub(crate) fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, String> {
 /// are fixed when the binary is built, and host and children run the same binary, so a type
 /// has the same key in every process. Two message types of one application whose keys agree (a
 /// chance of one in 2^64 for a pair) would pass for each other.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub(crate) struct TypeKey(u64);
 
 impl TypeKey {
@@ -163,10 +163,11 @@ pub(crate) mod large {
     }
 }
 
-/// A message on its way to a child, or delivered to it and not yet confirmed, as it is packed
-/// (`packed.rs`): its bytes are borrowed, from the sender's encoding on the way in and from the
-/// packed buffer on the way out, so that the child decodes the message straight from what it
-/// read. `AskOutcome` is the outcome of an `ask` the actor made: the reply, or why there is none.
+/// A message on its way to a child, or delivered to it and not yet confirmed, as `packed.rs`
+/// writes and reads it (a plain message as its own bytes, anything else encoded): its bytes are
+/// borrowed, from the sender's encoding on the way in and from the packed buffer on the way
+/// out, so that the child decodes the message straight from what it read. `AskOutcome` is the
+/// outcome of an `ask` the actor made: the reply, or why there is none.
 #[derive(Serialize, Deserialize)]
 pub(crate) enum DeliveryRef<'a> {
     Message {
@@ -242,8 +243,9 @@ pub(crate) enum Uplink {
 
 /// A frame from a child: one thing it tells the host. Frames travel in batches ([`Uplink`]).
 /// The bytes a frame carries are borrowed: on the child's side from its encoding of the
-/// message, on the host's from the batch it read, so a message from one child to another
-/// costs the router no allocation of its own.
+/// message, on the host's from the batch it read, so reading a message from one child for
+/// another costs the router no allocation (what it then keeps or writes is copied: into the
+/// receiver's packed buffers, or a delayed send into its timer).
 #[derive(Serialize, Deserialize)]
 pub(crate) enum ToHost<'a> {
     /// `started` has succeeded.
@@ -315,9 +317,14 @@ pub(crate) fn frames(mut bytes: &[u8]) -> impl Iterator<Item = Result<ToHost<'_>
     })
 }
 
-/// Reads one frame sent alone ([`Uplink::Large`]).
+/// Reads one frame sent alone ([`Uplink::Large`]): the bytes must hold that frame and nothing
+/// more, as a batch's frames do.
 pub(crate) fn decode_frame(bytes: &[u8]) -> Result<ToHost<'_>, String> {
-    postcard::from_bytes(bytes).map_err(|e| format!("cannot decode a frame: {e}"))
+    match postcard::take_from_bytes(bytes) {
+        Ok((frame, [])) => Ok(frame),
+        Ok((_, rest)) => Err(format!("{} bytes after a frame sent alone", rest.len())),
+        Err(e) => Err(format!("cannot decode a frame: {e}")),
+    }
 }
 
 impl ToHost<'_> {
@@ -383,5 +390,14 @@ mod tests {
             3,
             "nothing is read past a frame that does not decode"
         );
+    }
+
+    #[test]
+    fn a_frame_sent_alone_must_be_whole_and_alone() {
+        let mut bytes = postcard::to_stdvec(&ToHost::Stopped).unwrap();
+        assert!(matches!(decode_frame(&bytes), Ok(ToHost::Stopped)));
+        bytes.push(0);
+        assert!(decode_frame(&bytes).is_err_and(|e| e.contains("after a frame")));
+        assert!(decode_frame(&[]).is_err());
     }
 }

@@ -47,11 +47,15 @@ pub fn crossbeam_round_trip(rounds: u64) -> Result<Duration, WorkloadError> {
 /// A thread that died, or a wrong count or sum.
 pub fn crossbeam_fan_in(producers: usize, per_producer: u64) -> Result<Duration, WorkloadError> {
     let (tx, rx) = unbounded::<u64>();
-    let start = Instant::now();
+    // The threads are started before the clock, as the workloads' actors are spawned before
+    // theirs: they wait at the barrier until it starts.
+    let ready = std::sync::Arc::new(std::sync::Barrier::new(producers + 1));
     let handles: Vec<_> = (0..producers as u64)
         .map(|k| {
             let tx = tx.clone();
+            let ready = std::sync::Arc::clone(&ready);
             std::thread::spawn(move || {
+                ready.wait();
                 for n in k * per_producer..(k + 1) * per_producer {
                     if tx.send(n).is_err() {
                         break;
@@ -61,6 +65,8 @@ pub fn crossbeam_fan_in(producers: usize, per_producer: u64) -> Result<Duration,
         })
         .collect();
     drop(tx);
+    ready.wait();
+    let start = Instant::now();
     let (mut count, mut sum) = (0u64, 0u64);
     for n in rx {
         count += 1;

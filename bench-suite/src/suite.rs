@@ -325,18 +325,18 @@ impl Job for Timed<'_> {
         match self.kind {
             WorkloadKind::Seed => timed(|| seed::run_actors(system, s.seed_n, 5)),
             WorkloadKind::PingPong => timed(|| ping_pong::run(system, s.rounds)),
-            // The throughput workloads' actors are spawned before the clock starts, as the bare
-            // baselines start their threads and processes before theirs.
+            // The throughput workloads' actors are spawned, and have started, before the clock
+            // starts, as the bare baselines start their threads and processes before theirs.
             WorkloadKind::FanIn => {
-                let spawned = fan_in::Spawned::new(system, 4)?;
+                let spawned = fan_in::Spawned::ready(system, 4)?;
                 timed(|| spawned.fan_in(system, s.fan_in_per_producer))
             }
             WorkloadKind::Counting => {
-                let spawned = fan_in::Spawned::new(system, 1)?;
+                let spawned = fan_in::Spawned::ready(system, 1)?;
                 timed(|| spawned.fan_in(system, s.counting))
             }
             WorkloadKind::OneWay => {
-                let spawned = fan_in::Spawned::new(system, 0)?;
+                let spawned = fan_in::Spawned::ready(system, 0)?;
                 timed(|| spawned.one_way(system, s.counting))
             }
             WorkloadKind::SpawnStop => timed(|| spawn_stop::run(system, s.spawn_count)),

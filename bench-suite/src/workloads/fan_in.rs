@@ -76,6 +76,8 @@ pub struct Produce {
     pub first: u64,
     /// How many.
     pub count: u64,
+    /// Answered once they are sent (the warm-up before a timed run asks this way).
+    pub reply_to: Option<ReplyTo<()>>,
 }
 
 impl Actor for Producer {
@@ -86,12 +88,15 @@ impl Actor for Producer {
             ctx.send(&msg.to, SinkMsg::Item(n))
                 .map_err(|e| ActorError::new(e.to_string()))?;
         }
+        if let Some(reply_to) = msg.reply_to {
+            ctx.reply(reply_to, ());
+        }
         Ok(())
     }
 }
 
-/// A sink and its producers, spawned before a run is timed: the bare baselines start their
-/// threads and processes before their clocks start, so the runs compare like with like (a
+/// A sink and its producers, spawned and ready before a run is timed: the bare baselines start
+/// their threads and processes before their clocks start, so the runs compare like with like (a
 /// process spawn takes about a millisecond, a sizeable share of a short run).
 pub struct Spawned {
     /// The sink.
@@ -113,6 +118,37 @@ impl Spawned {
         Ok(Self { sink, producers })
     }
 
+    /// Spawns them as [`new`](Self::new) does, then waits until each has handled a message
+    /// and the system has settled: what the report does before its clock starts.
+    ///
+    /// # Errors
+    /// A failed spawn, or an actor that does not answer.
+    pub fn ready<B: Backend>(system: &B, producers: usize) -> Result<Self, WorkloadError> {
+        let spawned = Self::new(system, producers)?;
+        // Each actor has started (in its own process, on the process backend) once it answers.
+        system.ask(
+            &spawned.sink,
+            |reply_to| SinkMsg::Await { count: 0, reply_to },
+            TIMEOUT,
+        )?;
+        for producer in &spawned.producers {
+            system.ask(
+                producer,
+                |reply_to| Produce {
+                    to: spawned.sink,
+                    first: 0,
+                    count: 0,
+                    reply_to: Some(reply_to),
+                },
+                TIMEOUT,
+            )?;
+        }
+        // The process backend starts a spare process in the background after each spawn (the
+        // next spawn boots it); given this long, it is not starting during the timed run.
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        Ok(spawned)
+    }
+
     /// Each producer sends `per_producer` numbers to the sink; returns the number received
     /// once the sink has them all. Use a fresh `Spawned` for each run: the sink counts on.
     ///
@@ -126,6 +162,7 @@ impl Spawned {
                     to: self.sink,
                     first: k as u64 * per_producer,
                     count: per_producer,
+                    reply_to: None,
                 },
             )?;
         }
