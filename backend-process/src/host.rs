@@ -2,21 +2,20 @@
 //! (`router.rs`) reads all children's channels and hands what arrives to it; children are
 //! started from that thread.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use actor_core::{
-    ActorId, AskError, Asker, DeadLetter, DeadLetterReason, ExitReason, FailureRecord, Ledger,
-    RestartBudget, SendFailure, Signal, SpawnError, SpawnOptions,
+    ActorId, AskError, Asker, DeadLetter, DeadLetterReason, ExitReason, FailureRecord, SendFailure,
+    Signal, SpawnError, SpawnOptions,
 };
 use crossbeam_channel::Sender;
 use ipc_channel::ipc::{IpcReceiverSet, IpcSender};
 
+use crate::boot::{Awaiting, SpawnReply};
 use crate::launch::Launcher;
-use crate::link::ChildLink;
 use crate::mailbox::{Slot, Status};
-use crate::packed::Packed;
 use crate::timer::Timer;
 use crate::wire::{Bytes, DeliveryRef, MsgType, Payload, ToChild, ToHost, TypeKey};
 
@@ -56,14 +55,17 @@ pub(crate) enum Command_ {
 /// Everything the host knows, behind one lock shared by the router and the API.
 pub(crate) struct State {
     pub slots: Vec<Slot>,
-    by_channel: HashMap<u64, ActorId>,
+    pub(crate) by_channel: HashMap<u64, ActorId>,
     pub asks: HashMap<(Asker, u64), PendingAsk>,
     /// Starts children, and keeps spares started ahead of need.
     pub launcher: Launcher,
+    /// Actors waiting for a process (a spawn or a restart that found no spare ready), in
+    /// the order they asked.
+    pub(crate) awaiting: VecDeque<Awaiting>,
     pub(crate) timers: BTreeMap<(Instant, u64), Timer>,
     pub(crate) next_key: u64,
     pub next_request: u64,
-    next_incarnation: u64,
+    pub(crate) next_incarnation: u64,
     pub failures: Vec<FailureRecord>,
     pub escalations: Vec<FailureRecord>,
     pub dead_letters: Vec<DeadLetter>,
@@ -98,12 +100,17 @@ impl Host {
         config: &crate::system::ProcessConfig,
     ) -> std::io::Result<(Arc<Host>, std::thread::JoinHandle<()>)> {
         let (wake, woken) = ipc_channel::ipc::channel::<()>()?;
+        // The launcher wakes the router when a spare is ready, for an actor waiting for one.
+        let spare_made = wake.clone();
         let (commands, inbox) = crossbeam_channel::unbounded();
         let state = State {
             slots: Vec::new(),
             by_channel: HashMap::new(),
             asks: HashMap::new(),
-            launcher: Launcher::start(config.spare_processes)?,
+            launcher: Launcher::start(config.spare_processes, move || {
+                let _ = spare_made.send(());
+            })?,
+            awaiting: VecDeque::new(),
             timers: BTreeMap::new(),
             next_key: 0,
             next_request: 0,
@@ -156,98 +163,6 @@ impl State {
 
     pub fn now(&self) -> Duration {
         self.started_at.elapsed()
-    }
-
-    /// Records a new actor and starts its process.
-    pub fn spawn(
-        &mut self,
-        set: &mut IpcReceiverSet,
-        entry: u64,
-        actor: Payload,
-        msg_type: MsgType,
-        options: &SpawnOptions,
-        parent: Option<ActorId>,
-    ) -> Result<ActorId, SpawnError> {
-        options.validate()?;
-        if self.closed {
-            return Err(SpawnError::ShuttingDown);
-        }
-        let id = ActorId::new(self.slots.len() as u64);
-        self.slots.push(Slot {
-            id,
-            name: options.name.clone(),
-            type_name: msg_type.name,
-            type_key: msg_type.key,
-            entry,
-            initial: actor,
-            capacity: options.capacity,
-            parent,
-            status: Status::Starting,
-            child: None,
-            queue: Packed::default(),
-            in_flight: Packed::default(),
-            ledger: Ledger::default(),
-            restarts: 0,
-            budget: RestartBudget::new(options.supervision),
-            watchers: Vec::new(),
-            doomed: None,
-        });
-        if let Err(e) = self.start_process(set, id) {
-            self.terminate(
-                id,
-                ExitReason::Failed(actor_core::Failure::Transport(e.clone())),
-                DeadLetterReason::ReceiverGone,
-            );
-            return Err(SpawnError::Backend(e));
-        }
-        Ok(id)
-    }
-
-    /// Starts (or restarts) the process of actor `id` and boots it.
-    pub fn start_process(&mut self, set: &mut IpcReceiverSet, id: ActorId) -> Result<(), String> {
-        let incarnation = self.next_incarnation;
-        self.next_incarnation += 1;
-        let clock_offset = self.now();
-        let self_max_frame = self.max_frame;
-        if self.slot(id).is_none() {
-            return Err("no such actor".into());
-        }
-        let launched = self.launcher.take()?;
-        let Some(slot) = self.slot_mut(id) else {
-            return Err("no such actor".into());
-        };
-        let receiver = launched.receiver;
-        let journal = crate::journal::create();
-        let child = match ChildLink::new(launched.process, launched.sender, journal.clone()) {
-            Ok(child) => child,
-            Err(e) => return Err(format!("writer thread: {e}")),
-        };
-        let boot = ToChild::Boot {
-            progress_every: crate::child::progress_every(slot.capacity),
-            entry: slot.entry,
-            actor: slot.initial.clone(),
-            id,
-            clock_offset,
-            request_base: incarnation << 40,
-            max_frame: self_max_frame,
-            journal,
-        };
-        child.send(boot);
-        let channel = match set.add(receiver) {
-            Ok(channel) => channel,
-            Err(e) => {
-                crate::supervisor::reap_now(child);
-                return Err(format!("receiver set: {e}"));
-            }
-        };
-        slot.child = Some(child);
-        slot.status = Status::Starting;
-        // Whatever was in the dead process's hands and not started goes to the new one.
-        let undelivered = std::mem::take(&mut slot.in_flight);
-        slot.queue.put_after(undelivered);
-        slot.pump();
-        self.by_channel.insert(channel, id);
-        Ok(())
     }
 
     pub(crate) fn actor_of(&self, channel: u64) -> Option<ActorId> {
@@ -404,11 +319,16 @@ impl State {
 
     /// Sends a signal to a live actor's process.
     pub fn signal(&mut self, to: ActorId, signal: Signal) {
-        if let Some(slot) = self.slot(to)
-            && slot.is_alive()
-            && let Some(child) = &slot.child
-        {
-            child.send(ToChild::Signal(signal));
+        let Some(slot) = self.slot_mut(to) else {
+            return;
+        };
+        if !slot.is_alive() {
+            return;
+        }
+        match &slot.child {
+            Some(child) => child.send(ToChild::Signal(signal)),
+            // Waiting for a process (`boot.rs`): it gets the signal once it has one.
+            None => slot.signals.push(signal),
         }
     }
 
@@ -539,7 +459,7 @@ impl State {
                 msg_type,
                 options,
             } => {
-                let result = self.spawn(
+                self.spawn(
                     set,
                     entry,
                     actor.0.to_vec(),
@@ -548,11 +468,8 @@ impl State {
                         key: msg_type,
                     },
                     &options.into(),
-                    Some(id),
+                    SpawnReply::Child { parent: id, token },
                 );
-                if let Some(child) = self.slot(id).and_then(|s| s.child.as_ref()) {
-                    child.send(ToChild::Spawned { token, result });
-                }
             }
             ToHost::Watch { target } => self.watch(id, target),
             ToHost::Stopped => {

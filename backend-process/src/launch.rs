@@ -6,13 +6,15 @@
 //! processes started ahead of need (none until the first spawn, then
 //! [`ProcessConfig::spare_processes`](crate::ProcessConfig::spare_processes)), each connected
 //! and waiting for the `Boot` that makes it a given actor: a spawn or a restart then costs a
-//! boot, not an `exec`. (When no spare is ready, the router starts a process itself, under the
-//! host's lock: about a millisecond, up to the 10 s connect timeout for a child that never
-//! connects.)
+//! boot, not an `exec`. When no spare is ready (a burst of spawns, a restart storm), the actor
+//! waits for the next one (`boot.rs`) while the host goes on routing everyone else's messages:
+//! the router never waits for a process to start. (With no spares configured, the router
+//! starts each process itself.)
 
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering::SeqCst};
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed, Ordering::SeqCst};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
@@ -28,7 +30,11 @@ use crate::wire::{ToChild, Uplink};
 pub(crate) const CHILD_TEST: &str = "__actor_process_child";
 
 /// How long a child may take to connect before it is killed.
-const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+pub(crate) const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// For tests (`fault_injection::delay_process_starts`): milliseconds added to every process
+/// start, to make the launcher slow on purpose.
+pub(crate) static START_DELAY_MS: AtomicU64 = AtomicU64::new(0);
 
 /// A started, connected child process, waiting for its `Boot`.
 pub(crate) struct Launched {
@@ -39,7 +45,7 @@ pub(crate) struct Launched {
 
 impl Launched {
     /// Kills and reaps a process that will not be used.
-    fn discard(mut self) {
+    pub fn discard(mut self) {
         let _ = self.process.kill();
         let _ = self.process.wait();
     }
@@ -58,18 +64,25 @@ pub(crate) struct Launcher {
     stop: Arc<AtomicBool>,
     thread: Option<JoinHandle<()>>,
     primed: bool,
+    /// Why the thread's latest start failed, if it did: what an actor that waits too long for
+    /// a process is told.
+    last_error: Arc<Mutex<Option<String>>>,
 }
 
 impl Launcher {
-    /// Starts the thread (idle until the first spawn) if `spares` is not zero.
-    pub fn start(spares: usize) -> std::io::Result<Self> {
+    /// Starts the thread (idle until the first spawn) if `spares` is not zero. `made` is
+    /// called each time a spare is ready (it wakes the router, for an actor that waits).
+    pub fn start(spares: usize, made: impl Fn() + Send + 'static) -> std::io::Result<Self> {
+        let notify = made;
         let (demand, wanted) = crossbeam_channel::unbounded::<()>();
         let (made, ready) = bounded(spares.max(1));
         let stop = Arc::new(AtomicBool::new(false));
+        let last_error = Arc::new(Mutex::new(None));
         let thread = if spares == 0 {
             None
         } else {
             let stop = Arc::clone(&stop);
+            let last_error = Arc::clone(&last_error);
             Some(
                 std::thread::Builder::new()
                     .name("actors-process-launcher".into())
@@ -83,14 +96,20 @@ impl Launcher {
                                 if stop.load(SeqCst) {
                                     return;
                                 }
-                                match std::panic::catch_unwind(launch) {
+                                let why = match std::panic::catch_unwind(launch) {
                                     Ok(Ok(spare)) => break spare,
-                                    _ => std::thread::sleep(Duration::from_millis(100)),
-                                }
+                                    Ok(Err(why)) => why,
+                                    Err(_) => "starting a process panicked".to_string(),
+                                };
+                                *last_error
+                                    .lock()
+                                    .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(why);
+                                std::thread::sleep(Duration::from_millis(100));
                             };
                             if let Err(unused) = made.send(spare) {
                                 unused.into_inner().discard();
                             }
+                            notify();
                         }
                     })?,
             )
@@ -102,33 +121,45 @@ impl Launcher {
             stop,
             thread,
             primed: false,
+            last_error,
         })
     }
 
-    /// A started process: a spare if one is ready and alive, else one started now, on the
-    /// calling thread (the router, which lives as long as the system).
-    pub fn take(&mut self) -> Result<Launched, String> {
-        if self.thread.is_some() {
-            let demand = |n: usize| {
-                if let Some(demand) = &self.demand {
-                    for _ in 0..n {
-                        let _ = demand.send(());
-                    }
-                }
-            };
-            if !self.primed {
-                self.primed = true;
-                demand(self.spares);
-            }
-            while let Ok(mut spare) = self.ready.try_recv() {
-                demand(1);
-                if matches!(spare.process.try_wait(), Ok(None)) {
-                    return Ok(spare);
-                }
-                spare.discard();
-            }
+    /// A started process: a spare if one is ready and alive (`None` if not: one is on its way,
+    /// and `made` will say when); with no spares configured, one started now, on the calling
+    /// thread (the router, which lives as long as the system).
+    pub fn try_take(&mut self) -> Option<Result<Launched, String>> {
+        if self.thread.is_none() {
+            return Some(launch());
         }
-        launch()
+        let demand = |n: usize| {
+            if let Some(demand) = &self.demand {
+                for _ in 0..n {
+                    let _ = demand.send(());
+                }
+            }
+        };
+        if !self.primed {
+            self.primed = true;
+            demand(self.spares);
+        }
+        // Every spare taken is replaced, so while none is ready at least one is being started.
+        while let Ok(mut spare) = self.ready.try_recv() {
+            demand(1);
+            if matches!(spare.process.try_wait(), Ok(None)) {
+                return Some(Ok(spare));
+            }
+            spare.discard();
+        }
+        None
+    }
+
+    /// Why the latest start of a spare failed, if it did.
+    pub fn last_error(&self) -> Option<String> {
+        self.last_error
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
     }
 
     /// Stops the thread and discards the spares. Call it once every child is gone.
@@ -161,6 +192,10 @@ impl Drop for Launcher {
 /// are narrowed to the owner before the child exists. Whoever connects first must then prove it
 /// is the child, with a random token passed in its environment (unreadable by other users).
 pub(crate) fn launch() -> Result<Launched, String> {
+    let delay = START_DELAY_MS.load(Relaxed);
+    if delay > 0 {
+        std::thread::sleep(Duration::from_millis(delay));
+    }
     let (server, name) =
         IpcOneShotServer::<Uplink>::new().map_err(|e| format!("bootstrap server: {e}"))?;
     make_private(&name)?;

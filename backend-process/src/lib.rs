@@ -25,6 +25,8 @@
 //!
 //! Processes are started by `launch.rs`, which keeps a spare one started ahead of need, so a
 //! spawn or a restart boots a waiting process rather than starting one (about a millisecond).
+//! When no spare is ready (a restart storm, a burst of spawns), the actor waits in line for one
+//! (`boot.rs`) with its messages queued, and every other actor's messages keep flowing.
 //!
 //! # Guarantees and limits
 //! * Children die with the host: `PR_SET_PDEATHSIG` (children are started from the router
@@ -46,6 +48,7 @@
 //!   millisecond; else about a millisecond).
 #![deny(missing_docs)]
 
+mod boot;
 mod child;
 mod context;
 mod host;
@@ -78,6 +81,12 @@ pub mod fault_injection {
     /// its journal moves on: the host has the batch and the journal still holds it.
     pub fn abort_after_next_batch() {
         crate::child::ABORT_AFTER_BATCH.store(true, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    /// Makes every process this (host) process starts from now on take `millis` longer to
+    /// start, so that no spare is ready when one is wanted.
+    pub fn delay_process_starts(millis: u64) {
+        crate::launch::START_DELAY_MS.store(millis, std::sync::atomic::Ordering::Relaxed);
     }
 }
 

@@ -40,6 +40,8 @@ pub(crate) struct Slot {
     pub restarts: u32,
     pub budget: RestartBudget,
     pub watchers: Vec<ActorId>,
+    /// Signals for the actor while it waits for a process, sent to the process it gets.
+    pub signals: Vec<actor_core::Signal>,
     /// The process sent a bad frame and has been killed: the failure to report when its channel
     /// closes.
     pub doomed: Option<actor_core::Failure>,

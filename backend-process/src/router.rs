@@ -9,6 +9,7 @@ use crossbeam_channel::Receiver;
 use ipc_channel::TrySelectError;
 use ipc_channel::ipc::{IpcReceiverSet, IpcSelectionResult};
 
+use crate::boot::SpawnReply;
 use crate::host::{Command_, Host, lock};
 use crate::wire::Uplink;
 
@@ -73,20 +74,22 @@ pub(crate) fn route(
                 }
             }
         }
-        lock(host).fire_timers();
+        {
+            let mut state = lock(host);
+            state.fire_timers();
+            state.attach_awaiting(&mut set);
+        }
         while let Ok(command) = commands.try_recv() {
             match command {
                 Command_::Spawn(request) => {
-                    let mut state = lock(host);
-                    let result = state.spawn(
+                    lock(host).spawn(
                         &mut set,
                         request.entry,
                         request.actor,
                         request.msg_type,
                         &request.options,
-                        None,
+                        SpawnReply::External(request.reply),
                     );
-                    let _ = request.reply.send(result);
                 }
                 Command_::Exit => return,
             }

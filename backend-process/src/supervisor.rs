@@ -93,9 +93,7 @@ impl State {
                     self.drop_in_hand(id, remains.started, &failure);
                 }
                 if self.decide(id, Phase::Process, &failure) {
-                    if let Err(e) = self.start_process(set, id) {
-                        self.give_up(id, Failure::Transport(e));
-                    }
+                    self.start_process(set, id, crate::boot::Purpose::Restart);
                 } else {
                     self.give_up(id, failure);
                 }
@@ -177,7 +175,7 @@ impl State {
     }
 
     /// Stops the actor for good and passes the failure up.
-    fn give_up(&mut self, id: ActorId, failure: Failure) {
+    pub(crate) fn give_up(&mut self, id: ActorId, failure: Failure) {
         let parent = self.slot(id).and_then(|s| s.parent);
         self.terminate(
             id,

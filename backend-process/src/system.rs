@@ -147,13 +147,25 @@ impl ProcessSystem {
         }
         {
             let mut state = lock(&self.host);
+            let mut without_process = Vec::new();
             for slot in &mut state.slots {
                 if slot.is_alive() {
-                    slot.status = Status::Stopping(ExitReason::Shutdown);
-                    if let Some(child) = &slot.child {
-                        child.send(ToChild::Shutdown);
+                    match &slot.child {
+                        Some(child) => {
+                            slot.status = Status::Stopping(ExitReason::Shutdown);
+                            child.send(ToChild::Shutdown);
+                        }
+                        // Still waiting for a process (`boot.rs`): it never ran, and stops now.
+                        None => without_process.push(slot.id),
                     }
                 }
+            }
+            for id in without_process {
+                state.terminate(
+                    id,
+                    ExitReason::Shutdown,
+                    actor_core::DeadLetterReason::Shutdown,
+                );
             }
         }
         let all_gone = |host: &Host| {

@@ -1,0 +1,239 @@
+//! Giving an actor a process, at its spawn and at each restart: a spare the launcher has ready
+//! (`launch.rs`), booted as this actor. When none is ready (a burst of spawns, a restart storm)
+//! the actor waits in line for the next one, with its messages queued, and the router goes on
+//! routing everyone else's: starting a process takes about a millisecond, and the host's lock
+//! is not held for it. A spawn answers once its actor has a process, so `spawn` still returns
+//! an actor whose process exists.
+
+use std::time::Instant;
+
+use actor_core::{
+    ActorId, DeadLetterReason, ExitReason, Failure, Ledger, RestartBudget, SpawnError, SpawnOptions,
+};
+use crossbeam_channel::Sender;
+use ipc_channel::ipc::IpcReceiverSet;
+
+use crate::host::State;
+use crate::launch::{CONNECT_TIMEOUT, Launched};
+use crate::link::ChildLink;
+use crate::mailbox::{Slot, Status};
+use crate::packed::Packed;
+use crate::wire::{MsgType, Payload, ToChild};
+
+/// Who is told how a spawn went, once its actor has a process (or cannot get one).
+pub(crate) enum SpawnReply {
+    /// A spawn from outside any actor, waiting in `ProcessSystem::spawn`.
+    External(Sender<Result<ActorId, SpawnError>>),
+    /// A `ctx.spawn` in the process of actor `parent`, waiting for `Spawned { token }`.
+    Child { parent: ActorId, token: u64 },
+}
+
+/// Why an actor needs a process.
+pub(crate) enum Purpose {
+    Spawn(SpawnReply),
+    Restart,
+}
+
+/// An actor waiting for a spare process.
+pub(crate) struct Awaiting {
+    id: ActorId,
+    since: Instant,
+    purpose: Purpose,
+}
+
+impl State {
+    /// Records a new actor and gives it a process: now, or when a spare is ready.
+    pub fn spawn(
+        &mut self,
+        set: &mut IpcReceiverSet,
+        entry: u64,
+        actor: Payload,
+        msg_type: MsgType,
+        options: &SpawnOptions,
+        reply: SpawnReply,
+    ) {
+        if let Err(e) = options.validate() {
+            return self.answer(reply, Err(e));
+        }
+        if self.closed {
+            return self.answer(reply, Err(SpawnError::ShuttingDown));
+        }
+        let parent = match &reply {
+            SpawnReply::Child { parent, .. } => Some(*parent),
+            SpawnReply::External(_) => None,
+        };
+        let id = ActorId::new(self.slots.len() as u64);
+        self.slots.push(Slot {
+            id,
+            name: options.name.clone(),
+            type_name: msg_type.name,
+            type_key: msg_type.key,
+            entry,
+            initial: actor,
+            capacity: options.capacity,
+            parent,
+            status: Status::Starting,
+            child: None,
+            queue: Packed::default(),
+            in_flight: Packed::default(),
+            ledger: Ledger::default(),
+            restarts: 0,
+            budget: RestartBudget::new(options.supervision),
+            watchers: Vec::new(),
+            signals: Vec::new(),
+            doomed: None,
+        });
+        self.start_process(set, id, Purpose::Spawn(reply));
+    }
+
+    /// Gives actor `id` a process and boots it, now if a spare is ready and no other actor is
+    /// waiting for one, else when its turn comes ([`attach_awaiting`](Self::attach_awaiting)).
+    pub fn start_process(&mut self, set: &mut IpcReceiverSet, id: ActorId, purpose: Purpose) {
+        // Until it has a process, the actor is starting: its messages and signals wait for it.
+        if let Some(slot) = self.slot_mut(id)
+            && slot.is_alive()
+        {
+            slot.status = Status::Starting;
+        }
+        let taken = if self.awaiting.is_empty() {
+            self.launcher.try_take()
+        } else {
+            None
+        };
+        match taken {
+            Some(launched) => self.boot(set, id, launched, purpose),
+            None => self.awaiting.push_back(Awaiting {
+                id,
+                since: Instant::now(),
+                purpose,
+            }),
+        }
+    }
+
+    /// Gives the actors waiting for a process the spares that are ready, in order. Called by
+    /// the router each time round (the launcher wakes it when a spare is ready). An actor that
+    /// no longer needs one (shut down meanwhile) leaves the line; one that waited longer than
+    /// a process may take to connect is failed with the launcher's latest error.
+    pub fn attach_awaiting(&mut self, set: &mut IpcReceiverSet) {
+        while let Some(next) = self.awaiting.front() {
+            let id = next.id;
+            let wants = self
+                .slot(id)
+                .is_some_and(|s| s.child.is_none() && s.status == Status::Starting);
+            if !wants {
+                if let Some(gone) = self.awaiting.pop_front()
+                    && let Purpose::Spawn(reply) = gone.purpose
+                {
+                    // It was spawned; it ended before it could start.
+                    self.answer(reply, Ok(id));
+                }
+                continue;
+            }
+            let timed_out = next.since.elapsed() > CONNECT_TIMEOUT;
+            let launched = match self.launcher.try_take() {
+                Some(launched) => launched,
+                None if timed_out => Err(format!(
+                    "no process could be started within {CONNECT_TIMEOUT:?}: {}",
+                    self.launcher
+                        .last_error()
+                        .unwrap_or_else(|| "none was ready".to_string())
+                )),
+                None => return,
+            };
+            if let Some(waited) = self.awaiting.pop_front() {
+                self.boot(set, id, launched, waited.purpose);
+            }
+        }
+    }
+
+    /// Boots actor `id` in `launched`, or fails it if there is no process to boot it in, and
+    /// says how it went.
+    fn boot(
+        &mut self,
+        set: &mut IpcReceiverSet,
+        id: ActorId,
+        launched: Result<Launched, String>,
+        purpose: Purpose,
+    ) {
+        match (launched.and_then(|l| self.attach(set, id, l)), purpose) {
+            (Ok(()), Purpose::Spawn(reply)) => self.answer(reply, Ok(id)),
+            (Ok(()), Purpose::Restart) => {}
+            (Err(e), Purpose::Spawn(reply)) => {
+                self.terminate(
+                    id,
+                    ExitReason::Failed(Failure::Transport(e.clone())),
+                    DeadLetterReason::ReceiverGone,
+                );
+                self.answer(reply, Err(SpawnError::Backend(e)));
+            }
+            (Err(e), Purpose::Restart) => self.give_up(id, Failure::Transport(e)),
+        }
+    }
+
+    /// Makes `launched` the process of actor `id`: boots it, starts its writer, and hands it
+    /// whatever waits for the actor.
+    fn attach(
+        &mut self,
+        set: &mut IpcReceiverSet,
+        id: ActorId,
+        launched: Launched,
+    ) -> Result<(), String> {
+        let incarnation = self.next_incarnation;
+        self.next_incarnation += 1;
+        let clock_offset = self.now();
+        let max_frame = self.max_frame;
+        let Some(slot) = self.slot_mut(id) else {
+            launched.discard();
+            return Err("no such actor".into());
+        };
+        let receiver = launched.receiver;
+        let journal = crate::journal::create();
+        let child = match ChildLink::new(launched.process, launched.sender, journal.clone()) {
+            Ok(child) => child,
+            Err(e) => return Err(format!("writer thread: {e}")),
+        };
+        let boot = ToChild::Boot {
+            progress_every: crate::child::progress_every(slot.capacity),
+            entry: slot.entry,
+            actor: slot.initial.clone(),
+            id,
+            clock_offset,
+            request_base: incarnation << 40,
+            max_frame,
+            journal,
+        };
+        child.send(boot);
+        for signal in slot.signals.drain(..) {
+            child.send(ToChild::Signal(signal));
+        }
+        let channel = match set.add(receiver) {
+            Ok(channel) => channel,
+            Err(e) => {
+                crate::supervisor::reap_now(child);
+                return Err(format!("receiver set: {e}"));
+            }
+        };
+        slot.child = Some(child);
+        slot.status = Status::Starting;
+        // Whatever was in the dead process's hands and not started goes to the new one.
+        let undelivered = std::mem::take(&mut slot.in_flight);
+        slot.queue.put_after(undelivered);
+        slot.pump();
+        self.by_channel.insert(channel, id);
+        Ok(())
+    }
+
+    /// Tells the spawner how its spawn went.
+    fn answer(&mut self, reply: SpawnReply, result: Result<ActorId, SpawnError>) {
+        match reply {
+            SpawnReply::External(reply) => {
+                let _ = reply.send(result);
+            }
+            SpawnReply::Child { parent, token } => {
+                if let Some(child) = self.slot(parent).and_then(|s| s.child.as_ref()) {
+                    child.send(ToChild::Spawned { token, result });
+                }
+            }
+        }
+    }
+}
