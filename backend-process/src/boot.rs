@@ -5,7 +5,7 @@
 //! is not held for it. A spawn answers once its actor has a process, so `spawn` still returns
 //! an actor whose process exists.
 
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use actor_core::{
     ActorId, DeadLetterReason, ExitReason, Failure, Ledger, RestartBudget, SpawnError, SpawnOptions,
@@ -34,10 +34,16 @@ pub(crate) enum Purpose {
     Restart,
 }
 
+/// How long the launcher may fail to start any process before the actor first in line for
+/// one is failed with the launcher's error (an actor behind it is failed in turn, a second
+/// after it reaches the front, should the failures go on).
+const FAIL_AFTER: Duration = Duration::from_secs(1);
+
 /// An actor waiting for a spare process.
 pub(crate) struct Awaiting {
     id: ActorId,
-    since: Instant,
+    /// When it reached the front of the line.
+    front_since: Instant,
     purpose: Purpose,
 }
 
@@ -104,7 +110,7 @@ impl State {
             Some(launched) => self.boot(set, id, launched, purpose),
             None => self.awaiting.push_back(Awaiting {
                 id,
-                since: Instant::now(),
+                front_since: Instant::now(),
                 purpose,
             }),
         }
@@ -112,11 +118,14 @@ impl State {
 
     /// Gives the actors waiting for a process the spares that are ready, in order. Called by
     /// the router each time round (the launcher wakes it when a spare is ready). An actor that
-    /// no longer needs one (shut down meanwhile) leaves the line; one that waited longer than
-    /// a process may take to connect is failed with the launcher's latest error.
+    /// no longer needs one (shut down meanwhile) leaves the line. The one at the front is
+    /// failed if the launcher has failed every start for a second and more of its time there
+    /// (the error says why), or if it has been there longer than a process may take to connect:
+    /// a slow launcher (a storm of restarts, a loaded machine) fails no one.
     pub fn attach_awaiting(&mut self, set: &mut IpcReceiverSet) {
         while let Some(next) = self.awaiting.front() {
             let id = next.id;
+            let front_since = next.front_since;
             let wants = self
                 .slot(id)
                 .is_some_and(|s| s.child.is_none() && s.status == Status::Starting);
@@ -124,24 +133,33 @@ impl State {
                 if let Some(gone) = self.awaiting.pop_front()
                     && let Purpose::Spawn(reply) = gone.purpose
                 {
-                    // It was spawned; it ended before it could start.
+                    // It was spawned (it is in the shutdown report); it ended before it could
+                    // start.
                     self.answer(reply, Ok(id));
+                }
+                if let Some(next) = self.awaiting.front_mut() {
+                    next.front_since = Instant::now();
                 }
                 continue;
             }
-            let timed_out = next.since.elapsed() > CONNECT_TIMEOUT;
             let launched = match self.launcher.try_take() {
                 Some(launched) => launched,
-                None if timed_out => Err(format!(
-                    "no process could be started within {CONNECT_TIMEOUT:?}: {}",
-                    self.launcher
-                        .last_error()
-                        .unwrap_or_else(|| "none was ready".to_string())
-                )),
-                None => return,
+                None => match self.launcher.failing() {
+                    Some((since, why)) if since.max(front_since).elapsed() > FAIL_AFTER => {
+                        Err(format!("no process could be started: {why}"))
+                    }
+                    _ if front_since.elapsed() > CONNECT_TIMEOUT => {
+                        Err(format!("no process was ready within {CONNECT_TIMEOUT:?}"))
+                    }
+                    _ => return,
+                },
             };
             if let Some(waited) = self.awaiting.pop_front() {
                 self.boot(set, id, launched, waited.purpose);
+            }
+            // The next one's wait at the front starts now.
+            if let Some(next) = self.awaiting.front_mut() {
+                next.front_since = Instant::now();
             }
         }
     }

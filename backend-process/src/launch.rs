@@ -36,6 +36,9 @@ pub(crate) const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 /// start, to make the launcher slow on purpose.
 pub(crate) static START_DELAY_MS: AtomicU64 = AtomicU64::new(0);
 
+/// For tests (`fault_injection::fail_process_starts`): every process start fails.
+pub(crate) static START_FAILS: AtomicBool = AtomicBool::new(false);
+
 /// A started, connected child process, waiting for its `Boot`.
 pub(crate) struct Launched {
     pub process: Child,
@@ -64,9 +67,9 @@ pub(crate) struct Launcher {
     stop: Arc<AtomicBool>,
     thread: Option<JoinHandle<()>>,
     primed: bool,
-    /// Why the thread's latest start failed, if it did: what an actor that waits too long for
-    /// a process is told.
-    last_error: Arc<Mutex<Option<String>>>,
+    /// Since when every start has failed, and why the latest did (`None` once one succeeds):
+    /// what an actor waiting for a process is failed with, if it lasts.
+    failing: Arc<Mutex<Option<(Instant, String)>>>,
 }
 
 impl Launcher {
@@ -77,21 +80,21 @@ impl Launcher {
         let (demand, wanted) = crossbeam_channel::unbounded::<()>();
         let (made, ready) = bounded(spares.max(1));
         let stop = Arc::new(AtomicBool::new(false));
-        let last_error = Arc::new(Mutex::new(None));
+        let failing = Arc::new(Mutex::new(None));
         let thread = if spares == 0 {
             None
         } else {
             let stop = Arc::clone(&stop);
-            let last_error = Arc::clone(&last_error);
+            let failing = Arc::clone(&failing);
             Some(
                 std::thread::Builder::new()
                     .name("actors-process-launcher".into())
                     .spawn(move || {
                         for () in wanted {
-                            // A spare whose start failed is tried again a little later (a spawn
-                            // meanwhile starts its own process, and reports the error if that
-                            // fails too). The thread must not end while its children live, so
-                            // a panic here is caught, not let unwind out of it.
+                            // A spare whose start failed is tried again a little later (an actor
+                            // waiting for one is failed if the failures last: see `boot.rs`).
+                            // The thread must not end while its children live, so a panic here
+                            // is caught, not let unwind out of it.
                             let spare = loop {
                                 if stop.load(SeqCst) {
                                     return;
@@ -101,11 +104,17 @@ impl Launcher {
                                     Ok(Err(why)) => why,
                                     Err(_) => "starting a process panicked".to_string(),
                                 };
-                                *last_error
+                                let mut failing = failing
                                     .lock()
-                                    .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(why);
+                                    .unwrap_or_else(std::sync::PoisonError::into_inner);
+                                let since = failing.take().map_or_else(Instant::now, |(t, _)| t);
+                                *failing = Some((since, why));
+                                drop(failing);
                                 std::thread::sleep(Duration::from_millis(100));
                             };
+                            *failing
+                                .lock()
+                                .unwrap_or_else(std::sync::PoisonError::into_inner) = None;
                             if let Err(unused) = made.send(spare) {
                                 unused.into_inner().discard();
                             }
@@ -121,7 +130,7 @@ impl Launcher {
             stop,
             thread,
             primed: false,
-            last_error,
+            failing,
         })
     }
 
@@ -154,9 +163,10 @@ impl Launcher {
         None
     }
 
-    /// Why the latest start of a spare failed, if it did.
-    pub fn last_error(&self) -> Option<String> {
-        self.last_error
+    /// Since when every start of a spare has failed, and why the latest did; `None` if the
+    /// latest succeeded.
+    pub fn failing(&self) -> Option<(Instant, String)> {
+        self.failing
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
             .clone()
@@ -195,6 +205,9 @@ pub(crate) fn launch() -> Result<Launched, String> {
     let delay = START_DELAY_MS.load(Relaxed);
     if delay > 0 {
         std::thread::sleep(Duration::from_millis(delay));
+    }
+    if START_FAILS.load(Relaxed) {
+        return Err("process starts fail (fault injection)".into());
     }
     let (server, name) =
         IpcOneShotServer::<Uplink>::new().map_err(|e| format!("bootstrap server: {e}"))?;

@@ -44,8 +44,9 @@
 //!   full or of another type by then makes the message a dead letter
 //!   ([`Undeliverable`](actor_core::DeadLetterReason::Undeliverable)) instead of an error.
 //!   Sends from outside any actor get these errors synchronously.
-//! * `ctx.spawn` inside an actor waits for the host to boot the child (a spare: well under a
-//!   millisecond; else about a millisecond).
+//! * `ctx.spawn` inside an actor waits for the host to boot the child: with a spare ready, well
+//!   under a millisecond; else for the launcher's next spare, after any actor already waiting
+//!   for one (about a millisecond each).
 #![deny(missing_docs)]
 
 mod boot;
@@ -87,6 +88,12 @@ pub mod fault_injection {
     /// start, so that no spare is ready when one is wanted.
     pub fn delay_process_starts(millis: u64) {
         crate::launch::START_DELAY_MS.store(millis, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    /// Makes every process this (host) process starts from now on fail to start (`true`), or
+    /// start again (`false`).
+    pub fn fail_process_starts(fail: bool) {
+        crate::launch::START_FAILS.store(fail, std::sync::atomic::Ordering::Relaxed);
     }
 }
 

@@ -52,9 +52,11 @@ impl Slot {
         !matches!(self.status, Status::Gone(_) | Status::Stopping(_))
     }
 
-    /// Messages waiting, not counting the one in hand.
+    /// Messages waiting, not counting the one in hand (the first one sent to the process;
+    /// without a process, waiting for one after a death, none is in hand).
     pub fn queued(&self) -> usize {
-        self.queue.len() + self.in_flight.len().saturating_sub(1)
+        let in_hand = usize::from(self.child.is_some() && !self.in_flight.is_empty());
+        self.queue.len() + self.in_flight.len() - in_hand
     }
 
     pub fn is_full(&self) -> bool {

@@ -215,6 +215,7 @@ impl State {
             std::mem::take(&mut slot.queue),
         ];
         let watchers = std::mem::take(&mut slot.watchers);
+        slot.signals = Vec::new();
         for record in left.iter().flat_map(|packed| packed.records()) {
             match record.delivery() {
                 Ok(DeliveryRef::Message { payload, ask }) => {
