@@ -87,6 +87,8 @@ impl State {
             budget: RestartBudget::new(options.supervision),
             watchers: Vec::new(),
             signals: Vec::new(),
+            signals_sent: Default::default(),
+            signals_taken: 0,
             doomed: None,
         });
         self.start_process(set, id, Purpose::Spawn(reply));
@@ -221,8 +223,9 @@ impl State {
             journal,
         };
         child.send(boot);
-        for signal in slot.signals.drain(..) {
-            child.send(ToChild::Signal(signal));
+        for signal in std::mem::take(&mut slot.signals) {
+            child.send(ToChild::Signal(signal.clone()));
+            slot.signals_sent.push_back(signal);
         }
         let channel = match set.add(receiver) {
             Ok(channel) => channel,

@@ -171,6 +171,9 @@ pub(crate) struct ChildIo {
     /// The last message finished, and the last one the host has been told of.
     finished: u64,
     reported: u64,
+    /// Signals taken by this process, and how many the host has been told of.
+    signals_taken: u64,
+    signals_reported: u64,
     since_report: usize,
     /// Deliveries read and not yet handled, in the buffers they came in: the one being read,
     /// then the others (none empty).
@@ -211,6 +214,8 @@ impl ChildIo {
             received: 1,
             finished: 0,
             reported: 0,
+            signals_taken: 0,
+            signals_reported: 0,
             since_report: 0,
             reading: Packed::default(),
             deliveries: VecDeque::new(),
@@ -267,13 +272,17 @@ impl ChildIo {
     /// Sends the journal's frames and the progress made since the last batch, if any, in one
     /// IPC message.
     pub fn flush(&mut self) -> Result<(), String> {
-        if self.journal.is_empty() && self.finished == self.reported {
+        if self.journal.is_empty()
+            && self.finished == self.reported
+            && self.signals_taken == self.signals_reported
+        {
             return Ok(());
         }
         let batch = Uplink::Batch {
             batch: self.journal.batch(),
             finished: self.finished,
             received: self.received,
+            signals: self.signals_taken,
             frames: self.journal.frames(),
         };
         self.to_host
@@ -284,6 +293,7 @@ impl ChildIo {
         }
         self.journal.next_batch();
         self.reported = self.finished;
+        self.signals_reported = self.signals_taken;
         self.since_report = 0;
         Ok(())
     }
@@ -301,6 +311,21 @@ impl ChildIo {
     fn finish(&mut self, seq: u64) -> Result<(), String> {
         self.journal.finish(seq);
         self.finished = seq;
+        self.progress()
+    }
+
+    /// The next signal, taken: once the journal says so, the host will not give it to another
+    /// process should this one die (at most once, as for messages).
+    fn take_signal(&mut self) -> Option<Signal> {
+        let signal = self.signals.pop_front()?;
+        self.signals_taken += 1;
+        self.journal.took_signals(self.signals_taken);
+        Some(signal)
+    }
+
+    /// One more message or signal done: reported with the next batch, which leaves at once if
+    /// enough have been done since the last one.
+    fn progress(&mut self) -> Result<(), String> {
         self.since_report += 1;
         // What the handlers sent leaves at the default pace; only a batch that would carry
         // progress alone waits longer.
@@ -448,13 +473,14 @@ impl<A: Actor> Runner<A> {
             if io.shutdown {
                 return self.exit(io);
             }
-            if let Some(signal) = io.signals.pop_front() {
+            if let Some(signal) = io.take_signal() {
                 let result = {
                     let mut ctx = ProcessContext::new(io, &mut self.asks);
                     caught(|| self.current.signal(&mut ctx, signal))
                 };
-                if let Err(failure) = result {
-                    self.fail(io, None, Phase::Signal, failure)?;
+                match result {
+                    Ok(()) => io.progress()?,
+                    Err(failure) => self.fail(io, None, Phase::Signal, failure)?,
                 }
             } else if io.has_deliveries() {
                 // Out of `io` while its first delivery is handled: the handler borrows `io`.

@@ -326,7 +326,10 @@ impl State {
             return;
         }
         match &slot.child {
-            Some(child) => child.send(ToChild::Signal(signal)),
+            Some(child) => {
+                child.send(ToChild::Signal(signal.clone()));
+                slot.signals_sent.push_back(signal);
+            }
             // Waiting for a process (`boot.rs`): it gets the signal once it has one.
             None => slot.signals.push(signal),
         }

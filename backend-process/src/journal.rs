@@ -9,6 +9,7 @@
 //!        8   finished  the seq of the last message whose handler ended (returned or failed)
 //!        16  batch     the number of the batch now in the outbox
 //!        24  len       how many bytes of the outbox hold whole frames
+//!        32  signals   how many signals this process has taken (begun handling)
 //!        64  outbox    postcard-encoded `ToHost` frames, back to back
 //! ```
 //!
@@ -29,6 +30,7 @@ const STARTED: usize = 0;
 const FINISHED: usize = 8;
 const BATCH: usize = 16;
 const LEN: usize = 24;
+const SIGNALS: usize = 32;
 const HEADER: usize = 64;
 
 /// A new, zeroed journal for one child process (the host keeps it and sends the child a copy,
@@ -43,6 +45,8 @@ pub(crate) struct Remains {
     pub started: u64,
     pub finished: u64,
     pub batch: u64,
+    /// How many signals the process took: the ones after them it never saw.
+    pub signals: u64,
     /// The frames of batch `batch`, never flushed if the host did not receive that batch.
     pub frames: Vec<u8>,
 }
@@ -61,6 +65,7 @@ pub(crate) fn read_remains(memory: &IpcSharedMemory) -> Remains {
         started: word(STARTED),
         finished: word(FINISHED),
         batch: word(BATCH),
+        signals: word(SIGNALS),
         frames: memory
             .get(HEADER..HEADER.saturating_add(len))
             .map(<[u8]>::to_vec)
@@ -117,6 +122,11 @@ impl Writer {
     /// The handler of message `seq` has ended (returned or failed).
     pub fn finish(&self, seq: u64) {
         self.word(FINISHED).store(seq, Release);
+    }
+
+    /// `count` signals have been taken: the last of them is in hand or done.
+    pub fn took_signals(&self, count: u64) {
+        self.word(SIGNALS).store(count, Release);
     }
 
     /// The number of the batch the outbox holds.
@@ -184,8 +194,10 @@ mod tests {
         }));
         child.finish(7);
         child.begin(8);
+        child.took_signals(2);
         let remains = read_remains(&host);
         assert_eq!((remains.started, remains.finished), (8, 7));
+        assert_eq!(remains.signals, 2);
         assert_eq!((remains.batch, remains.frames.as_slice()), (0, &b"abc"[..]));
         assert_eq!(child.frames(), b"abc");
         child.next_batch();

@@ -2,7 +2,9 @@
 //! its process holds and has not reported handled, the ledger, and the link to the running
 //! process (`link.rs`).
 
-use actor_core::{ActorId, ExitReason, Ledger, RestartBudget};
+use std::collections::VecDeque;
+
+use actor_core::{ActorId, ExitReason, Ledger, RestartBudget, Signal};
 
 use crate::link::ChildLink;
 use crate::packed::Packed;
@@ -41,7 +43,11 @@ pub(crate) struct Slot {
     pub budget: RestartBudget,
     pub watchers: Vec<ActorId>,
     /// Signals for the actor while it waits for a process, sent to the process it gets.
-    pub signals: Vec<actor_core::Signal>,
+    pub signals: Vec<Signal>,
+    /// Signals sent to its process that the process has not said it took, oldest first, and
+    /// how many it has said it took: should it die, the others go to the next process.
+    pub signals_sent: VecDeque<Signal>,
+    pub signals_taken: u64,
     /// The process sent a bad frame and has been killed: the failure to report when its channel
     /// closes.
     pub doomed: Option<actor_core::Failure>,
@@ -96,6 +102,24 @@ impl Slot {
     /// taken out before, by their `Failed` frames).
     pub fn finished(&mut self, finished: u64) {
         self.ledger.handled += self.in_flight.pop_through(finished);
+    }
+
+    /// The process says it has taken `count` signals in all.
+    pub fn took_signals(&mut self, count: u64) {
+        let new = count.saturating_sub(self.signals_taken);
+        let new = usize::try_from(new).unwrap_or(usize::MAX);
+        self.signals_sent.drain(..new.min(self.signals_sent.len()));
+        self.signals_taken = self.signals_taken.max(count);
+    }
+
+    /// Its process is gone, having taken `count` signals: the ones sent after those wait for
+    /// the next process, before any sent since.
+    pub fn keep_untaken_signals(&mut self, count: u64) {
+        self.took_signals(count);
+        let mut untaken: Vec<Signal> = std::mem::take(&mut self.signals_sent).into();
+        untaken.append(&mut self.signals);
+        self.signals = untaken;
+        self.signals_taken = 0;
     }
 
     pub fn is_idle(&self) -> bool {

@@ -53,10 +53,14 @@ pub(crate) fn route(
                             batch,
                             finished,
                             received,
+                            signals,
                             frames,
                         }) => {
-                            if let Some(child) = state.slot_mut(id).and_then(|s| s.child.as_mut()) {
-                                child.read_by_child = received;
+                            if let Some(slot) = state.slot_mut(id) {
+                                slot.took_signals(signals);
+                                if let Some(child) = slot.child.as_mut() {
+                                    child.read_by_child = received;
+                                }
                             }
                             state.on_batch(&mut set, id, batch, finished, &frames);
                         }

@@ -112,6 +112,7 @@ impl State {
     ) {
         if let Some(slot) = self.slot_mut(id) {
             slot.finished(remains.finished);
+            slot.keep_untaken_signals(remains.signals);
         }
         for frame in crate::wire::frames(&remains.frames) {
             match frame {
@@ -216,6 +217,7 @@ impl State {
         ];
         let watchers = std::mem::take(&mut slot.watchers);
         slot.signals = Vec::new();
+        slot.signals_sent = Default::default();
         for record in left.iter().flat_map(|packed| packed.records()) {
             match record.delivery() {
                 Ok(DeliveryRef::Message { payload, ask }) => {

@@ -233,6 +233,8 @@ pub(crate) enum Uplink {
         finished: u64,
         /// How many IPC messages from the host the child has read (see `link.rs`).
         received: u64,
+        /// How many signals this process has taken (handled, or in hand).
+        signals: u64,
         #[serde(with = "bytes")]
         frames: Vec<u8>,
     },
