@@ -36,6 +36,9 @@
 //!   proves itself with a secret from its environment.
 //! * A frame from a child that does not decode, or is over the frame limit, fails that actor
 //!   only.
+//! * Signals (`Terminated` of a watched actor) survive the death of the receiver's process as
+//!   queued messages do: one its process never began to handle goes to the next process; one
+//!   whose handler had begun is not given again.
 //! * A message sent from a handler leaves the process when the actor runs out of work (or after
 //!   128 messages, or 64 KiB of sends), not at the `send`
 //!   call: a handler that sends and then computes for a second delays its message by that
