@@ -351,6 +351,8 @@ impl State {
                 child.next_batch = batch.saturating_add(1);
             }
             slot.finished(finished);
+            // The process has read on: what waited for room in its link follows.
+            slot.pump();
         }
         for frame in crate::wire::frames(frames) {
             let failed = frame.is_err();

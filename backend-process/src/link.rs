@@ -18,7 +18,7 @@
 //! holding no lock) takes over.
 
 use std::collections::VecDeque;
-use std::sync::atomic::{AtomicU64, Ordering::Acquire, Ordering::Release};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering::Acquire, Ordering::Release};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 
 use ipc_channel::ipc::{IpcSender, IpcSharedMemory};
@@ -32,6 +32,12 @@ const BATCH_BYTES: usize = 64 * 1024;
 
 /// A direct write is allowed for a delivery of up to this many bytes.
 const DIRECT_BYTES: usize = 16 * 1024;
+
+/// Deliveries waiting for the writer, or in its hands, beyond which the host hands it no more
+/// (`has_room`) and keeps them in the actor's queue: every delivery is also in the host's
+/// in-flight buffer until the process confirms it, so a process that falls behind would
+/// otherwise cost the host twice its backlog.
+const PENDING_BYTES: usize = 1 << 20;
 
 /// What waits for the writer, in the order it is to be written.
 enum Queued {
@@ -59,6 +65,8 @@ struct Shared {
     wake: Condvar,
     /// IPC messages written to the child, by either path.
     written: AtomicU64,
+    /// Bytes of deliveries queued for the writer and not yet written.
+    pending: AtomicUsize,
 }
 
 impl Shared {
@@ -172,9 +180,15 @@ impl ChildLink {
             }
             return;
         }
+        self.shared.pending.fetch_add(record.len(), Release);
         if append(&mut outbox.queued, record) && outbox.waiting {
             self.shared.wake.notify_one();
         }
+    }
+
+    /// Whether the writer can take more deliveries (see [`PENDING_BYTES`]).
+    pub fn has_room(&self) -> bool {
+        self.shared.pending.load(Acquire) < PENDING_BYTES
     }
 
     /// Once the process is gone: closes the outbox and joins the writer, whose sends to a dead
@@ -246,9 +260,12 @@ fn write_all(channel: &IpcSender<ToChild>, shared: &Shared, process: &ProcessHan
         drop(outbox);
         let mut ok = true;
         for msg in taken {
-            let msg = match msg {
-                Queued::Run(run) => ToChild::Deliver(run),
-                Queued::Other(other) => other,
+            let (msg, bytes) = match msg {
+                Queued::Run(run) => {
+                    let bytes = run.len();
+                    (ToChild::Deliver(run), bytes)
+                }
+                Queued::Other(other) => (other, 0),
             };
             // ipc-channel panics where it should fail (an `assert!` on the descriptor of a new
             // shared-memory region): a failure all the same.
@@ -256,6 +273,7 @@ fn write_all(channel: &IpcSender<ToChild>, shared: &Shared, process: &ProcessHan
                 && std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| channel.send(msg)))
                     .is_ok_and(|sent| sent.is_ok());
             shared.written.fetch_add(1, Release);
+            shared.pending.fetch_sub(bytes, Release);
         }
         outbox = shared.outbox();
         outbox.writing = false;

@@ -74,7 +74,7 @@ impl Slot {
     /// one and nothing waits before it, else queued. Nothing is taken on error.
     pub fn take(&mut self, seq: u64, delivery: &DeliveryRef<'_>) -> Result<(), String> {
         match &self.child {
-            Some(child) if self.queue.is_empty() && self.is_alive() => {
+            Some(child) if self.queue.is_empty() && self.is_alive() && child.has_room() => {
                 child.deliver(self.in_flight.push(seq, delivery)?);
             }
             _ => {
@@ -85,17 +85,24 @@ impl Slot {
         Ok(())
     }
 
-    /// Writes the queue to the process (the host keeps each delivery until the process
-    /// reports it handled).
+    /// Writes the queue to the process, as far as its link has room (the host keeps each
+    /// delivery until the process reports it handled). What is left waits for the process to
+    /// report progress (`State::on_batch` pumps again).
     pub fn pump(&mut self) {
         let Some(child) = &self.child else { return };
-        if !self.is_alive() || self.queue.is_empty() {
+        if !self.is_alive() {
             return;
         }
-        for record in self.queue.records() {
-            child.deliver(self.in_flight.push_record(&record));
+        while child.has_room() {
+            match self.queue.front() {
+                Some(Ok(record)) => child.deliver(self.in_flight.push_record(&record)),
+                // Not a record (the host wrote it, so this cannot be): dropped, not kept for
+                // ever.
+                Some(Err(_)) => {}
+                None => break,
+            }
+            self.queue.pop_front();
         }
-        self.queue = Packed::default();
     }
 
     /// The process reports every message up to `finished` handled (those it failed on were
