@@ -203,9 +203,9 @@ impl<A: Actor> ActorCell<A> {
     }
 
     /// Makes a retired cell, taken from the registry's free list, serve the actor it waits for
-    /// (`self.id()` names it from now on). No thread holds or can claim the cell's schedule:
-    /// its mailbox is closed until `reopen`, and the new actor's id is known to nobody else
-    /// yet.
+    /// (`self.id()` names it from now on), scheduled: the caller dispatches it. No thread holds
+    /// or can claim the cell's schedule: its mailbox is closed until `reopen`, and the new
+    /// actor's id is known to nobody else yet.
     pub fn renew(&self, initial: A, actor: A, options: &SpawnOptions, parent: Option<ActorId>) {
         // SAFETY: see above; the free list's lock orders the retiring runner's use of the
         // instance before this one.
@@ -226,8 +226,8 @@ impl<A: Actor> ActorCell<A> {
 
     /// Ends an actor that could not be given a thread: it never ran.
     pub fn abandon(&self, shared: &Arc<Shared>, why: String) {
-        // A send may have claimed the schedule already, but its wake-up goes to a thread that
-        // does not exist: nothing else can ever run this actor.
+        // A new actor is scheduled from birth (`Mailbox::new`), and its wake-up would go to a
+        // thread that does not exist: nothing else can ever run this actor.
         self.mailbox.claim();
         // SAFETY: no runner exists or can start (above), so this is the only reference.
         #[allow(unsafe_code)]
@@ -271,7 +271,8 @@ impl<A: Actor> ActorCell<A> {
             let mut taken_in_run = 0usize;
             loop {
                 if instance.status == Status::Gone {
-                    self.mailbox.clear_sys();
+                    // Its system queue is empty: `terminate` took it in the lock that closed the
+                    // mailbox, and a closed mailbox queues nothing more (every push checks).
                     // A closed mailbox takes no more work: the schedule is given up for good.
                     break After::Retire(std::mem::take(&mut instance.unsettled));
                 }
@@ -473,12 +474,6 @@ impl<A: Actor> Entry for ActorCell<A> {
 
     fn message_type(&self) -> &'static str {
         std::any::type_name::<A::Msg>()
-    }
-
-    fn schedule(&self, shared: &Arc<Shared>) {
-        if self.mailbox.claim() {
-            self.dispatch(shared);
-        }
     }
 
     fn dispatch(&self, shared: &Arc<Shared>) {

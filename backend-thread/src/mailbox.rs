@@ -181,6 +181,8 @@ impl<M> Mailbox<M> {
         lock(&self.queues)
     }
 
+    /// A new actor's mailbox, already scheduled: its spawner dispatches it (see
+    /// [`Mailbox::reopen`] for why a spawn claims no schedule of its own).
     pub fn new(owner: ActorId, capacity: Option<usize>) -> Self {
         Self {
             queues: Mutex::new(Queues {
@@ -192,7 +194,7 @@ impl<M> Mailbox<M> {
                 handled: 0,
                 dead_letters: 0,
                 closed: false,
-                scheduled: false,
+                scheduled: true,
             }),
             handoff: RunnerOnly::new(None),
         }
@@ -214,11 +216,16 @@ impl<M> Mailbox<M> {
         queues.scheduled = false;
     }
 
-    /// Opens a retired mailbox to the actor it was waiting for.
+    /// Opens a retired mailbox to the actor it was waiting for, scheduled: the spawner
+    /// dispatches the new actor (it has to start anyway), so the claim costs no lock of its
+    /// own. No runner can hold the schedule here: the gone actor's runner gave it up in
+    /// [`Mailbox::retire`], and a closed mailbox is never claimed (`claim`, `push*` refuse it).
     pub fn reopen(&self, capacity: Option<usize>) {
         let mut queues = self.lock();
+        debug_assert!(queues.closed && !queues.scheduled);
         queues.capacity = capacity;
         queues.closed = false;
+        queues.scheduled = true;
     }
 
     /// Accepts a message for `to` into the queue, or gives it back (`to` stopped, or the
@@ -385,12 +392,6 @@ impl<M> Mailbox<M> {
         queues.release()
     }
 
-    /// Drops the system messages of a gone actor (signals that raced its end).
-    pub fn clear_sys(&self) {
-        let sys = std::mem::take(&mut self.lock().sys);
-        drop(sys);
-    }
-
     /// Scheduled, or holding work.
     pub fn is_busy(&self) -> bool {
         let queues = self.lock();
@@ -431,6 +432,15 @@ impl<M> Mailbox<M> {
             let mut queues = self.lock();
             queues.handled += handled;
             queues.closed = true;
+            // The usual end (an actor that handled all it got): nothing accepted is left and
+            // no queue holds memory, so there is nothing to count, move out or free.
+            if handoff.is_none()
+                && taken.is_bare()
+                && queues.main.is_bare()
+                && queues.sys.capacity() == 0
+            {
+                return;
+            }
             let queued = std::mem::replace(&mut queues.main, Queue::new());
             let sys = std::mem::take(&mut queues.sys);
             let ledgered = sys

@@ -63,6 +63,14 @@ impl<T> Queue<T> {
         self.len == 0
     }
 
+    /// Empty and holding no memory: a drain would find nothing and free nothing.
+    pub fn is_bare(&self) -> bool {
+        self.len == 0
+            && self.full.capacity() == 0
+            && self.last.capacity() == 0
+            && self.spare.capacity() == 0
+    }
+
     #[inline]
     pub fn push(&mut self, value: T) {
         if self.len == 0 {
@@ -177,6 +185,11 @@ impl<T> Taken<T> {
 
     pub fn is_empty(&self) -> bool {
         self.current.is_empty() && self.rest.is_empty()
+    }
+
+    /// Empty and holding no memory: a drain would find nothing and free nothing.
+    pub fn is_bare(&self) -> bool {
+        self.current.capacity() == 0 && self.rest.capacity() == 0 && self.emptied.capacity() == 0
     }
 
     pub fn len(&self) -> usize {

@@ -39,10 +39,8 @@ pub(crate) trait Entry: Send + Sync + 'static {
     /// The actor the cell serves now (or served last, if it is gone).
     fn id(&self) -> ActorId;
     fn message_type(&self) -> &'static str;
-    /// Makes sure the actor will run (if it is not already scheduled or running).
-    fn schedule(&self, shared: &Arc<Shared>);
     /// Makes an actor run whose schedule the caller has just claimed (a send that found it
-    /// idle).
+    /// idle) or holds from the start (a spawn: a new actor is scheduled from birth).
     fn dispatch(&self, shared: &Arc<Shared>);
     /// Runs a batch; called by the pool job or the dedicated thread that holds the schedule.
     fn run(&self, shared: &Arc<Shared>);

@@ -14,6 +14,7 @@ use actor_core::{
     ShutdownReport, Signal, SpawnError, SpawnOptions,
 };
 use crossbeam_channel::{RecvTimeoutError, Sender, bounded};
+use crossbeam_utils::CachePadded;
 
 use crate::cell::{ActorCell, is_dedicated, lock};
 use crate::config::ThreadConfig;
@@ -63,7 +64,11 @@ pub(crate) struct Shared {
     /// Set when actors are to stop (after the drain, in drain mode): no actor starts another
     /// message.
     stopping: AtomicBool,
-    live: AtomicUsize,
+    /// Actors spawned, and actors gone (their difference: those alive). Two counters on lines
+    /// of their own, not one: a spawner and the runners of ending actors, on other cores,
+    /// would otherwise take the line from each other at every spawn and every end.
+    spawned: CachePadded<AtomicUsize>,
+    ended: CachePadded<AtomicUsize>,
     started_at: Instant,
     dead_letters_kept: usize,
 }
@@ -219,8 +224,9 @@ impl Shared {
             Some(_) => (initial, actor),
             None => match self.registry.reuse(initial, actor, &options, parent) {
                 Ok((id, cell)) => {
-                    self.live.fetch_add(1, SeqCst);
-                    cell.schedule(self);
+                    self.spawned.fetch_add(1, SeqCst);
+                    // Scheduled by `renew`: the first run starts it.
+                    cell.dispatch(self);
                     return Ok(Addr::from_id(id));
                 }
                 Err(back) => back,
@@ -234,7 +240,7 @@ impl Shared {
                 "the registry did not take the actor".into(),
             ));
         };
-        self.live.fetch_add(1, SeqCst);
+        self.spawned.fetch_add(1, SeqCst);
         if let Some(woken) = woken
             && let Err(err) = pool::spawn_dedicated(self, Arc::clone(&cell), woken)
         {
@@ -242,7 +248,8 @@ impl Shared {
             cell.abandon(self, why.clone());
             return Err(SpawnError::Backend(why));
         }
-        cell.schedule(self);
+        // Scheduled from birth (`Mailbox::new`): the first run starts it.
+        cell.dispatch(self);
         Ok(Addr::from_id(cell.id()))
     }
 
@@ -339,7 +346,15 @@ impl Shared {
     }
 
     pub fn actor_gone(&self) {
-        self.live.fetch_sub(1, SeqCst);
+        self.ended.fetch_add(1, SeqCst);
+    }
+
+    /// Actors spawned and not yet gone.
+    fn live(&self) -> usize {
+        // Ended first: every end counted comes after its spawn's count, so the difference read
+        // this way is never negative.
+        let ended = self.ended.load(SeqCst);
+        self.spawned.load(SeqCst).saturating_sub(ended)
     }
 
     /// Total messages accepted and settled (handled or dead) over all actors, and whether every
@@ -423,7 +438,8 @@ impl ThreadSystem {
             late_replies: AtomicU64::new(0),
             closed: AtomicBool::new(false),
             stopping: AtomicBool::new(false),
-            live: AtomicUsize::new(0),
+            spawned: CachePadded::default(),
+            ended: CachePadded::default(),
             started_at: Instant::now(),
             dead_letters_kept: config.dead_letters_kept,
         };
@@ -466,7 +482,7 @@ impl ThreadSystem {
         }
         // Every actor gone, then every runner done: a gone pool actor is retired (its state
         // dropped, its report filed) by its runner after it is counted gone.
-        while (shared.live.load(SeqCst) > 0 || !shared.registry.cells().all(|e| e.is_idle()))
+        while (shared.live() > 0 || !shared.registry.cells().all(|e| e.is_idle()))
             && Instant::now() < deadline
         {
             std::thread::sleep(Duration::from_micros(200));
