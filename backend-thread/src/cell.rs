@@ -63,30 +63,14 @@ impl<A: Actor> Instance<A> {
     }
 }
 
-/// The actor's identity as reports show it, who watches it, and why it ended once it has.
-pub(crate) struct Life {
-    /// The actor the cell serves now: a watch of an earlier one is not registered here.
-    pub owner: ActorId,
-    pub name: Option<String>,
-    /// The first watcher, which most watched actors (children watched by their parent) have
-    /// alone: kept inline, it costs no allocation.
-    pub first: Option<ActorId>,
-    pub more: Vec<ActorId>,
-    pub exit: Option<ExitReason>,
-    /// The final reports of the earlier actors the cell served, by use (see `registry.rs`).
-    pub retired: Vec<ActorReport>,
-    /// Retired and not yet serving the next actor (`owner`): the cell reports no actor.
-    pub vacant: bool,
-}
-
 pub(crate) struct ActorCell<A: Actor> {
     /// The actor served now (see `registry.rs`); read with [`ActorCell::id`].
     id: AtomicU64,
+    /// The queues, and the life record (name, watchers, end, earlier actors' reports).
     pub mailbox: Mailbox<A::Msg>,
     /// Touched only by the thread that holds the actor's schedule: see [`RunnerOnly`]. `None`
     /// once the actor is retired (its state dropped) until the cell serves the next one.
     instance: RunnerOnly<Option<Instance<A>>>,
-    pub life: Mutex<Life>,
     pub stop_requested: AtomicBool,
     pub gone: AtomicBool,
     /// Outside the instance, so a report can read it while a handler runs.
@@ -122,18 +106,9 @@ impl<A: Actor> ActorCell<A> {
     ) -> Arc<Self> {
         Arc::new(Self {
             id: AtomicU64::new(id.get()),
-            mailbox: Mailbox::new(id, options.capacity),
+            mailbox: Mailbox::new(id, options.capacity, options.name.clone()),
             instance: RunnerOnly::new(Some(Instance::new(initial, actor, options, parent))),
             restarts: AtomicU32::new(0),
-            life: Mutex::new(Life {
-                owner: id,
-                name: options.name.clone(),
-                first: None,
-                more: Vec::new(),
-                exit: None,
-                retired: Vec::new(),
-                vacant: false,
-            }),
             stop_requested: AtomicBool::new(false),
             gone: AtomicBool::new(false),
             wake,
@@ -164,19 +139,9 @@ impl<A: Actor> ActorCell<A> {
         let restarts = self.restarts.swap(0, SeqCst);
         // Under the mailbox lock: a late message for `gone` is refused from now on, and its
         // report is already where the refusal counts it.
-        self.mailbox.retire(handled, next, |ledger: Ledger| {
+        self.mailbox.retire(handled, next, |ledger: Ledger, life| {
             shared.registry.count_retired(ledger);
-            let mut life = lock(&self.life);
-            let report = ActorReport {
-                id: gone,
-                name: life.name.take(),
-                ledger,
-                restarts,
-                exit: life.exit.take().unwrap_or(ExitReason::Killed),
-            };
-            life.retired.push(report);
-            life.owner = next;
-            life.vacant = true;
+            life.retire(gone, ledger, restarts);
         });
         Some(next)
     }
@@ -202,26 +167,31 @@ impl<A: Actor> ActorCell<A> {
         }
     }
 
-    /// Makes a retired cell, taken from the registry's free list, serve the actor it waits for
-    /// (`self.id()` names it from now on), scheduled: the caller dispatches it. No thread holds
+    /// Makes a retired cell, taken from the registry's free list, serve the actor it waits for,
+    /// `id` (`self.id()` names it from now on), scheduled: the caller dispatches it. No thread holds
     /// or can claim the cell's schedule: its mailbox is closed until `reopen`, and the new
     /// actor's id is known to nobody else yet.
-    pub fn renew(&self, initial: A, actor: A, options: &SpawnOptions, parent: Option<ActorId>) {
+    pub fn renew(
+        &self,
+        id: ActorId,
+        initial: A,
+        actor: A,
+        options: &SpawnOptions,
+        parent: Option<ActorId>,
+    ) {
         // SAFETY: see above; the free list's lock orders the retiring runner's use of the
         // instance before this one.
         #[allow(unsafe_code)]
         let instance = unsafe { self.instance.get() };
         *instance = Some(Instance::new(initial, actor, options, parent));
-        let id = {
-            let mut life = lock(&self.life);
-            life.name.clone_from(&options.name);
-            life.vacant = false;
-            life.owner
-        };
-        self.id.store(id.get(), Relaxed);
         self.stop_requested.store(false, SeqCst);
         self.gone.store(false, SeqCst);
-        self.mailbox.reopen(options.capacity);
+        self.id.store(id.get(), Relaxed);
+        let owner = self.mailbox.reopen(options.capacity, options.name.clone());
+        debug_assert_eq!(
+            owner, id,
+            "the free list names the actor the cell waits for"
+        );
     }
 
     /// Ends an actor that could not be given a thread: it never ran.
@@ -494,20 +464,8 @@ impl<A: Actor> Entry for ActorCell<A> {
     }
 
     fn add_watcher(&self, target: ActorId, watcher: ActorId) -> Watched {
-        let mut life = lock(&self.life);
-        if life.owner != target || life.vacant {
-            return Watched::Stale;
-        }
-        if let Some(exit) = &life.exit {
-            return Watched::Gone(exit.clone());
-        }
-        match life.first {
-            None => life.first = Some(watcher),
-            Some(first) if first == watcher => {}
-            Some(_) if life.more.contains(&watcher) => {}
-            Some(_) => life.more.push(watcher),
-        }
-        Watched::Added
+        self.mailbox
+            .life(|owner, life| life.add_watcher(owner, target, watcher))
     }
 
     fn order_shutdown(&self, shared: &Arc<Shared>) {
@@ -526,41 +484,22 @@ impl<A: Actor> Entry for ActorCell<A> {
 
     fn report(&self) -> ActorReport {
         let restarts = self.restarts.load(SeqCst);
-        let ledger = self.mailbox.ledger();
-        let life = lock(&self.life);
-        ActorReport {
-            id: life.owner,
-            name: life.name.clone(),
-            ledger,
-            restarts,
-            exit: life.exit.clone().unwrap_or(ExitReason::Killed),
-        }
+        self.mailbox
+            .life_and_ledger(|owner, ledger, life| life.report(owner, ledger, restarts))
     }
 
     fn reports(&self, into: &mut Vec<ActorReport>) {
-        let vacant = {
-            let life = lock(&self.life);
+        let restarts = self.restarts.load(SeqCst);
+        self.mailbox.life_and_ledger(|owner, ledger, life| {
             into.extend(life.retired.iter().cloned());
-            life.vacant
-        };
-        if !vacant {
-            into.push(self.report());
-        }
+            if !life.vacant {
+                into.push(life.report(owner, ledger, restarts));
+            }
+        });
     }
 
     fn change_retired(&self, id: ActorId, change: &mut dyn FnMut(&mut ActorReport)) -> bool {
-        let mut life = lock(&self.life);
-        // The n-th report is that of the cell's n-th use (see `registry.rs`).
-        let found = usize::try_from(crate::registry::use_of(id))
-            .ok()
-            .and_then(|n| life.retired.get_mut(n));
-        match found {
-            Some(report) if report.id == id => {
-                change(report);
-                true
-            }
-            _ => false,
-        }
+        self.mailbox.life(|_, life| life.change_retired(id, change))
     }
 }
 

@@ -34,6 +34,7 @@
 mod cell;
 mod config;
 mod context;
+mod life;
 mod mailbox;
 mod pool;
 mod queue;

@@ -22,6 +22,7 @@ use actor_core::{ActorId, Ledger, SendFailure, Signal};
 use crossbeam_utils::Backoff;
 
 use crate::cell::lock;
+use crate::life::Life;
 use crate::queue::{Queue, Taken};
 use crate::runner_only::RunnerOnly;
 
@@ -64,6 +65,9 @@ struct Queues<M> {
     closed: bool,
     /// Set while the actor is scheduled to run or running: it runs on one thread at a time.
     scheduled: bool,
+    /// Who watches the actor and how it ended: here, so that a watch and the actor's end are
+    /// checked against the owner and `closed` in the same lock (see `life.rs`).
+    life: Life,
 }
 
 impl<M> Queues<M> {
@@ -183,7 +187,7 @@ impl<M> Mailbox<M> {
 
     /// A new actor's mailbox, already scheduled: its spawner dispatches it (see
     /// [`Mailbox::reopen`] for why a spawn claims no schedule of its own).
-    pub fn new(owner: ActorId, capacity: Option<usize>) -> Self {
+    pub fn new(owner: ActorId, capacity: Option<usize>, name: Option<String>) -> Self {
         Self {
             queues: Mutex::new(Queues {
                 owner,
@@ -195,20 +199,24 @@ impl<M> Mailbox<M> {
                 dead_letters: 0,
                 closed: false,
                 scheduled: true,
+                life: Life::new(name),
             }),
             handoff: RunnerOnly::new(None),
         }
     }
 
     /// Ends the account of a gone actor for good: settles its last `handled` messages, hands
-    /// its final ledger to `keep` and gives up the schedule, all under the lock, and makes the
-    /// mailbox wait, closed, for the actor `next`. From then on a late message for the gone
-    /// actor finds another owner here (and is counted where `keep` put the ledger). Called only
-    /// by the runner of a gone actor, whose mailbox is closed and empty.
-    pub fn retire(&self, handled: u64, next: ActorId, keep: impl FnOnce(Ledger)) {
+    /// its final ledger to `keep` (with the life record, to file its report) and gives up the
+    /// schedule, all under the lock, and makes the mailbox wait, closed, for the actor `next`.
+    /// From then on a late message, signal or watch for the gone actor finds another owner
+    /// here (and is counted where `keep` put the report). Called only by the runner of a gone
+    /// actor, whose mailbox is closed and empty.
+    pub fn retire(&self, handled: u64, next: ActorId, keep: impl FnOnce(Ledger, &mut Life)) {
         let mut queues = self.lock();
+        debug_assert!(queues.closed && queues.sys.is_empty() && queues.main.is_empty());
         queues.handled += handled;
-        keep(queues.ledger());
+        let ledger = queues.ledger();
+        keep(ledger, &mut queues.life);
         queues.owner = next;
         queues.accepted = 0;
         queues.handled = 0;
@@ -220,12 +228,30 @@ impl<M> Mailbox<M> {
     /// dispatches the new actor (it has to start anyway), so the claim costs no lock of its
     /// own. No runner can hold the schedule here: the gone actor's runner gave it up in
     /// [`Mailbox::retire`], and a closed mailbox is never claimed (`claim`, `push*` refuse it).
-    pub fn reopen(&self, capacity: Option<usize>) {
+    /// Returns the new actor's id. Its name and the end of vacancy are set in the same lock,
+    /// so a watch (which takes this lock) sees the new actor whole or not at all.
+    pub fn reopen(&self, capacity: Option<usize>, name: Option<String>) -> ActorId {
         let mut queues = self.lock();
         debug_assert!(queues.closed && !queues.scheduled);
         queues.capacity = capacity;
         queues.closed = false;
         queues.scheduled = true;
+        queues.life.name = name;
+        queues.life.vacant = false;
+        queues.owner
+    }
+
+    /// Runs `f` on the life record, with the actor served now, under the lock.
+    #[inline]
+    pub fn life<R>(&self, f: impl FnOnce(ActorId, &mut Life) -> R) -> R {
+        let mut queues = self.lock();
+        f(queues.owner, &mut queues.life)
+    }
+
+    /// Runs `f` on the life record, with the actor served now and its ledger, under the lock.
+    pub fn life_and_ledger<R>(&self, f: impl FnOnce(ActorId, Ledger, &Life) -> R) -> R {
+        let queues = self.lock();
+        f(queues.owner, queues.ledger(), &queues.life)
     }
 
     /// Accepts a message for `to` into the queue, or gives it back (`to` stopped, or the
@@ -412,26 +438,30 @@ impl<M> Mailbox<M> {
         self.lock().dead_letters += 1;
     }
 
-    /// Counts the runner's last `handled` messages, refuses every later send, then hands each
-    /// message still accepted (the handed-over one and the runner's `taken` ones first) to
-    /// `dead`. Accepting and enqueueing happen under one lock, so nothing is on its way in:
-    /// what is queued now is all there is. `dead` runs outside the lock (it may send, even to
-    /// this actor). Called only by the thread running the actor.
-    pub fn close_and_drain(
+    /// Counts the runner's last `handled` messages, refuses every later send, gives the life
+    /// record to `close` (in the same lock: a watch sees the actor running or ended, and an
+    /// ended one's reason), then hands each message still accepted (the handed-over one and
+    /// the runner's `taken` ones first) to `dead`. Accepting and enqueueing happen under one
+    /// lock, so nothing is on its way in: what is queued now is all there is. `dead` runs
+    /// outside the lock (it may send, even to this actor). Called only by the thread running
+    /// the actor.
+    pub fn close_and_drain<R>(
         &self,
         handled: u64,
         taken: &mut Taken<Envelope<M>>,
+        close: impl FnOnce(&mut Life) -> R,
         mut dead: impl FnMut(Envelope<M>),
-    ) {
+    ) -> R {
         // SAFETY: called only by the runner, which holds the schedule.
         #[allow(unsafe_code)]
         let handoff = unsafe { self.handoff.get() }.take();
         // The queues are moved out under the lock, and emptied (their chunks freed: a gone
         // actor keeps no queue memory) after it: senders never wait for a long queue's drain.
-        let (mut queued, sys) = {
+        let (mut queued, sys, closed) = {
             let mut queues = self.lock();
             queues.handled += handled;
             queues.closed = true;
+            let closed = close(&mut queues.life);
             // The usual end (an actor that handled all it got): nothing accepted is left and
             // no queue holds memory, so there is nothing to count, move out or free.
             if handoff.is_none()
@@ -439,7 +469,7 @@ impl<M> Mailbox<M> {
                 && queues.main.is_bare()
                 && queues.sys.capacity() == 0
             {
-                return;
+                return closed;
             }
             let queued = std::mem::replace(&mut queues.main, Queue::new());
             let sys = std::mem::take(&mut queues.sys);
@@ -449,7 +479,7 @@ impl<M> Mailbox<M> {
                 .count();
             let main = usize::from(handoff.is_some()) + taken.len() + queued.len();
             queues.dead_letters += (main + ledgered) as u64;
-            (queued, sys)
+            (queued, sys, closed)
         };
         handoff
             .into_iter()
@@ -462,9 +492,6 @@ impl<M> Mailbox<M> {
                 dead(env);
             }
         }
-    }
-
-    pub fn ledger(&self) -> Ledger {
-        self.lock().ledger()
+        closed
     }
 }

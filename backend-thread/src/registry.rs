@@ -138,7 +138,7 @@ impl Registry {
         }) else {
             return Err((initial, actor));
         };
-        cell.renew(initial, actor, options, parent);
+        cell.renew(id, initial, actor, options, parent);
         Ok((id, cell))
     }
 
