@@ -11,8 +11,9 @@ use actor_core::{
     SpawnOptions,
 };
 
+use crate::ask::Outcome;
 use crate::cell::ActorCell;
-use crate::system::{Outcome, Shared};
+use crate::system::Shared;
 
 /// The context of an actor of type `A` running on the thread backend.
 pub struct ThreadContext<'a, A: Actor> {

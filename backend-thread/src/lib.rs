@@ -31,6 +31,7 @@
 //!   ends, on either placement; a dedicated actor's cell is not reused.
 #![deny(missing_docs)]
 
+mod ask;
 mod cell;
 mod config;
 mod context;

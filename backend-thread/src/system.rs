@@ -3,7 +3,6 @@
 //! [`ActorCell::run`] (in `cell.rs`) is where the handler is called.
 
 use std::any::Any;
-use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering::SeqCst};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -13,27 +12,16 @@ use actor_core::{
     ExitReason, FailureRecord, Message, ReplyTo, SendError, SendFailure, ShutdownMode,
     ShutdownReport, Signal, SpawnError, SpawnOptions,
 };
-use crossbeam_channel::{RecvTimeoutError, Sender, bounded};
+use crossbeam_channel::{RecvTimeoutError, bounded};
 use crossbeam_utils::CachePadded;
 
+use crate::ask::{Asks, PendingAsk};
 use crate::cell::{ActorCell, is_dedicated, lock};
 use crate::config::ThreadConfig;
 use crate::mailbox::{Envelope, Late, Mailbox};
 use crate::pool::{self, Threads};
 use crate::registry::{Entry, Registry, Watched};
 use crate::timer::Timers;
-
-/// An `ask`'s outcome: the reply (type-erased until the asker downcasts it), or why there is
-/// none.
-pub(crate) type Outcome = Result<Box<dyn Any + Send>, AskError>;
-
-/// Turns an actor's `ask` outcome into a message for it.
-pub(crate) type Completion = Box<dyn FnOnce(&Arc<Shared>, Outcome) + Send>;
-
-enum PendingAsk {
-    External(Sender<Outcome>),
-    Actor(Completion),
-}
 
 #[derive(Default)]
 struct Records {
@@ -54,11 +42,9 @@ pub(crate) struct Shared {
     pub ready: pool::ReadyQueue,
     /// Every thread started for this system: pool workers and dedicated actors.
     pub threads: Threads,
-    timers: Timers,
-    asks: Mutex<HashMap<u64, PendingAsk>>,
-    next_request: AtomicU64,
+    pub timers: Timers,
+    pub asks: Asks,
     records: Mutex<Records>,
-    late_replies: AtomicU64,
     /// Set when shutdown begins: sends from outside and spawns are refused.
     closed: AtomicBool,
     /// Set when actors are to stop (after the drain, in drain mode): no actor starts another
@@ -85,7 +71,7 @@ impl Shared {
     }
 
     /// The typed mailbox of `to`, or why there is none.
-    fn mailbox<M: Message>(
+    pub fn mailbox<M: Message>(
         &self,
         to: ActorId,
     ) -> Result<(&Arc<dyn Entry>, &Mailbox<M>), SendFailure> {
@@ -171,36 +157,6 @@ impl Shared {
         }
     }
 
-    /// Delivers an ask's outcome to the asking actor; dropped and counted as late if the asker
-    /// is gone.
-    pub fn deliver_reply<M: Message>(
-        self: &Arc<Self>,
-        asker: ActorId,
-        make: Box<dyn FnOnce() -> M + Send>,
-        was_reply: bool,
-    ) {
-        match self.mailbox::<M>(asker) {
-            Ok((entry, mailbox)) if mailbox.is_open_to(asker) => {
-                match mailbox.push_outcome(asker, make) {
-                    Ok(true) => entry.dispatch(self),
-                    Ok(false) => {}
-                    Err(Late::Counted(())) => {
-                        self.dead_letter(asker, DeadLetterReason::ReceiverGone, None);
-                    }
-                    // The asker is gone and its cell serves another: as if found gone above.
-                    Err(Late::Stale(())) if was_reply => {
-                        self.late_replies.fetch_add(1, SeqCst);
-                    }
-                    Err(Late::Stale(())) => {}
-                }
-            }
-            _ if was_reply => {
-                self.late_replies.fetch_add(1, SeqCst);
-            }
-            _ => {}
-        }
-    }
-
     pub fn spawn<A: Actor>(
         self: &Arc<Self>,
         actor: A,
@@ -275,44 +231,6 @@ impl Shared {
                     reason: gone,
                 },
             );
-        }
-    }
-
-    /// Registers an actor's ask, with a timer for its timeout; returns its request number.
-    pub fn open_ask(self: &Arc<Self>, complete: Completion) -> u64 {
-        let request = self.next_request.fetch_add(1, SeqCst);
-        lock(&self.asks).insert(request, PendingAsk::Actor(complete));
-        request
-    }
-
-    /// Starts the timeout of an actor's ask.
-    pub fn time_out_ask(self: &Arc<Self>, request: u64, timeout: Duration) {
-        let shared = Arc::clone(self);
-        self.timers.add(
-            timeout,
-            Box::new(move |fire| {
-                if fire {
-                    shared.complete_ask(request, Err(AskError::Timeout(timeout)));
-                }
-            }),
-        );
-    }
-
-    pub fn cancel_ask(&self, request: u64) {
-        lock(&self.asks).remove(&request);
-    }
-
-    /// Ends an ask with its reply or the reason there is none. A second outcome for the same
-    /// ask is a late reply (counted) or a second failure notice (ignored).
-    pub fn complete_ask(self: &Arc<Self>, request: u64, outcome: Outcome) {
-        let pending = lock(&self.asks).remove(&request);
-        match pending {
-            Some(PendingAsk::External(reply)) => drop(reply.send(outcome)),
-            Some(PendingAsk::Actor(complete)) => complete(self, outcome),
-            None if outcome.is_ok() => {
-                self.late_replies.fetch_add(1, SeqCst);
-            }
-            None => {}
         }
     }
 
@@ -432,10 +350,8 @@ impl ThreadSystem {
             ready: pool::ReadyQueue::new(config.threads.max(1)),
             threads: Arc::clone(&threads),
             timers,
-            asks: Mutex::default(),
-            next_request: AtomicU64::new(0),
+            asks: Asks::default(),
             records: Mutex::default(),
-            late_replies: AtomicU64::new(0),
             closed: AtomicBool::new(false),
             stopping: AtomicBool::new(false),
             spawned: CachePadded::default(),
@@ -496,8 +412,8 @@ impl ThreadSystem {
             .collect();
         let actors = shared.registry.reports();
         let records = std::mem::take(&mut *lock(&shared.records));
-        let late_replies = shared.late_replies.load(SeqCst);
-        lock(&shared.asks).clear();
+        let late_replies = shared.asks.late_replies();
+        shared.asks.clear();
         if unresponsive.is_empty() {
             release(shared, &self.threads, deadline);
         }
@@ -573,8 +489,7 @@ impl Backend for ThreadSystem {
     ) -> Result<R, AskError> {
         let shared = self.shared().map_err(AskError::Rejected)?;
         let (reply, replies) = bounded(1);
-        let request = shared.next_request.fetch_add(1, SeqCst);
-        lock(&shared.asks).insert(request, PendingAsk::External(reply));
+        let request = shared.asks.open(PendingAsk::External(reply));
         let msg = make(ReplyTo::new(Asker::External, request));
         if let Err(err) = shared.send(to.id(), msg, Some(request)) {
             shared.cancel_ask(request);
@@ -582,7 +497,7 @@ impl Backend for ThreadSystem {
         }
         let outcome = match replies.recv_timeout(timeout) {
             Ok(outcome) => outcome,
-            Err(RecvTimeoutError::Timeout) if lock(&shared.asks).remove(&request).is_some() => {
+            Err(RecvTimeoutError::Timeout) if shared.asks.take(request).is_some() => {
                 return Err(AskError::Timeout(timeout));
             }
             // The outcome is being delivered right now.
