@@ -200,8 +200,7 @@ impl Registry {
         for cell in self.cells() {
             cell.reports(&mut reports);
         }
-        reports.sort_unstable_by_key(|report| report.id);
-        reports
+        in_id_order(reports)
     }
 
     /// How many cells the registry holds (the most actors of each type alive at once, summed).
@@ -215,6 +214,35 @@ impl Registry {
     pub fn free(&self) -> usize {
         lock(&self.free).values().map(Vec::len).sum()
     }
+}
+
+/// Puts reports gathered cell by cell (in index order, each cell's in use order) in id order.
+/// An id sorts by use, then by index, so a stable sort by use is enough, and a counting sort
+/// does it in linear time: a comparison sort of a million 96-byte reports was a quarter of
+/// the instructions of a million-actor spawn + stop, shutdown included.
+fn in_id_order(reports: Vec<ActorReport>) -> Vec<ActorReport> {
+    let use_at = |report: &ActorReport| use_of(report.id) as usize;
+    let uses = reports.iter().map(use_at).max().map_or(0, |last| last + 1);
+    // Where each use's reports start, then (moving on as they are placed) where the next
+    // report of that use goes.
+    let mut next = vec![0usize; uses];
+    for report in &reports {
+        next[use_at(report)] += 1;
+    }
+    let mut start = 0;
+    for slot in &mut next {
+        start += std::mem::replace(slot, start);
+    }
+    let mut placed: Vec<Option<ActorReport>> = Vec::new();
+    placed.resize_with(reports.len(), || None);
+    for report in reports {
+        let at = &mut next[use_at(&report)];
+        placed[*at] = Some(report);
+        *at += 1;
+    }
+    let sorted: Vec<ActorReport> = placed.into_iter().flatten().collect();
+    debug_assert!(sorted.is_sorted_by_key(|report| report.id));
+    sorted
 }
 
 #[cfg(test)]
