@@ -140,7 +140,6 @@ impl<A: Actor> ActorCell<A> {
         // Under the mailbox lock: a late message for `gone` is refused from now on, and its
         // report is already where the refusal counts it.
         self.mailbox.retire(handled, next, |ledger: Ledger, life| {
-            shared.registry.count_retired(ledger);
             life.retire(gone, ledger, restarts);
         });
         Some(next)
@@ -482,24 +481,32 @@ impl<A: Actor> Entry for ActorCell<A> {
         !self.mailbox.is_busy()
     }
 
-    fn report(&self) -> ActorReport {
-        let restarts = self.restarts.load(SeqCst);
-        self.mailbox
-            .life_and_ledger(|owner, ledger, life| life.report(owner, ledger, restarts))
-    }
-
     fn reports(&self, into: &mut Vec<ActorReport>) {
         let restarts = self.restarts.load(SeqCst);
         self.mailbox.life_and_ledger(|owner, ledger, life| {
-            into.extend(life.retired.iter().cloned());
+            life.retired_reports(owner, into);
             if !life.vacant {
                 into.push(life.report(owner, ledger, restarts));
             }
         });
     }
 
-    fn change_retired(&self, id: ActorId, change: &mut dyn FnMut(&mut ActorReport)) -> bool {
-        self.mailbox.life(|_, life| life.change_retired(id, change))
+    fn count_late(&self, id: ActorId) -> bool {
+        self.mailbox.life(|_, life| life.count_late(id))
+    }
+
+    fn retired_exit(&self, id: ActorId) -> Option<ExitReason> {
+        self.mailbox.life(|_, life| life.retired_exit(id))
+    }
+
+    fn activity(&self) -> (u64, u64) {
+        self.mailbox.life_and_ledger(|_, ledger, life| {
+            let (accepted, settled) = life.retired_activity();
+            (
+                accepted + ledger.accepted,
+                settled + ledger.handled + ledger.dead_letters,
+            )
+        })
     }
 }
 

@@ -5,10 +5,33 @@
 //! its closing are what a watch has to be checked against, and one lock for both costs a spawn
 //! (renew, watch) and an end (close, retire) one lock each instead of two, on a line that the
 //! spawner and the actor's runner, often on different cores, take from each other.
+//!
+//! A gone actor's final report is kept compact ([`Retired`], 32 bytes where an
+//! [`ActorReport`] is 96): a system that spawns short-lived actors keeps one for each actor it
+//! ever ran (the shutdown report lists them all), and filing it is on every actor's way out.
 
-use actor_core::{ActorId, ActorReport, ExitReason};
+use actor_core::{ActorId, ActorReport, ExitReason, Ledger};
 
-use crate::registry::Watched;
+use crate::registry::{Watched, use_of, with_use};
+
+/// A gone actor's final report as its cell keeps it. Its id is the cell's with the use it
+/// was (its place in [`Life::retired`]); a name or a failure, rare, is kept whole beside.
+#[derive(Clone, Copy)]
+pub(crate) struct Retired {
+    ledger: Ledger,
+    restarts: u32,
+    exit: Exit,
+}
+
+/// How a gone actor ended, as [`Retired`] keeps it.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Exit {
+    Stopped,
+    Shutdown,
+    Killed,
+    /// Anything else, or a named actor: the whole report is in [`Life::unusual`].
+    Unusual,
+}
 
 /// The actor's identity as reports show it, who watches it, and why it ended once it has.
 pub(crate) struct Life {
@@ -19,7 +42,15 @@ pub(crate) struct Life {
     more: Vec<ActorId>,
     pub exit: Option<ExitReason>,
     /// The final reports of the earlier actors the cell served, by use (see `registry.rs`).
-    pub retired: Vec<ActorReport>,
+    retired: Vec<Retired>,
+    /// The whole final reports of the earlier actors that had a name or an unusual end, in
+    /// use order.
+    unusual: Vec<ActorReport>,
+    /// Messages accepted, and settled (handled or dead), by the earlier actors: with the
+    /// ledger of the actor served now, the cell's whole account, read in one lock (a
+    /// retirement moves an actor's ledger here without changing the sum).
+    retired_accepted: u64,
+    retired_settled: u64,
     /// Retired and not yet serving the next actor (the mailbox's owner): the cell reports no
     /// actor.
     pub vacant: bool,
@@ -33,6 +64,9 @@ impl Life {
             more: Vec::new(),
             exit: None,
             retired: Vec::new(),
+            unusual: Vec::new(),
+            retired_accepted: 0,
+            retired_settled: 0,
             vacant: false,
         }
     }
@@ -77,35 +111,155 @@ impl Life {
     /// Files the final report of the actor served until now, `gone`: the cell is vacant until
     /// it serves the next one.
     #[inline]
-    pub fn retire(&mut self, gone: ActorId, ledger: actor_core::Ledger, restarts: u32) {
-        let report = ActorReport {
-            id: gone,
-            name: self.name.take(),
+    pub fn retire(&mut self, gone: ActorId, ledger: Ledger, restarts: u32) {
+        debug_assert_eq!(use_of(gone), self.retired.len() as u64, "one report a use");
+        let exit = self.exit.take().unwrap_or(ExitReason::Killed);
+        let tag = match (&exit, &self.name) {
+            (ExitReason::Stopped, None) => Exit::Stopped,
+            (ExitReason::Shutdown, None) => Exit::Shutdown,
+            (ExitReason::Killed, None) => Exit::Killed,
+            _ => {
+                self.unusual.push(ActorReport {
+                    id: gone,
+                    name: self.name.take(),
+                    ledger,
+                    restarts,
+                    exit,
+                });
+                Exit::Unusual
+            }
+        };
+        self.retired.push(Retired {
             ledger,
             restarts,
-            exit: self.exit.take().unwrap_or(ExitReason::Killed),
-        };
-        self.retired.push(report);
+            exit: tag,
+        });
+        self.retired_accepted += ledger.accepted;
+        self.retired_settled += ledger.handled + ledger.dead_letters;
         self.vacant = true;
     }
 
-    /// Applies `change` to the final report of `id`, an earlier actor of the cell; `false` if
-    /// `id` is not one.
-    pub fn change_retired(
-        &mut self,
-        id: ActorId,
-        change: &mut dyn FnMut(&mut ActorReport),
-    ) -> bool {
-        // The n-th report is that of the cell's n-th use (see `registry.rs`).
-        let found = usize::try_from(crate::registry::use_of(id))
-            .ok()
-            .and_then(|n| self.retired.get_mut(n));
-        match found {
-            Some(report) if report.id == id => {
-                change(report);
-                true
+    /// The final report of `id`, an earlier actor of the cell, if it is one.
+    fn retired_report(&self, id: ActorId) -> Option<ActorReport> {
+        let retired = self.retired.get(usize::try_from(use_of(id)).ok()?)?;
+        let exit = match retired.exit {
+            Exit::Stopped => ExitReason::Stopped,
+            Exit::Shutdown => ExitReason::Shutdown,
+            Exit::Killed => ExitReason::Killed,
+            Exit::Unusual => return self.unusual(id).cloned(),
+        };
+        Some(ActorReport {
+            id,
+            name: None,
+            ledger: retired.ledger,
+            restarts: retired.restarts,
+            exit,
+        })
+    }
+
+    fn unusual(&self, id: ActorId) -> Option<&ActorReport> {
+        let at = self
+            .unusual
+            .binary_search_by_key(&id, |report| report.id)
+            .ok()?;
+        self.unusual.get(at)
+    }
+
+    /// The final reports of the earlier actors, in use order; `owner` is the actor served
+    /// now (any actor of the cell gives the cell's index).
+    pub fn retired_reports(&self, owner: ActorId, into: &mut Vec<ActorReport>) {
+        into.extend(
+            (0..self.retired.len() as u64).filter_map(|n| self.retired_report(with_use(owner, n))),
+        );
+    }
+
+    /// Why `id`, an earlier actor of the cell, ended; `None` if it is not one.
+    pub fn retired_exit(&self, id: ActorId) -> Option<ExitReason> {
+        self.retired_report(id).map(|report| report.exit)
+    }
+
+    /// Counts one more message accepted and dead for `id`, an earlier actor of the cell (a
+    /// timer that fired after it was gone); `false` if `id` is not one.
+    pub fn count_late(&mut self, id: ActorId) -> bool {
+        let Ok(n) = usize::try_from(use_of(id)) else {
+            return false;
+        };
+        let Some(retired) = self.retired.get_mut(n) else {
+            return false;
+        };
+        retired.ledger.accepted += 1;
+        retired.ledger.dead_letters += 1;
+        if retired.exit == Exit::Unusual {
+            let at = self.unusual.binary_search_by_key(&id, |report| report.id);
+            if let Some(report) = at.ok().and_then(|at| self.unusual.get_mut(at)) {
+                report.ledger.accepted += 1;
+                report.ledger.dead_letters += 1;
             }
-            _ => false,
         }
+        self.retired_accepted += 1;
+        self.retired_settled += 1;
+        true
+    }
+
+    /// Messages accepted and settled by the earlier actors of the cell.
+    pub fn retired_activity(&self) -> (u64, u64) {
+        (self.retired_accepted, self.retired_settled)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_gone_actors_report_takes_32_bytes() {
+        assert_eq!(std::mem::size_of::<Retired>(), 32);
+    }
+
+    #[test]
+    fn a_gone_actors_report_comes_back_whole_with_or_without_a_name() {
+        let mut life = Life::new(None);
+        let ledger = Ledger {
+            accepted: 3,
+            handled: 2,
+            dead_letters: 1,
+        };
+        let first = ActorId::new(7);
+        life.end(ExitReason::Stopped);
+        life.retire(first, ledger, 1);
+        let second = with_use(first, 1);
+        life.name = Some("named".into());
+        life.end(ExitReason::Shutdown);
+        life.retire(second, ledger, 0);
+        assert!(life.count_late(second));
+        assert!(!life.count_late(with_use(first, 2)), "not yet gone");
+        let mut reports = Vec::new();
+        life.retired_reports(with_use(first, 2), &mut reports);
+        let late = Ledger {
+            accepted: 4,
+            handled: 2,
+            dead_letters: 2,
+        };
+        assert_eq!(
+            reports,
+            [
+                ActorReport {
+                    id: first,
+                    name: None,
+                    ledger,
+                    restarts: 1,
+                    exit: ExitReason::Stopped
+                },
+                ActorReport {
+                    id: second,
+                    name: Some("named".into()),
+                    ledger: late,
+                    restarts: 0,
+                    exit: ExitReason::Shutdown
+                },
+            ]
+        );
+        assert_eq!(life.retired_activity(), (7, 7));
+        assert_eq!(life.retired_exit(second), Some(ExitReason::Shutdown));
     }
 }

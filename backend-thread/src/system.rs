@@ -278,18 +278,16 @@ impl Shared {
     /// Total messages accepted and settled (handled or dead) over all actors, and whether every
     /// actor is idle.
     fn activity(&self) -> (u64, u64, bool) {
-        let retired = self.registry.retired_activity();
-        let (mut accepted, mut settled) = retired;
+        let (mut accepted, mut settled) = (0, 0);
         let mut idle = true;
         for entry in self.registry.cells() {
-            let ledger = entry.report().ledger;
-            accepted += ledger.accepted;
-            settled += ledger.handled + ledger.dead_letters;
+            // A cell's account covers the actors it served before too: an actor retired
+            // during the scan moves its ledger within its cell, changing no sum.
+            let (cell_accepted, cell_settled) = entry.activity();
+            accepted += cell_accepted;
+            settled += cell_settled;
             idle &= entry.is_idle();
         }
-        // An actor retired during the scan may be counted twice or not at all: not a stable
-        // sample.
-        idle &= self.registry.retired_activity() == retired;
         (accepted, settled, idle)
     }
 }

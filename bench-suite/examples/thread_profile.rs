@@ -30,5 +30,12 @@ fn main() {
         "{workload} on {threads} threads: {done} units, {:.1} ns each",
         elapsed.as_nanos() as f64 / size as f64
     );
-    system.shutdown(ShutdownMode::Drain, Duration::from_secs(30));
+    let report = system.shutdown(ShutdownMode::Drain, Duration::from_secs(30));
+    // Ids carry their cell's index in the low 32 bits (a gone actor's cell serves the next).
+    let cells: std::collections::HashSet<u64> = report
+        .actors
+        .iter()
+        .map(|a| a.id.get() & 0xffff_ffff)
+        .collect();
+    println!("{} actors in {} cells", report.actors.len(), cells.len());
 }
