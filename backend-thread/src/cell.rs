@@ -14,7 +14,6 @@ use actor_core::{
 use crate::context::ThreadContext;
 use crate::mailbox::{Envelope, Mailbox, Next, SysMsg, Take};
 use crate::pool;
-use crate::queue::Taken;
 use crate::registry::{Entry, Watched};
 use crate::runner_only::RunnerOnly;
 use crate::supervisor;
@@ -39,9 +38,6 @@ pub(crate) struct Instance<A: Actor> {
     pub current: A,
     pub status: Status,
     pub budget: RestartBudget,
-    /// Messages the runner has taken from the mailbox in a batch and not yet handled: still
-    /// queued as far as the rules go (kept across a restart, dead letters at a stop).
-    pub taken: Taken<Envelope<A::Msg>>,
     /// Handled since the mailbox last counted them: counted when the runner next takes the
     /// mailbox lock (so a message costs no lock of its own to count), and at the latest when
     /// the actor ends, before it is reported gone.
@@ -57,7 +53,6 @@ impl<A: Actor> Instance<A> {
             current: actor,
             status: Status::Starting,
             budget: RestartBudget::new(options.supervision),
-            taken: Taken::new(),
             unsettled: 0,
         }
     }
@@ -267,7 +262,6 @@ impl<A: Actor> ActorCell<A> {
                 let next = self.mailbox.next(
                     &mut instance.unsettled,
                     take,
-                    &mut instance.taken,
                     // A dedicated actor's handlers may be long: it looks before every message.
                     self.dedicated() || taken_in_run % BUDGET == 0,
                 );

@@ -114,7 +114,6 @@ pub(crate) fn terminate<A: Actor>(
     // Closed and ended in one lock: a watch from now on is answered with `reason`.
     let (first, more) = cell.mailbox.close_and_drain(
         handled,
-        &mut instance.taken,
         |life| life.end(reason.clone()),
         |env| {
             if let Some(request) = env.request {
