@@ -3,7 +3,9 @@
 
 use std::any::Any;
 use std::panic::{AssertUnwindSafe, catch_unwind};
-use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering::Relaxed, Ordering::SeqCst};
+use std::sync::atomic::{
+    AtomicBool, AtomicU32, AtomicU64, Ordering::Relaxed, Ordering::Release, Ordering::SeqCst,
+};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use actor_core::{
@@ -66,6 +68,10 @@ pub(crate) struct ActorCell<A: Actor> {
     /// Touched only by the thread that holds the actor's schedule: see [`RunnerOnly`]. `None`
     /// once the actor is retired (its state dropped) until the cell serves the next one.
     instance: RunnerOnly<Option<Instance<A>>>,
+    /// Set by `ctx.stop()`. Only the runner touches it (the spawner too, before the first
+    /// runner exists): the schedule, handed over under the mailbox lock, orders every access,
+    /// so it is read and written `Relaxed` (a `SeqCst` store is a full barrier on x86, and an
+    /// actor's life had four of them on this flag and `gone`).
     pub stop_requested: AtomicBool,
     pub gone: AtomicBool,
     /// Outside the instance, so a report can read it while a handler runs.
@@ -131,7 +137,10 @@ impl<A: Actor> ActorCell<A> {
             self.mailbox.release(handled);
             return None;
         };
-        let restarts = self.restarts.swap(0, SeqCst);
+        // Only the runner changes the count (`supervisor::fail`), so a load and a store lose
+        // no update, where a swap was one more full barrier.
+        let restarts = self.restarts.load(Relaxed);
+        self.restarts.store(0, Relaxed);
         // Under the mailbox lock: a late message for `gone` is refused from now on, and its
         // report is already where the refusal counts it.
         self.mailbox.retire(handled, next, |ledger: Ledger, life| {
@@ -178,8 +187,10 @@ impl<A: Actor> ActorCell<A> {
         #[allow(unsafe_code)]
         let instance = unsafe { self.instance.get() };
         *instance = Some(Instance::new(initial, actor, options, parent));
-        self.stop_requested.store(false, SeqCst);
-        self.gone.store(false, SeqCst);
+        // Published to the first runner and to readers of the mailbox by the lock `reopen`
+        // takes below.
+        self.stop_requested.store(false, Relaxed);
+        self.gone.store(false, Release);
         self.id.store(id.get(), Relaxed);
         let owner = self.mailbox.reopen(options.capacity, options.name.clone());
         debug_assert_eq!(
@@ -313,7 +324,7 @@ impl<A: Actor> ActorCell<A> {
 
     /// Stops a running actor whose handler called `ctx.stop()`.
     fn stop_if_requested(&self, instance: &mut Instance<A>, shared: &Arc<Shared>) {
-        if instance.status == Status::Running && self.stop_requested.load(SeqCst) {
+        if instance.status == Status::Running && self.stop_requested.load(Relaxed) {
             supervisor::run_stopped(self, instance, shared);
             supervisor::terminate(
                 self,

@@ -3,7 +3,7 @@
 //! schedule held (see `runner_only.rs`).
 
 use std::sync::Arc;
-use std::sync::atomic::Ordering::SeqCst;
+use std::sync::atomic::Ordering::{Relaxed, Release, SeqCst};
 
 use actor_core::{
     Actor, AskError, DeadLetterReason, ExitReason, Failure, FailureRecord, Phase, Signal,
@@ -54,7 +54,7 @@ pub(crate) fn fail<A: Actor>(
         cell.restarts.fetch_add(1, SeqCst);
         instance.current = instance.initial.clone();
         instance.status = Status::Starting;
-        cell.stop_requested.store(false, SeqCst);
+        cell.stop_requested.store(false, Relaxed);
         return;
     }
     terminate(
@@ -122,7 +122,9 @@ pub(crate) fn terminate<A: Actor>(
             shared.dead_letter(cell.id(), dead_letter_reason, Some(Box::new(env.msg)));
         },
     );
-    cell.gone.store(true, SeqCst);
+    // Release: whoever sees the actor counted gone (`actor_gone` below, a `SeqCst` count that
+    // shutdown reads) sees this too.
+    cell.gone.store(true, Release);
     for watcher in first.into_iter().chain(more) {
         if let Some(entry) = shared.entry(watcher) {
             entry.signal(
