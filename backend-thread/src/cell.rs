@@ -3,7 +3,9 @@
 
 use std::any::Any;
 use std::panic::{AssertUnwindSafe, catch_unwind};
-use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering::Relaxed, Ordering::SeqCst};
+use std::sync::atomic::{
+    AtomicBool, AtomicU32, AtomicU64, Ordering::Relaxed, Ordering::Release, Ordering::SeqCst,
+};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use actor_core::{
@@ -14,7 +16,6 @@ use actor_core::{
 use crate::context::ThreadContext;
 use crate::mailbox::{Envelope, Mailbox, Next, SysMsg, Take};
 use crate::pool;
-use crate::queue::Taken;
 use crate::registry::{Entry, Watched};
 use crate::runner_only::RunnerOnly;
 use crate::supervisor;
@@ -39,9 +40,6 @@ pub(crate) struct Instance<A: Actor> {
     pub current: A,
     pub status: Status,
     pub budget: RestartBudget,
-    /// Messages the runner has taken from the mailbox in a batch and not yet handled: still
-    /// queued as far as the rules go (kept across a restart, dead letters at a stop).
-    pub taken: Taken<Envelope<A::Msg>>,
     /// Handled since the mailbox last counted them: counted when the runner next takes the
     /// mailbox lock (so a message costs no lock of its own to count), and at the latest when
     /// the actor ends, before it is reported gone.
@@ -57,36 +55,23 @@ impl<A: Actor> Instance<A> {
             current: actor,
             status: Status::Starting,
             budget: RestartBudget::new(options.supervision),
-            taken: Taken::new(),
             unsettled: 0,
         }
     }
 }
 
-/// The actor's identity as reports show it, who watches it, and why it ended once it has.
-pub(crate) struct Life {
-    /// The actor the cell serves now: a watch of an earlier one is not registered here.
-    pub owner: ActorId,
-    pub name: Option<String>,
-    /// The first watcher, which most watched actors (children watched by their parent) have
-    /// alone: kept inline, it costs no allocation.
-    pub first: Option<ActorId>,
-    pub more: Vec<ActorId>,
-    pub exit: Option<ExitReason>,
-    /// The final reports of the earlier actors the cell served, by use (see `registry.rs`).
-    pub retired: Vec<ActorReport>,
-    /// Retired and not yet serving the next actor (`owner`): the cell reports no actor.
-    pub vacant: bool,
-}
-
 pub(crate) struct ActorCell<A: Actor> {
     /// The actor served now (see `registry.rs`); read with [`ActorCell::id`].
     id: AtomicU64,
+    /// The queues, and the life record (name, watchers, end, earlier actors' reports).
     pub mailbox: Mailbox<A::Msg>,
     /// Touched only by the thread that holds the actor's schedule: see [`RunnerOnly`]. `None`
     /// once the actor is retired (its state dropped) until the cell serves the next one.
     instance: RunnerOnly<Option<Instance<A>>>,
-    pub life: Mutex<Life>,
+    /// Set by `ctx.stop()`. Only the runner touches it (the spawner too, before the first
+    /// runner exists): the schedule, handed over under the mailbox lock, orders every access,
+    /// so it is read and written `Relaxed` (a `SeqCst` store is a full barrier on x86, and an
+    /// actor's life had four of them on this flag and `gone`).
     pub stop_requested: AtomicBool,
     pub gone: AtomicBool,
     /// Outside the instance, so a report can read it while a handler runs.
@@ -122,18 +107,9 @@ impl<A: Actor> ActorCell<A> {
     ) -> Arc<Self> {
         Arc::new(Self {
             id: AtomicU64::new(id.get()),
-            mailbox: Mailbox::new(id, options.capacity),
+            mailbox: Mailbox::new(id, options.capacity, options.name.clone()),
             instance: RunnerOnly::new(Some(Instance::new(initial, actor, options, parent))),
             restarts: AtomicU32::new(0),
-            life: Mutex::new(Life {
-                owner: id,
-                name: options.name.clone(),
-                first: None,
-                more: Vec::new(),
-                exit: None,
-                retired: Vec::new(),
-                vacant: false,
-            }),
             stop_requested: AtomicBool::new(false),
             gone: AtomicBool::new(false),
             wake,
@@ -161,22 +137,14 @@ impl<A: Actor> ActorCell<A> {
             self.mailbox.release(handled);
             return None;
         };
-        let restarts = self.restarts.swap(0, SeqCst);
+        // Only the runner changes the count (`supervisor::fail`), so a load and a store lose
+        // no update, where a swap was one more full barrier.
+        let restarts = self.restarts.load(Relaxed);
+        self.restarts.store(0, Relaxed);
         // Under the mailbox lock: a late message for `gone` is refused from now on, and its
         // report is already where the refusal counts it.
-        self.mailbox.retire(handled, next, |ledger: Ledger| {
-            shared.registry.count_retired(ledger);
-            let mut life = lock(&self.life);
-            let report = ActorReport {
-                id: gone,
-                name: life.name.take(),
-                ledger,
-                restarts,
-                exit: life.exit.take().unwrap_or(ExitReason::Killed),
-            };
-            life.retired.push(report);
-            life.owner = next;
-            life.vacant = true;
+        self.mailbox.retire(handled, next, |ledger: Ledger, life| {
+            life.retire(gone, ledger, restarts);
         });
         Some(next)
     }
@@ -202,32 +170,39 @@ impl<A: Actor> ActorCell<A> {
         }
     }
 
-    /// Makes a retired cell, taken from the registry's free list, serve the actor it waits for
-    /// (`self.id()` names it from now on). No thread holds or can claim the cell's schedule:
-    /// its mailbox is closed until `reopen`, and the new actor's id is known to nobody else
-    /// yet.
-    pub fn renew(&self, initial: A, actor: A, options: &SpawnOptions, parent: Option<ActorId>) {
+    /// Makes a retired cell, taken from the registry's free list, serve the actor it waits for,
+    /// `id` (`self.id()` names it from now on), scheduled: the caller dispatches it. No thread holds
+    /// or can claim the cell's schedule: its mailbox is closed until `reopen`, and the new
+    /// actor's id is known to nobody else yet.
+    pub fn renew(
+        &self,
+        id: ActorId,
+        initial: A,
+        actor: A,
+        options: &SpawnOptions,
+        parent: Option<ActorId>,
+    ) {
         // SAFETY: see above; the free list's lock orders the retiring runner's use of the
         // instance before this one.
         #[allow(unsafe_code)]
         let instance = unsafe { self.instance.get() };
         *instance = Some(Instance::new(initial, actor, options, parent));
-        let id = {
-            let mut life = lock(&self.life);
-            life.name.clone_from(&options.name);
-            life.vacant = false;
-            life.owner
-        };
+        // Published to the first runner and to readers of the mailbox by the lock `reopen`
+        // takes below.
+        self.stop_requested.store(false, Relaxed);
+        self.gone.store(false, Release);
         self.id.store(id.get(), Relaxed);
-        self.stop_requested.store(false, SeqCst);
-        self.gone.store(false, SeqCst);
-        self.mailbox.reopen(options.capacity);
+        let owner = self.mailbox.reopen(options.capacity, options.name.clone());
+        debug_assert_eq!(
+            owner, id,
+            "the free list names the actor the cell waits for"
+        );
     }
 
     /// Ends an actor that could not be given a thread: it never ran.
     pub fn abandon(&self, shared: &Arc<Shared>, why: String) {
-        // A send may have claimed the schedule already, but its wake-up goes to a thread that
-        // does not exist: nothing else can ever run this actor.
+        // A new actor is scheduled from birth (`Mailbox::new`), and its wake-up would go to a
+        // thread that does not exist: nothing else can ever run this actor.
         self.mailbox.claim();
         // SAFETY: no runner exists or can start (above), so this is the only reference.
         #[allow(unsafe_code)]
@@ -271,7 +246,8 @@ impl<A: Actor> ActorCell<A> {
             let mut taken_in_run = 0usize;
             loop {
                 if instance.status == Status::Gone {
-                    self.mailbox.clear_sys();
+                    // Its system queue is empty: `terminate` took it in the lock that closed the
+                    // mailbox, and a closed mailbox queues nothing more (every push checks).
                     // A closed mailbox takes no more work: the schedule is given up for good.
                     break After::Retire(std::mem::take(&mut instance.unsettled));
                 }
@@ -297,7 +273,6 @@ impl<A: Actor> ActorCell<A> {
                 let next = self.mailbox.next(
                     &mut instance.unsettled,
                     take,
-                    &mut instance.taken,
                     // A dedicated actor's handlers may be long: it looks before every message.
                     self.dedicated() || taken_in_run % BUDGET == 0,
                 );
@@ -349,7 +324,7 @@ impl<A: Actor> ActorCell<A> {
 
     /// Stops a running actor whose handler called `ctx.stop()`.
     fn stop_if_requested(&self, instance: &mut Instance<A>, shared: &Arc<Shared>) {
-        if instance.status == Status::Running && self.stop_requested.load(SeqCst) {
+        if instance.status == Status::Running && self.stop_requested.load(Relaxed) {
             supervisor::run_stopped(self, instance, shared);
             supervisor::terminate(
                 self,
@@ -475,12 +450,6 @@ impl<A: Actor> Entry for ActorCell<A> {
         std::any::type_name::<A::Msg>()
     }
 
-    fn schedule(&self, shared: &Arc<Shared>) {
-        if self.mailbox.claim() {
-            self.dispatch(shared);
-        }
-    }
-
     fn dispatch(&self, shared: &Arc<Shared>) {
         ActorCell::dispatch(self, shared);
     }
@@ -499,20 +468,8 @@ impl<A: Actor> Entry for ActorCell<A> {
     }
 
     fn add_watcher(&self, target: ActorId, watcher: ActorId) -> Watched {
-        let mut life = lock(&self.life);
-        if life.owner != target || life.vacant {
-            return Watched::Stale;
-        }
-        if let Some(exit) = &life.exit {
-            return Watched::Gone(exit.clone());
-        }
-        match life.first {
-            None => life.first = Some(watcher),
-            Some(first) if first == watcher => {}
-            Some(_) if life.more.contains(&watcher) => {}
-            Some(_) => life.more.push(watcher),
-        }
-        Watched::Added
+        self.mailbox
+            .life(|owner, life| life.add_watcher(owner, target, watcher))
     }
 
     fn order_shutdown(&self, shared: &Arc<Shared>) {
@@ -529,43 +486,32 @@ impl<A: Actor> Entry for ActorCell<A> {
         !self.mailbox.is_busy()
     }
 
-    fn report(&self) -> ActorReport {
-        let restarts = self.restarts.load(SeqCst);
-        let ledger = self.mailbox.ledger();
-        let life = lock(&self.life);
-        ActorReport {
-            id: life.owner,
-            name: life.name.clone(),
-            ledger,
-            restarts,
-            exit: life.exit.clone().unwrap_or(ExitReason::Killed),
-        }
-    }
-
     fn reports(&self, into: &mut Vec<ActorReport>) {
-        let vacant = {
-            let life = lock(&self.life);
-            into.extend(life.retired.iter().cloned());
-            life.vacant
-        };
-        if !vacant {
-            into.push(self.report());
-        }
+        let restarts = self.restarts.load(SeqCst);
+        self.mailbox.life_and_ledger(|owner, ledger, life| {
+            life.retired_reports(owner, into);
+            if !life.vacant {
+                into.push(life.report(owner, ledger, restarts));
+            }
+        });
     }
 
-    fn change_retired(&self, id: ActorId, change: &mut dyn FnMut(&mut ActorReport)) -> bool {
-        let mut life = lock(&self.life);
-        // The n-th report is that of the cell's n-th use (see `registry.rs`).
-        let found = usize::try_from(crate::registry::use_of(id))
-            .ok()
-            .and_then(|n| life.retired.get_mut(n));
-        match found {
-            Some(report) if report.id == id => {
-                change(report);
-                true
-            }
-            _ => false,
-        }
+    fn count_late(&self, id: ActorId) -> bool {
+        self.mailbox.life(|_, life| life.count_late(id))
+    }
+
+    fn retired_exit(&self, id: ActorId) -> Option<ExitReason> {
+        self.mailbox.life(|_, life| life.retired_exit(id))
+    }
+
+    fn activity(&self) -> (u64, u64) {
+        self.mailbox.life_and_ledger(|_, ledger, life| {
+            let (accepted, settled) = life.retired_activity();
+            (
+                accepted + ledger.accepted,
+                settled + ledger.handled + ledger.dead_letters,
+            )
+        })
     }
 }
 

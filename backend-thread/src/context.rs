@@ -3,7 +3,7 @@
 //! the receiver.
 
 use std::sync::Arc;
-use std::sync::atomic::Ordering::SeqCst;
+use std::sync::atomic::Ordering::Relaxed;
 use std::time::Duration;
 
 use actor_core::{
@@ -11,8 +11,9 @@ use actor_core::{
     SpawnOptions,
 };
 
+use crate::ask::Outcome;
 use crate::cell::ActorCell;
-use crate::system::{Outcome, Shared};
+use crate::system::Shared;
 
 /// The context of an actor of type `A` running on the thread backend.
 pub struct ThreadContext<'a, A: Actor> {
@@ -94,7 +95,8 @@ impl<A: Actor> Context<A> for ThreadContext<'_, A> {
     }
 
     fn stop(&mut self) {
-        self.cell.stop_requested.store(true, SeqCst);
+        // Read only by this actor's runner, this thread (see `ActorCell::stop_requested`).
+        self.cell.stop_requested.store(true, Relaxed);
     }
 
     fn now(&self) -> Duration {

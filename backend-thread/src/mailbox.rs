@@ -15,13 +15,13 @@
 //! work, and gives up the schedule in that same lock when there is none: "idle" and "every
 //! accepted message settled" are seen together, with no window between them.
 
-use std::collections::VecDeque;
 use std::sync::{Mutex, MutexGuard, TryLockError};
 
 use actor_core::{ActorId, Ledger, SendFailure, Signal};
 use crossbeam_utils::Backoff;
 
 use crate::cell::lock;
+use crate::life::Life;
 use crate::queue::{Queue, Taken};
 use crate::runner_only::RunnerOnly;
 
@@ -44,8 +44,44 @@ pub(crate) enum SysMsg<M> {
     Shutdown,
 }
 
-/// System messages whose room an emptied system queue keeps; a larger buffer is freed.
-const SYS_KEPT: usize = 64;
+/// The oldest system message, the others of a batch into `batch`. Out of line: the path of
+/// messages (`Mailbox::next`) stays small enough to be compiled as one piece.
+#[inline(never)]
+fn take_sys<M>(queues: &mut Queues<M>, batch: &mut Taken<SysMsg<M>>) -> Option<SysMsg<M>> {
+    // One system message (the usual case) is cheaper popped than taken.
+    if queues.sys.len() == 1 {
+        queues.sys.pop_front()
+    } else {
+        queues.sys.take_all(batch);
+        batch.pop_front()
+    }
+}
+
+/// Frees the spare chunks of an idle actor's queues beyond what it keeps.
+#[cold]
+fn trim<M>(queues: &mut Queues<M>, batch: &mut Batch<M>) {
+    let spare = (queues.main.trim(), batch.msgs.trim());
+    drop((spare, queues.sys.trim(), batch.sys.trim()));
+}
+
+/// What the runner has taken from the mailbox in a batch and not handled yet: still queued as
+/// far as the rules go (kept across a restart, dead letters at a stop). System messages are
+/// taken in batches too: a parent told of ten thousand children's ends takes the lock once a
+/// batch, not once a signal, and the children, queueing them, never wait for a large buffer
+/// to be moved under the lock (the queue is in chunks).
+struct Batch<M> {
+    sys: Taken<SysMsg<M>>,
+    msgs: Taken<Envelope<M>>,
+}
+
+impl<M> Batch<M> {
+    const fn new() -> Self {
+        Self {
+            sys: Taken::new(),
+            msgs: Taken::new(),
+        }
+    }
+}
 
 /// Everything the lock guards.
 struct Queues<M> {
@@ -56,7 +92,7 @@ struct Queues<M> {
     /// The bound on `main`, if any.
     capacity: Option<usize>,
     main: Queue<Envelope<M>>,
-    sys: VecDeque<SysMsg<M>>,
+    sys: Queue<SysMsg<M>>,
     accepted: u64,
     handled: u64,
     dead_letters: u64,
@@ -64,6 +100,9 @@ struct Queues<M> {
     closed: bool,
     /// Set while the actor is scheduled to run or running: it runs on one thread at a time.
     scheduled: bool,
+    /// Who watches the actor and how it ended: here, so that a watch and the actor's end are
+    /// checked against the owner and `closed` in the same lock (see `life.rs`).
+    life: Life,
 }
 
 impl<M> Queues<M> {
@@ -122,6 +161,10 @@ pub(crate) struct Mailbox<M> {
     /// mailbox (the send, the runner's release), not three. Unbounded mailboxes only: a bounded
     /// one's capacity counts its queue.
     handoff: RunnerOnly<Option<Envelope<M>>>,
+    /// The runner's batch: kept with the mailbox, not with the actor's state, so that it
+    /// serves every actor of the cell (an actor's end leaves it empty) and costs an actor
+    /// nothing to make or drop.
+    batch: RunnerOnly<Batch<M>>,
 }
 
 /// The mailbox lock, held past [`Mailbox::next`]'s return when it gives up the schedule: the
@@ -181,32 +224,39 @@ impl<M> Mailbox<M> {
         lock(&self.queues)
     }
 
-    pub fn new(owner: ActorId, capacity: Option<usize>) -> Self {
+    /// A new actor's mailbox, already scheduled: its spawner dispatches it (see
+    /// [`Mailbox::reopen`] for why a spawn claims no schedule of its own).
+    pub fn new(owner: ActorId, capacity: Option<usize>, name: Option<String>) -> Self {
         Self {
             queues: Mutex::new(Queues {
                 owner,
                 capacity,
                 main: Queue::new(),
-                sys: VecDeque::new(),
+                sys: Queue::new(),
                 accepted: 0,
                 handled: 0,
                 dead_letters: 0,
                 closed: false,
-                scheduled: false,
+                scheduled: true,
+                life: Life::new(name),
             }),
             handoff: RunnerOnly::new(None),
+            batch: RunnerOnly::new(Batch::new()),
         }
     }
 
     /// Ends the account of a gone actor for good: settles its last `handled` messages, hands
-    /// its final ledger to `keep` and gives up the schedule, all under the lock, and makes the
-    /// mailbox wait, closed, for the actor `next`. From then on a late message for the gone
-    /// actor finds another owner here (and is counted where `keep` put the ledger). Called only
-    /// by the runner of a gone actor, whose mailbox is closed and empty.
-    pub fn retire(&self, handled: u64, next: ActorId, keep: impl FnOnce(Ledger)) {
+    /// its final ledger to `keep` (with the life record, to file its report) and gives up the
+    /// schedule, all under the lock, and makes the mailbox wait, closed, for the actor `next`.
+    /// From then on a late message, signal or watch for the gone actor finds another owner
+    /// here (and is counted where `keep` put the report). Called only by the runner of a gone
+    /// actor, whose mailbox is closed and empty.
+    pub fn retire(&self, handled: u64, next: ActorId, keep: impl FnOnce(Ledger, &mut Life)) {
         let mut queues = self.lock();
+        debug_assert!(queues.closed && queues.sys.is_empty() && queues.main.is_empty());
         queues.handled += handled;
-        keep(queues.ledger());
+        let ledger = queues.ledger();
+        keep(ledger, &mut queues.life);
         queues.owner = next;
         queues.accepted = 0;
         queues.handled = 0;
@@ -214,11 +264,34 @@ impl<M> Mailbox<M> {
         queues.scheduled = false;
     }
 
-    /// Opens a retired mailbox to the actor it was waiting for.
-    pub fn reopen(&self, capacity: Option<usize>) {
+    /// Opens a retired mailbox to the actor it was waiting for, scheduled: the spawner
+    /// dispatches the new actor (it has to start anyway), so the claim costs no lock of its
+    /// own. No runner can hold the schedule here: the gone actor's runner gave it up in
+    /// [`Mailbox::retire`], and a closed mailbox is never claimed (`claim`, `push*` refuse it).
+    /// Returns the new actor's id. Its name and the end of vacancy are set in the same lock,
+    /// so a watch (which takes this lock) sees the new actor whole or not at all.
+    pub fn reopen(&self, capacity: Option<usize>, name: Option<String>) -> ActorId {
         let mut queues = self.lock();
+        debug_assert!(queues.closed && !queues.scheduled);
         queues.capacity = capacity;
         queues.closed = false;
+        queues.scheduled = true;
+        queues.life.name = name;
+        queues.life.vacant = false;
+        queues.owner
+    }
+
+    /// Runs `f` on the life record, with the actor served now, under the lock.
+    #[inline]
+    pub fn life<R>(&self, f: impl FnOnce(ActorId, &mut Life) -> R) -> R {
+        let mut queues = self.lock();
+        f(queues.owner, &mut queues.life)
+    }
+
+    /// Runs `f` on the life record, with the actor served now and its ledger, under the lock.
+    pub fn life_and_ledger<R>(&self, f: impl FnOnce(ActorId, Ledger, &Life) -> R) -> R {
+        let queues = self.lock();
+        f(queues.owner, queues.ledger(), &queues.life)
     }
 
     /// Accepts a message for `to` into the queue, or gives it back (`to` stopped, or the
@@ -260,7 +333,7 @@ impl<M> Mailbox<M> {
             queues.dead_letters += 1;
             return Err(Late::Counted(env));
         }
-        queues.sys.push_back(SysMsg::Deliver(env));
+        queues.sys.push(SysMsg::Deliver(env));
         Ok(queues.claim())
     }
 
@@ -281,7 +354,7 @@ impl<M> Mailbox<M> {
             queues.dead_letters += 1;
             return Err(Late::Counted(()));
         }
-        queues.sys.push_back(SysMsg::Outcome(make));
+        queues.sys.push(SysMsg::Outcome(make));
         Ok(queues.claim())
     }
 
@@ -293,7 +366,7 @@ impl<M> Mailbox<M> {
         if !queues.open_to(to) {
             return None;
         }
-        queues.sys.push_back(msg);
+        queues.sys.push(msg);
         Some(queues.claim())
     }
 
@@ -305,22 +378,25 @@ impl<M> Mailbox<M> {
     }
 
     /// The runner's next piece of work: a system message first, else (with [`Take::Any`]) the
-    /// next message. Messages are taken from the shared queue in batches into `taken`, the
-    /// runner's own queue, so that a run of many messages takes the lock once, not once a
+    /// next message. Both are taken from the shared queues in batches into `batch`, the
+    /// runner's own queues, so that a run of many messages takes the lock once, not once a
     /// message (senders are not kept off the lock by their receiver). The lock is taken when
-    /// `taken` is empty and whenever the runner asks to `look` (at the start of a run and every
+    /// the batch is empty and whenever the runner asks to `look` (at the start of a run and every
     /// budget of messages after), so system messages wait at most a budget of messages; each
     /// time, the `handled` count is settled and, when there is no work to take, the schedule is
     /// given up (or kept, see [`Take`]) in that same lock. A bounded
     /// mailbox is taken from one message at a time: its capacity counts every message not yet
     /// being handled. Called only by the thread running the actor.
-    pub fn next(
-        &self,
-        handled: &mut u64,
-        take: Take,
-        taken: &mut Taken<Envelope<M>>,
-        look: bool,
-    ) -> Next<'_, M> {
+    pub fn next(&self, handled: &mut u64, take: Take, look: bool) -> Next<'_, M> {
+        // SAFETY: called only by the runner, which holds the schedule; the borrow ends within
+        // this call, before the lock (and with it, maybe, the schedule) is given up.
+        #[allow(unsafe_code)]
+        let batch = unsafe { self.batch.get() };
+        // The system messages of the last batch come before anything else.
+        if let Some(sys) = batch.sys.pop_front() {
+            return Next::Sys(sys);
+        }
+        let taken = &mut batch.msgs;
         if take == Take::Any {
             if look {
                 // A handed-over message can only be there at the start of a run (it comes with
@@ -339,12 +415,9 @@ impl<M> Mailbox<M> {
         }
         let mut queues = self.lock();
         queues.handled += std::mem::take(handled);
-        if let Some(sys) = queues.sys.pop_front() {
-            if queues.sys.is_empty() && queues.sys.capacity() > SYS_KEPT {
-                // A burst of signals (a parent told of ten thousand children's ends) would
-                // otherwise keep its buffer for the actor's whole life.
-                queues.sys = VecDeque::new();
-            }
+        if !queues.sys.is_empty()
+            && let Some(sys) = take_sys(&mut queues, &mut batch.sys)
+        {
             return Next::Sys(sys);
         }
         match take {
@@ -362,11 +435,17 @@ impl<M> Mailbox<M> {
                     Some(env) => Next::Msg(env),
                     None => {
                         // Idle: a burst's spare chunks are not kept for the actor's whole life,
-                        // `taken`'s included (once the schedule is given up below, another
-                        // runner may use `taken` at once).
+                        // the batch's included (once the schedule is given up below, another
+                        // runner may use it at once).
                         // Freed under the lock, and before the schedule is given up: after
                         // that this runner touches nothing it shares with the next one.
-                        drop((queues.main.trim(), taken.trim()));
+                        if queues.main.has_surplus()
+                            || taken.has_surplus()
+                            || queues.sys.has_surplus()
+                            || batch.sys.has_surplus()
+                        {
+                            trim(&mut queues, batch);
+                        }
                         queues.scheduled = false;
                         Next::Idle(Unlock(queues))
                     }
@@ -383,12 +462,6 @@ impl<M> Mailbox<M> {
         let mut queues = self.lock();
         queues.handled += handled;
         queues.release()
-    }
-
-    /// Drops the system messages of a gone actor (signals that raced its end).
-    pub fn clear_sys(&self) {
-        let sys = std::mem::take(&mut self.lock().sys);
-        drop(sys);
     }
 
     /// Scheduled, or holding work.
@@ -411,50 +484,111 @@ impl<M> Mailbox<M> {
         self.lock().dead_letters += 1;
     }
 
-    /// Counts the runner's last `handled` messages, refuses every later send, then hands each
-    /// message still accepted (the handed-over one and the runner's `taken` ones first) to
-    /// `dead`. Accepting and enqueueing happen under one lock, so nothing is on its way in:
-    /// what is queued now is all there is. `dead` runs outside the lock (it may send, even to
-    /// this actor). Called only by the thread running the actor.
-    pub fn close_and_drain(
+    /// Counts the runner's last `handled` messages, refuses every later send, gives the life
+    /// record to `close` (in the same lock: a watch sees the actor running or ended, and an
+    /// ended one's reason), then hands each message still accepted (the handed-over one and
+    /// the runner's `batch` first) to `dead`. Accepting and enqueueing happen under one
+    /// lock, so nothing is on its way in: what is queued now is all there is. `dead` runs
+    /// outside the lock (it may send, even to this actor). Called only by the thread running
+    /// the actor.
+    pub fn close_and_drain<R>(
         &self,
         handled: u64,
-        taken: &mut Taken<Envelope<M>>,
+        close: impl FnOnce(&mut Life) -> R,
         mut dead: impl FnMut(Envelope<M>),
-    ) {
+    ) -> R {
         // SAFETY: called only by the runner, which holds the schedule.
         #[allow(unsafe_code)]
         let handoff = unsafe { self.handoff.get() }.take();
+        // SAFETY: as above; the borrow ends within this call.
+        #[allow(unsafe_code)]
+        let batch = unsafe { self.batch.get() };
         // The queues are moved out under the lock, and emptied (their chunks freed: a gone
         // actor keeps no queue memory) after it: senders never wait for a long queue's drain.
-        let (mut queued, sys) = {
+        let (mut queued, mut sys, closed) = {
             let mut queues = self.lock();
             queues.handled += handled;
             queues.closed = true;
+            let closed = close(&mut queues.life);
+            // The usual end (an actor that handled all it got): nothing accepted is left and
+            // no queue holds memory, so there is nothing to count, move out or free.
+            if handoff.is_none()
+                && batch.msgs.is_bare()
+                && batch.sys.is_bare()
+                && queues.main.is_bare()
+                && queues.sys.is_bare()
+            {
+                return closed;
+            }
             let queued = std::mem::replace(&mut queues.main, Queue::new());
-            let sys = std::mem::take(&mut queues.sys);
-            let ledgered = sys
+            let sys = std::mem::replace(&mut queues.sys, Queue::new());
+            let ledgered = batch
+                .sys
                 .iter()
+                .chain(sys.iter())
                 .filter(|sys| matches!(sys, SysMsg::Deliver(_) | SysMsg::Outcome(_)))
                 .count();
-            let main = usize::from(handoff.is_some()) + taken.len() + queued.len();
+            let main = usize::from(handoff.is_some()) + batch.msgs.len() + queued.len();
             queues.dead_letters += (main + ledgered) as u64;
-            (queued, sys)
+            (queued, sys, closed)
         };
         handoff
             .into_iter()
-            .chain(taken.drain())
+            .chain(batch.msgs.drain())
             .chain(queued.drain())
             .for_each(&mut dead);
-        for sys in sys {
+        // The runner's batch first: it was queued before what is still in the mailbox.
+        for msg in batch.sys.drain().chain(sys.drain()) {
             // An outcome's message was never made: counted, nothing to keep.
-            if let SysMsg::Deliver(env) = sys {
+            if let SysMsg::Deliver(env) = msg {
                 dead(env);
             }
         }
+        closed
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn timer(n: u64) -> Envelope<u64> {
+        Envelope {
+            msg: n,
+            request: None,
+        }
     }
 
-    pub fn ledger(&self) -> Ledger {
-        self.lock().ledger()
+    #[test]
+    fn system_messages_taken_in_a_batch_come_first_in_order_and_are_dead_at_a_stop() {
+        let me = ActorId::new(1);
+        let mailbox = Mailbox::<u64>::new(me, None, None);
+        // Scheduled from birth: this test is the runner.
+        mailbox.push(me, timer(100)).ok().unwrap();
+        for n in 0..5 {
+            assert_eq!(mailbox.push_forced(me, timer(n)).ok(), Some(false));
+        }
+        let mut handled = 0;
+        let mut next = || match mailbox.next(&mut handled, Take::Any, true) {
+            Next::Sys(SysMsg::Deliver(env)) => Some(env.msg),
+            Next::Msg(env) => Some(env.msg),
+            _ => None,
+        };
+        // The first takes the whole system queue; the rest come from the batch, before the
+        // message queued earlier than all of them.
+        assert_eq!((next(), next()), (Some(0), Some(1)));
+        assert_eq!(mailbox.push_forced(me, timer(5)).ok(), Some(false));
+        let mut dead = Vec::new();
+        mailbox.close_and_drain(2, |_| (), |env| dead.push(env.msg));
+        assert_eq!(
+            dead,
+            [100, 2, 3, 4, 5],
+            "the queued message, then the system ones"
+        );
+        let ledger = mailbox.life_and_ledger(|_, ledger, _| ledger);
+        assert_eq!(
+            (ledger.accepted, ledger.handled, ledger.dead_letters),
+            (7, 2, 5)
+        );
     }
 }

@@ -43,12 +43,17 @@ thread_local! {
     /// The actor this pool worker runs next: the last one woken by a handler on this thread.
     /// Held by id (the registry outlives every job), so a hand-off costs no reference count.
     static NEXT: Cell<Option<ActorId>> = const { Cell::new(None) };
+
+    /// The system whose pool this thread works for, as its number plus one (0: none). Set
+    /// when the worker starts: asking rayon (`current_thread_index`) cost a fifth of a
+    /// hand-off, paid by every send that wakes an actor.
+    static WORKER_OF: Cell<u64> = const { Cell::new(0) };
 }
 
 /// Arranges for a scheduled pool actor to run: in this worker's next slot if this thread is one
 /// of the system's pool workers, otherwise as a rayon job.
 pub(crate) fn run_soon(shared: &Arc<Shared>, actor: ActorId) {
-    if shared.pool.current_thread_index().is_some() {
+    if WORKER_OF.get() == shared.system + 1 {
         if let Some(earlier) = NEXT.replace(Some(actor)) {
             spawn_job(shared, earlier);
         }
@@ -160,7 +165,10 @@ pub(crate) fn build(
             if let Some(name) = thread.name() {
                 builder = builder.name(name.to_string());
             }
-            let handle = builder.spawn(|| thread.run())?;
+            let handle = builder.spawn(move || {
+                WORKER_OF.set(system + 1);
+                thread.run();
+            })?;
             lock(&handles).push(handle);
             Ok(())
         })

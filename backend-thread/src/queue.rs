@@ -63,6 +63,14 @@ impl<T> Queue<T> {
         self.len == 0
     }
 
+    /// Empty and holding no memory: a drain would find nothing and free nothing.
+    pub fn is_bare(&self) -> bool {
+        self.len == 0
+            && self.full.capacity() == 0
+            && self.last.capacity() == 0
+            && self.spare.capacity() == 0
+    }
+
     #[inline]
     pub fn push(&mut self, value: T) {
         if self.len == 0 {
@@ -91,6 +99,16 @@ impl<T> Queue<T> {
             self.len -= 1;
             return Some(value);
         }
+        if self.len == 0 {
+            return None;
+        }
+        self.pop_front_from_chunks()
+    }
+
+    /// [`Queue::pop_front`] past `alone`: out of line, so that the usual pop (a queue of one
+    /// message, or none) is a few instructions where it is called.
+    #[inline(never)]
+    fn pop_front_from_chunks(&mut self) -> Option<T> {
         let value = match self.full.front_mut() {
             // At most `CHUNK` messages move: bounded mailboxes only.
             Some(chunk) => {
@@ -131,6 +149,14 @@ impl<T> Queue<T> {
         self.len = 0;
     }
 
+    /// Every message, oldest first, in place.
+    pub fn iter(&self) -> impl Iterator<Item = &T> {
+        self.alone
+            .iter()
+            .chain(self.full.iter().flatten())
+            .chain(self.last.iter())
+    }
+
     /// Every message, oldest first; frees the chunks.
     pub fn drain(&mut self) -> impl Iterator<Item = T> {
         let alone = self.alone.take();
@@ -143,8 +169,13 @@ impl<T> Queue<T> {
             .chain(last)
     }
 
-    /// Takes out the spare chunks beyond what an idle actor keeps, for the caller to free
-    /// (outside the mailbox lock).
+    /// Holds more spare chunks than an idle actor keeps.
+    #[inline]
+    pub fn has_surplus(&self) -> bool {
+        self.spare.len() > SPARE_IDLE
+    }
+
+    /// Takes out the spare chunks beyond what an idle actor keeps, for the caller to free.
     pub fn trim(&mut self) -> Vec<Vec<T>> {
         if self.spare.len() > SPARE_IDLE {
             self.spare.split_off(SPARE_IDLE)
@@ -179,6 +210,11 @@ impl<T> Taken<T> {
         self.current.is_empty() && self.rest.is_empty()
     }
 
+    /// Empty and holding no memory: a drain would find nothing and free nothing.
+    pub fn is_bare(&self) -> bool {
+        self.current.capacity() == 0 && self.rest.capacity() == 0 && self.emptied.capacity() == 0
+    }
+
     pub fn len(&self) -> usize {
         self.current.len() + self.rest.iter().map(Vec::len).sum::<usize>()
     }
@@ -208,6 +244,12 @@ impl<T> Taken<T> {
         }
     }
 
+    /// Holds more emptied chunks than an idle actor keeps.
+    #[inline]
+    pub fn has_surplus(&self) -> bool {
+        self.emptied.len() > SPARE_IDLE
+    }
+
     /// Takes out the emptied chunks beyond what an idle actor keeps, for the caller to free.
     pub fn trim(&mut self) -> Vec<Vec<T>> {
         if self.emptied.len() > SPARE_IDLE {
@@ -215,6 +257,11 @@ impl<T> Taken<T> {
         } else {
             Vec::new()
         }
+    }
+
+    /// Every message, oldest first, in place.
+    pub fn iter(&self) -> impl Iterator<Item = &T> {
+        self.current.iter().rev().chain(self.rest.iter().flatten())
     }
 
     /// Every message, oldest first; frees the chunks.

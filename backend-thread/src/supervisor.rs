@@ -3,13 +3,13 @@
 //! schedule held (see `runner_only.rs`).
 
 use std::sync::Arc;
-use std::sync::atomic::Ordering::SeqCst;
+use std::sync::atomic::Ordering::{Relaxed, Release, SeqCst};
 
 use actor_core::{
     Actor, AskError, DeadLetterReason, ExitReason, Failure, FailureRecord, Phase, Signal,
 };
 
-use crate::cell::{ActorCell, Instance, Status, caught, lock};
+use crate::cell::{ActorCell, Instance, Status, caught};
 use crate::context::ThreadContext;
 use crate::system::Shared;
 
@@ -54,7 +54,7 @@ pub(crate) fn fail<A: Actor>(
         cell.restarts.fetch_add(1, SeqCst);
         instance.current = instance.initial.clone();
         instance.status = Status::Starting;
-        cell.stop_requested.store(false, SeqCst);
+        cell.stop_requested.store(false, Relaxed);
         return;
     }
     terminate(
@@ -111,19 +111,20 @@ pub(crate) fn terminate<A: Actor>(
     instance.status = Status::Gone;
     // What it handled is counted before it is reported gone (a shutdown reads the report then).
     let handled = std::mem::take(&mut instance.unsettled);
-    cell.mailbox
-        .close_and_drain(handled, &mut instance.taken, |env| {
+    // Closed and ended in one lock: a watch from now on is answered with `reason`.
+    let (first, more) = cell.mailbox.close_and_drain(
+        handled,
+        |life| life.end(reason.clone()),
+        |env| {
             if let Some(request) = env.request {
                 shared.complete_ask(request, Err(AskError::ReceiverStopped));
             }
             shared.dead_letter(cell.id(), dead_letter_reason, Some(Box::new(env.msg)));
-        });
-    let (first, more) = {
-        let mut life = lock(&cell.life);
-        life.exit = Some(reason.clone());
-        (life.first.take(), std::mem::take(&mut life.more))
-    };
-    cell.gone.store(true, SeqCst);
+        },
+    );
+    // Release: whoever sees the actor counted gone (`actor_gone` below, a `SeqCst` count that
+    // shutdown reads) sees this too.
+    cell.gone.store(true, Release);
     for watcher in first.into_iter().chain(more) {
         if let Some(entry) = shared.entry(watcher) {
             entry.signal(

@@ -3,7 +3,6 @@
 //! [`ActorCell::run`] (in `cell.rs`) is where the handler is called.
 
 use std::any::Any;
-use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering::SeqCst};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -13,26 +12,16 @@ use actor_core::{
     ExitReason, FailureRecord, Message, ReplyTo, SendError, SendFailure, ShutdownMode,
     ShutdownReport, Signal, SpawnError, SpawnOptions,
 };
-use crossbeam_channel::{RecvTimeoutError, Sender, bounded};
+use crossbeam_channel::{RecvTimeoutError, bounded};
+use crossbeam_utils::CachePadded;
 
+use crate::ask::{Asks, PendingAsk};
 use crate::cell::{ActorCell, is_dedicated, lock};
 use crate::config::ThreadConfig;
 use crate::mailbox::{Envelope, Late, Mailbox};
 use crate::pool::{self, Threads};
 use crate::registry::{Entry, Registry, Watched};
 use crate::timer::Timers;
-
-/// An `ask`'s outcome: the reply (type-erased until the asker downcasts it), or why there is
-/// none.
-pub(crate) type Outcome = Result<Box<dyn Any + Send>, AskError>;
-
-/// Turns an actor's `ask` outcome into a message for it.
-pub(crate) type Completion = Box<dyn FnOnce(&Arc<Shared>, Outcome) + Send>;
-
-enum PendingAsk {
-    External(Sender<Outcome>),
-    Actor(Completion),
-}
 
 #[derive(Default)]
 struct Records {
@@ -53,17 +42,19 @@ pub(crate) struct Shared {
     pub ready: pool::ReadyQueue,
     /// Every thread started for this system: pool workers and dedicated actors.
     pub threads: Threads,
-    timers: Timers,
-    asks: Mutex<HashMap<u64, PendingAsk>>,
-    next_request: AtomicU64,
+    pub timers: Timers,
+    pub asks: Asks,
     records: Mutex<Records>,
-    late_replies: AtomicU64,
     /// Set when shutdown begins: sends from outside and spawns are refused.
     closed: AtomicBool,
     /// Set when actors are to stop (after the drain, in drain mode): no actor starts another
     /// message.
     stopping: AtomicBool,
-    live: AtomicUsize,
+    /// Actors spawned, and actors gone (their difference: those alive). Two counters on lines
+    /// of their own, not one: a spawner and the runners of ending actors, on other cores,
+    /// would otherwise take the line from each other at every spawn and every end.
+    spawned: CachePadded<AtomicUsize>,
+    ended: CachePadded<AtomicUsize>,
     started_at: Instant,
     dead_letters_kept: usize,
 }
@@ -80,7 +71,7 @@ impl Shared {
     }
 
     /// The typed mailbox of `to`, or why there is none.
-    fn mailbox<M: Message>(
+    pub fn mailbox<M: Message>(
         &self,
         to: ActorId,
     ) -> Result<(&Arc<dyn Entry>, &Mailbox<M>), SendFailure> {
@@ -166,36 +157,6 @@ impl Shared {
         }
     }
 
-    /// Delivers an ask's outcome to the asking actor; dropped and counted as late if the asker
-    /// is gone.
-    pub fn deliver_reply<M: Message>(
-        self: &Arc<Self>,
-        asker: ActorId,
-        make: Box<dyn FnOnce() -> M + Send>,
-        was_reply: bool,
-    ) {
-        match self.mailbox::<M>(asker) {
-            Ok((entry, mailbox)) if mailbox.is_open_to(asker) => {
-                match mailbox.push_outcome(asker, make) {
-                    Ok(true) => entry.dispatch(self),
-                    Ok(false) => {}
-                    Err(Late::Counted(())) => {
-                        self.dead_letter(asker, DeadLetterReason::ReceiverGone, None);
-                    }
-                    // The asker is gone and its cell serves another: as if found gone above.
-                    Err(Late::Stale(())) if was_reply => {
-                        self.late_replies.fetch_add(1, SeqCst);
-                    }
-                    Err(Late::Stale(())) => {}
-                }
-            }
-            _ if was_reply => {
-                self.late_replies.fetch_add(1, SeqCst);
-            }
-            _ => {}
-        }
-    }
-
     pub fn spawn<A: Actor>(
         self: &Arc<Self>,
         actor: A,
@@ -219,8 +180,9 @@ impl Shared {
             Some(_) => (initial, actor),
             None => match self.registry.reuse(initial, actor, &options, parent) {
                 Ok((id, cell)) => {
-                    self.live.fetch_add(1, SeqCst);
-                    cell.schedule(self);
+                    self.spawned.fetch_add(1, SeqCst);
+                    // Scheduled by `renew`: the first run starts it.
+                    cell.dispatch(self);
                     return Ok(Addr::from_id(id));
                 }
                 Err(back) => back,
@@ -234,7 +196,7 @@ impl Shared {
                 "the registry did not take the actor".into(),
             ));
         };
-        self.live.fetch_add(1, SeqCst);
+        self.spawned.fetch_add(1, SeqCst);
         if let Some(woken) = woken
             && let Err(err) = pool::spawn_dedicated(self, Arc::clone(&cell), woken)
         {
@@ -242,7 +204,8 @@ impl Shared {
             cell.abandon(self, why.clone());
             return Err(SpawnError::Backend(why));
         }
-        cell.schedule(self);
+        // Scheduled from birth (`Mailbox::new`): the first run starts it.
+        cell.dispatch(self);
         Ok(Addr::from_id(cell.id()))
     }
 
@@ -268,44 +231,6 @@ impl Shared {
                     reason: gone,
                 },
             );
-        }
-    }
-
-    /// Registers an actor's ask, with a timer for its timeout; returns its request number.
-    pub fn open_ask(self: &Arc<Self>, complete: Completion) -> u64 {
-        let request = self.next_request.fetch_add(1, SeqCst);
-        lock(&self.asks).insert(request, PendingAsk::Actor(complete));
-        request
-    }
-
-    /// Starts the timeout of an actor's ask.
-    pub fn time_out_ask(self: &Arc<Self>, request: u64, timeout: Duration) {
-        let shared = Arc::clone(self);
-        self.timers.add(
-            timeout,
-            Box::new(move |fire| {
-                if fire {
-                    shared.complete_ask(request, Err(AskError::Timeout(timeout)));
-                }
-            }),
-        );
-    }
-
-    pub fn cancel_ask(&self, request: u64) {
-        lock(&self.asks).remove(&request);
-    }
-
-    /// Ends an ask with its reply or the reason there is none. A second outcome for the same
-    /// ask is a late reply (counted) or a second failure notice (ignored).
-    pub fn complete_ask(self: &Arc<Self>, request: u64, outcome: Outcome) {
-        let pending = lock(&self.asks).remove(&request);
-        match pending {
-            Some(PendingAsk::External(reply)) => drop(reply.send(outcome)),
-            Some(PendingAsk::Actor(complete)) => complete(self, outcome),
-            None if outcome.is_ok() => {
-                self.late_replies.fetch_add(1, SeqCst);
-            }
-            None => {}
         }
     }
 
@@ -339,24 +264,30 @@ impl Shared {
     }
 
     pub fn actor_gone(&self) {
-        self.live.fetch_sub(1, SeqCst);
+        self.ended.fetch_add(1, SeqCst);
+    }
+
+    /// Actors spawned and not yet gone.
+    fn live(&self) -> usize {
+        // Ended first: every end counted comes after its spawn's count, so the difference read
+        // this way is never negative.
+        let ended = self.ended.load(SeqCst);
+        self.spawned.load(SeqCst).saturating_sub(ended)
     }
 
     /// Total messages accepted and settled (handled or dead) over all actors, and whether every
     /// actor is idle.
     fn activity(&self) -> (u64, u64, bool) {
-        let retired = self.registry.retired_activity();
-        let (mut accepted, mut settled) = retired;
+        let (mut accepted, mut settled) = (0, 0);
         let mut idle = true;
         for entry in self.registry.cells() {
-            let ledger = entry.report().ledger;
-            accepted += ledger.accepted;
-            settled += ledger.handled + ledger.dead_letters;
+            // A cell's account covers the actors it served before too: an actor retired
+            // during the scan moves its ledger within its cell, changing no sum.
+            let (cell_accepted, cell_settled) = entry.activity();
+            accepted += cell_accepted;
+            settled += cell_settled;
             idle &= entry.is_idle();
         }
-        // An actor retired during the scan may be counted twice or not at all: not a stable
-        // sample.
-        idle &= self.registry.retired_activity() == retired;
         (accepted, settled, idle)
     }
 }
@@ -417,13 +348,12 @@ impl ThreadSystem {
             ready: pool::ReadyQueue::new(config.threads.max(1)),
             threads: Arc::clone(&threads),
             timers,
-            asks: Mutex::default(),
-            next_request: AtomicU64::new(0),
+            asks: Asks::default(),
             records: Mutex::default(),
-            late_replies: AtomicU64::new(0),
             closed: AtomicBool::new(false),
             stopping: AtomicBool::new(false),
-            live: AtomicUsize::new(0),
+            spawned: CachePadded::default(),
+            ended: CachePadded::default(),
             started_at: Instant::now(),
             dead_letters_kept: config.dead_letters_kept,
         };
@@ -466,7 +396,7 @@ impl ThreadSystem {
         }
         // Every actor gone, then every runner done: a gone pool actor is retired (its state
         // dropped, its report filed) by its runner after it is counted gone.
-        while (shared.live.load(SeqCst) > 0 || !shared.registry.cells().all(|e| e.is_idle()))
+        while (shared.live() > 0 || !shared.registry.cells().all(|e| e.is_idle()))
             && Instant::now() < deadline
         {
             std::thread::sleep(Duration::from_micros(200));
@@ -480,8 +410,8 @@ impl ThreadSystem {
             .collect();
         let actors = shared.registry.reports();
         let records = std::mem::take(&mut *lock(&shared.records));
-        let late_replies = shared.late_replies.load(SeqCst);
-        lock(&shared.asks).clear();
+        let late_replies = shared.asks.late_replies();
+        shared.asks.clear();
         if unresponsive.is_empty() {
             release(shared, &self.threads, deadline);
         }
@@ -557,8 +487,7 @@ impl Backend for ThreadSystem {
     ) -> Result<R, AskError> {
         let shared = self.shared().map_err(AskError::Rejected)?;
         let (reply, replies) = bounded(1);
-        let request = shared.next_request.fetch_add(1, SeqCst);
-        lock(&shared.asks).insert(request, PendingAsk::External(reply));
+        let request = shared.asks.open(PendingAsk::External(reply));
         let msg = make(ReplyTo::new(Asker::External, request));
         if let Err(err) = shared.send(to.id(), msg, Some(request)) {
             shared.cancel_ask(request);
@@ -566,7 +495,7 @@ impl Backend for ThreadSystem {
         }
         let outcome = match replies.recv_timeout(timeout) {
             Ok(outcome) => outcome,
-            Err(RecvTimeoutError::Timeout) if lock(&shared.asks).remove(&request).is_some() => {
+            Err(RecvTimeoutError::Timeout) if shared.asks.take(request).is_some() => {
                 return Err(AskError::Timeout(timeout));
             }
             // The outcome is being delivered right now.
