@@ -3,9 +3,7 @@
 
 use std::any::Any;
 use std::panic::{AssertUnwindSafe, catch_unwind};
-use std::sync::atomic::{
-    AtomicBool, AtomicU32, AtomicU64, Ordering::Relaxed, Ordering::Release, Ordering::SeqCst,
-};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering::Relaxed, Ordering::SeqCst};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use actor_core::{
@@ -190,8 +188,13 @@ impl<A: Actor> ActorCell<A> {
         // Published to the first runner and to readers of the mailbox by the lock `reopen`
         // takes below.
         self.stop_requested.store(false, Relaxed);
-        self.gone.store(false, Release);
         self.id.store(id.get(), Relaxed);
+        // SeqCst, not Release: shutdown stores its `stopping` flag, then reads `gone` with no
+        // lock (`is_gone`), while this thread's runner stores `gone`, then reads `stopping`.
+        // Only a total order over the two stores rules out both reading the old value (the
+        // actor would then miss the shutdown order). The new id is stored first, so a reader
+        // that sees the actor not gone sees its id.
+        self.gone.store(false, SeqCst);
         let owner = self.mailbox.reopen(options.capacity, options.name.clone());
         debug_assert_eq!(
             owner, id,

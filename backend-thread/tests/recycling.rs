@@ -151,4 +151,11 @@ fn sends_and_watches_racing_a_cells_renewal_reach_only_the_actor_they_name() {
     let report = system.shutdown(ShutdownMode::Drain, WAIT);
     assert!(report.is_balanced(), "the ledger does not balance");
     assert_eq!(MISDELIVERED.load(SeqCst), 0);
+    // Every actor once (the watcher and the 20,000), in id order: recycled cells' reports are
+    // sorted from their cells' use numbers.
+    assert_eq!(report.actors.len(), 20_001);
+    assert!(
+        report.actors.windows(2).all(|w| w[0].id < w[1].id),
+        "reports out of id order, or one twice"
+    );
 }
