@@ -177,11 +177,7 @@ impl<T> Queue<T> {
 
     /// Takes out the spare chunks beyond what an idle actor keeps, for the caller to free.
     pub fn trim(&mut self) -> Vec<Vec<T>> {
-        if self.spare.len() > SPARE_IDLE {
-            self.spare.split_off(SPARE_IDLE)
-        } else {
-            Vec::new()
-        }
+        beyond_idle(&mut self.spare)
     }
 
     #[cfg(test)]
@@ -252,11 +248,7 @@ impl<T> Taken<T> {
 
     /// Takes out the emptied chunks beyond what an idle actor keeps, for the caller to free.
     pub fn trim(&mut self) -> Vec<Vec<T>> {
-        if self.emptied.len() > SPARE_IDLE {
-            self.emptied.split_off(SPARE_IDLE)
-        } else {
-            Vec::new()
-        }
+        beyond_idle(&mut self.emptied)
     }
 
     /// Every message, oldest first, in place.
@@ -269,6 +261,15 @@ impl<T> Taken<T> {
         let taken = std::mem::replace(self, Self::new());
         let Self { current, rest, .. } = taken;
         current.into_iter().rev().chain(rest.into_iter().flatten())
+    }
+}
+
+/// Takes out the chunks of `kept` beyond what an idle actor keeps ([`SPARE_IDLE`]).
+fn beyond_idle<T>(kept: &mut Vec<Vec<T>>) -> Vec<Vec<T>> {
+    if kept.len() > SPARE_IDLE {
+        kept.split_off(SPARE_IDLE)
+    } else {
+        Vec::new()
     }
 }
 
