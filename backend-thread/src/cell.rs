@@ -13,6 +13,7 @@ use actor_core::{
 
 use crate::context::ThreadContext;
 use crate::mailbox::{Envelope, Mailbox, Next, SysMsg, Take};
+use crate::outbox::Outbox;
 use crate::pool;
 use crate::registry::{Entry, Watched};
 use crate::runner_only::RunnerOnly;
@@ -42,6 +43,8 @@ pub(crate) struct Instance<A: Actor> {
     /// mailbox lock (so a message costs no lock of its own to count), and at the latest when
     /// the actor ends, before it is reported gone.
     pub unsettled: u64,
+    /// Sends held while a pool handler runs (`outbox.rs`); empty between handlers.
+    pub outbox: Outbox,
 }
 
 impl<A: Actor> Instance<A> {
@@ -54,6 +57,7 @@ impl<A: Actor> Instance<A> {
             status: Status::Starting,
             budget: RestartBudget::new(options.supervision),
             unsettled: 0,
+            outbox: Outbox::new(),
         }
     }
 }
@@ -228,6 +232,12 @@ impl<A: Actor> ActorCell<A> {
         self.wake.is_some()
     }
 
+    /// The outbox a handler's context holds its sends in: none on a dedicated thread, whose
+    /// handlers may run long (`outbox.rs`).
+    pub fn outbox<'a>(&self, outbox: &'a mut Outbox) -> Option<&'a mut Outbox> {
+        (!self.dedicated()).then_some(outbox)
+    }
+
     /// Handles system messages, then up to a budget of messages (no limit on a dedicated
     /// thread), then gives the thread back, and runs again later if work is left.
     pub fn run(&self, shared: &Arc<Shared>) {
@@ -358,7 +368,7 @@ impl<A: Actor> ActorCell<A> {
     ) -> u64 {
         let Envelope { msg, request } = env;
         let result = {
-            let mut ctx = ThreadContext::new(shared, self);
+            let mut ctx = ThreadContext::new(shared, self, self.outbox(&mut instance.outbox));
             caught(|| instance.current.handle(&mut ctx, msg))
         };
         match result {
@@ -412,7 +422,8 @@ impl<A: Actor> ActorCell<A> {
             },
             SysMsg::Signal(signal) => {
                 let result = {
-                    let mut ctx = ThreadContext::new(shared, self);
+                    let mut ctx =
+                        ThreadContext::new(shared, self, self.outbox(&mut instance.outbox));
                     caught(|| instance.current.signal(&mut ctx, signal))
                 };
                 if let Err(failure) = result {

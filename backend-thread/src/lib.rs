@@ -14,6 +14,14 @@
 //! same lock, makes sure it never runs on two threads at once. `system.rs` and `mailbox.rs` hold
 //! this path, `cell.rs` the run loop.
 //!
+//! A pool handler's sends that follow one another to the same unbounded receiver are held, after
+//! the first, and go in 64 at a time, in one lock (`outbox.rs`): many senders into one actor
+//! then share its lock once per 64 messages, not once per message. What is held goes in before
+//! the handler does anything else through its context, and when it returns or panics, so the
+//! order any other actor observes is the order the handler acted in; only a run's tail can
+//! reach its receiver later than its `send` call, and never later than the handler's end. See
+//! [`ThreadContext`] for the exact rule.
+//!
 //! # Guarantees and limits
 //! * Every rule of the conformance suite holds: per-pair FIFO, no silent loss (a send racing with
 //!   the receiver's stop is either refused or dead-lettered: both take the mailbox lock), at
@@ -37,6 +45,7 @@ mod config;
 mod context;
 mod life;
 mod mailbox;
+mod outbox;
 mod pool;
 mod queue;
 mod registry;

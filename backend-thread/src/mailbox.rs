@@ -175,6 +175,16 @@ pub(crate) struct Unlock<'a, M>(#[allow(dead_code)] MutexGuard<'a, Queues<M>>);
 /// Why a message did not get into the mailbox, with the message.
 pub(crate) struct Refused<M>(pub SendFailure, pub Envelope<M>);
 
+/// A message taken in by [`Mailbox::push`].
+#[derive(Clone, Copy)]
+pub(crate) struct Pushed {
+    /// The actor was idle: the caller must make it run.
+    pub idle: bool,
+    /// The mailbox has no bound: later messages may be gathered and put in together
+    /// ([`Mailbox::push_all`]), since none can be refused for a full mailbox.
+    pub unbounded: bool,
+}
+
 /// What the runner may take next.
 #[derive(Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Take {
@@ -295,8 +305,8 @@ impl<M> Mailbox<M> {
     }
 
     /// Accepts a message for `to` into the queue, or gives it back (`to` stopped, or the
-    /// mailbox is full). `Ok(true)`: the actor was idle and the caller must make it run.
-    pub fn push(&self, to: ActorId, env: Envelope<M>) -> Result<bool, Refused<M>> {
+    /// mailbox is full).
+    pub fn push(&self, to: ActorId, env: Envelope<M>) -> Result<Pushed, Refused<M>> {
         let mut queues = self.lock();
         if let Some(reason) = queues.refusal(to) {
             return Err(Refused(reason, env));
@@ -307,16 +317,47 @@ impl<M> Mailbox<M> {
             return Err(Refused(SendFailure::Full { capacity }, env));
         }
         queues.accepted += 1;
-        if queues.capacity.is_none() && queues.claim() {
+        let unbounded = queues.capacity.is_none();
+        if unbounded && queues.claim() {
             // SAFETY: this sender has just claimed the schedule, so no runner exists until it
             // dispatches one, which then finds the message (the dispatch orders this write
             // before the runner's read).
             #[allow(unsafe_code)]
             let handoff = unsafe { self.handoff.get() };
             *handoff = Some(env);
-            return Ok(true);
+            return Ok(Pushed {
+                idle: true,
+                unbounded,
+            });
         }
         queues.main.push(env);
+        Ok(Pushed {
+            idle: queues.claim(),
+            unbounded,
+        })
+    }
+
+    /// Accepts every message of `held` for `to`, oldest first, in one lock (the sends a pool
+    /// handler gathered for an unbounded mailbox, `outbox.rs`), leaving `held` empty (maybe a
+    /// spare chunk of the queue's): `Ok(true)` if the caller must make the actor run. If `to` has stopped since its send returned `Ok`, they are accepted
+    /// and dead at once, counted where `to`'s account is (here, or its final report if the cell
+    /// serves another actor now), and left in `held` for the dead-letter record.
+    pub fn push_all(&self, to: ActorId, held: &mut Vec<Envelope<M>>) -> Result<bool, Late<()>> {
+        let mut queues = self.lock();
+        let n = held.len() as u64;
+        if queues.owner != to {
+            for _ in 0..n {
+                queues.life.count_late(to);
+            }
+            return Err(Late::Stale(()));
+        }
+        queues.accepted += n;
+        if queues.closed {
+            queues.dead_letters += n;
+            return Err(Late::Counted(()));
+        }
+        // The chunk itself joins the queue: nothing is copied or allocated under the lock.
+        *held = queues.main.append(std::mem::take(held));
         Ok(queues.claim())
     }
 
@@ -549,46 +590,5 @@ impl<M> Mailbox<M> {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn timer(n: u64) -> Envelope<u64> {
-        Envelope {
-            msg: n,
-            request: None,
-        }
-    }
-
-    #[test]
-    fn system_messages_taken_in_a_batch_come_first_in_order_and_are_dead_at_a_stop() {
-        let me = ActorId::new(1);
-        let mailbox = Mailbox::<u64>::new(me, None, None);
-        // Scheduled from birth: this test is the runner.
-        mailbox.push(me, timer(100)).ok().unwrap();
-        for n in 0..5 {
-            assert_eq!(mailbox.push_forced(me, timer(n)).ok(), Some(false));
-        }
-        let mut handled = 0;
-        let mut next = || match mailbox.next(&mut handled, Take::Any, true) {
-            Next::Sys(SysMsg::Deliver(env)) => Some(env.msg),
-            Next::Msg(env) => Some(env.msg),
-            _ => None,
-        };
-        // The first takes the whole system queue; the rest come from the batch, before the
-        // message queued earlier than all of them.
-        assert_eq!((next(), next()), (Some(0), Some(1)));
-        assert_eq!(mailbox.push_forced(me, timer(5)).ok(), Some(false));
-        let mut dead = Vec::new();
-        mailbox.close_and_drain(2, |_| (), |env| dead.push(env.msg));
-        assert_eq!(
-            dead,
-            [100, 2, 3, 4, 5],
-            "the queued message, then the system ones"
-        );
-        let ledger = mailbox.life_and_ledger(|_, ledger, _| ledger);
-        assert_eq!(
-            (ledger.accepted, ledger.handled, ledger.dead_letters),
-            (7, 2, 5)
-        );
-    }
-}
+#[path = "mailbox_tests.rs"]
+mod tests;

@@ -91,6 +91,26 @@ impl<T> Queue<T> {
         self.len += 1;
     }
 
+    /// Appends `chunk`, its oldest message first, behind everything queued, without moving
+    /// its messages (a pool handler's held sends, `outbox.rs`); returns an empty chunk for the
+    /// caller to fill next: a spare one if the queue has one, so that memory goes round between
+    /// the senders and the runner instead of back to the allocator.
+    pub fn append(&mut self, chunk: Vec<T>) -> Vec<T> {
+        if chunk.is_empty() {
+            return chunk;
+        }
+        self.len += chunk.len();
+        let older = std::mem::replace(&mut self.last, chunk);
+        if older.is_empty() {
+            if older.capacity() > 0 {
+                return older;
+            }
+        } else {
+            self.full.push_back(older);
+        }
+        self.spare.pop().unwrap_or_default()
+    }
+
     /// The oldest message alone (for a bounded mailbox, whose capacity counts what is queued,
     /// and for a queue of one message, which is cheaper popped than taken).
     #[inline]
@@ -276,6 +296,34 @@ fn beyond_idle<T>(kept: &mut Vec<Vec<T>>) -> Vec<Vec<T>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn appended_chunks_keep_their_place_among_single_pushes() {
+        let mut queue = Queue::new();
+        let mut taken = Taken::new();
+        let mut out = Vec::new();
+        let mut next = 0..;
+        let mut chunk = Vec::new();
+        for (singles, appended) in [(1, 5), (0, 64), (70, 1), (0, 0), (3, 64), (64, 2)] {
+            for _ in 0..singles {
+                queue.push(next.next().unwrap());
+            }
+            chunk.extend(next.by_ref().take(appended));
+            chunk = queue.append(chunk);
+            assert!(chunk.is_empty(), "the chunk handed back is empty");
+            if singles % 2 == 1 {
+                out.extend(queue.pop_front());
+            }
+            if appended % 2 == 0 {
+                queue.take_all(&mut taken);
+                out.extend(std::iter::from_fn(|| taken.pop_front()));
+            }
+        }
+        queue.take_all(&mut taken);
+        out.extend(std::iter::from_fn(|| taken.pop_front()));
+        assert_eq!(out, (0..next.next().unwrap()).collect::<Vec<_>>());
+        assert!(queue.is_empty() && taken.is_empty());
+    }
 
     #[test]
     fn messages_come_out_in_the_order_they_went_in_across_chunks_and_takes() {

@@ -20,7 +20,7 @@ pub(crate) fn start<A: Actor>(
     shared: &Arc<Shared>,
 ) {
     let result = {
-        let mut ctx = ThreadContext::new(shared, cell);
+        let mut ctx = ThreadContext::new(shared, cell, cell.outbox(&mut instance.outbox));
         caught(|| instance.current.started(&mut ctx))
     };
     match result {

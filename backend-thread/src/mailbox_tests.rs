@@ -1,0 +1,100 @@
+//! Unit tests of `mailbox.rs`.
+
+use super::*;
+
+fn timer(n: u64) -> Envelope<u64> {
+    Envelope {
+        msg: n,
+        request: None,
+    }
+}
+
+#[test]
+fn system_messages_taken_in_a_batch_come_first_in_order_and_are_dead_at_a_stop() {
+    let me = ActorId::new(1);
+    let mailbox = Mailbox::<u64>::new(me, None, None);
+    // Scheduled from birth: this test is the runner.
+    mailbox.push(me, timer(100)).ok().unwrap();
+    for n in 0..5 {
+        assert_eq!(mailbox.push_forced(me, timer(n)).ok(), Some(false));
+    }
+    let mut handled = 0;
+    let mut next = || match mailbox.next(&mut handled, Take::Any, true) {
+        Next::Sys(SysMsg::Deliver(env)) => Some(env.msg),
+        Next::Msg(env) => Some(env.msg),
+        _ => None,
+    };
+    // The first takes the whole system queue; the rest come from the batch, before the
+    // message queued earlier than all of them.
+    assert_eq!((next(), next()), (Some(0), Some(1)));
+    assert_eq!(mailbox.push_forced(me, timer(5)).ok(), Some(false));
+    let mut dead = Vec::new();
+    mailbox.close_and_drain(2, |_| (), |env| dead.push(env.msg));
+    assert_eq!(
+        dead,
+        [100, 2, 3, 4, 5],
+        "the queued message, then the system ones"
+    );
+    let ledger = mailbox.life_and_ledger(|_, ledger, _| ledger);
+    assert_eq!(
+        (ledger.accepted, ledger.handled, ledger.dead_letters),
+        (7, 2, 5)
+    );
+}
+
+#[test]
+fn held_messages_join_the_queue_behind_earlier_ones_or_are_counted_dead() {
+    let me = ActorId::new(1);
+    let mailbox = Mailbox::<u64>::new(me, None, None);
+    // Scheduled from birth: this test is the runner. One message went straight in.
+    mailbox.push(me, timer(0)).ok().unwrap();
+    let mut held: Vec<_> = (1..4).map(timer).collect();
+    assert_eq!(
+        mailbox.push_all(me, &mut held).ok(),
+        Some(false),
+        "still scheduled"
+    );
+    assert!(held.is_empty(), "the chunk joined the queue");
+    let mut handled = 0;
+    let mut taken = Vec::new();
+    while let Next::Msg(env) = mailbox.next(&mut handled, Take::Any, taken.is_empty()) {
+        taken.push(env.msg);
+        handled += 1;
+    }
+    assert_eq!(taken, [0, 1, 2, 3]);
+
+    // Closed since the sends returned `Ok`: accepted and dead at once, given back for the
+    // dead-letter record.
+    mailbox.close_and_drain(0, |_| (), |_| {});
+    let mut held: Vec<_> = (4..6).map(timer).collect();
+    assert!(matches!(
+        mailbox.push_all(me, &mut held),
+        Err(Late::Counted(()))
+    ));
+    assert_eq!(held.len(), 2);
+    let ledger = mailbox.life_and_ledger(|_, ledger, _| ledger);
+    assert_eq!(
+        (ledger.accepted, ledger.handled, ledger.dead_letters),
+        (6, 4, 2)
+    );
+
+    // The cell serves another actor now: counted on the gone actor's final report.
+    let next = crate::registry::next_use(me).unwrap();
+    mailbox.retire(0, next, |ledger, life| life.retire(me, ledger, 0));
+    let mut held: Vec<_> = (6..9).map(timer).collect();
+    assert!(matches!(
+        mailbox.push_all(me, &mut held),
+        Err(Late::Stale(()))
+    ));
+    let mut reports = Vec::new();
+    mailbox.life(|owner, life| life.retired_reports(owner, &mut reports));
+    let gone = reports.iter().find(|r| r.id == me).unwrap();
+    assert_eq!(
+        (
+            gone.ledger.accepted,
+            gone.ledger.handled,
+            gone.ledger.dead_letters
+        ),
+        (9, 4, 5)
+    );
+}
