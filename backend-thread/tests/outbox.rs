@@ -310,3 +310,41 @@ fn a_dedicated_actors_sends_go_in_at_once() {
     assert_eq!(seen, [1, 2]);
     assert!(system.shutdown(ShutdownMode::Drain, WAIT).is_balanced());
 }
+
+/// Sends runs of two message types in turn: `Item`s to a log, numbers to a relay (which
+/// forwards them to a second log), three runs of each.
+#[derive(Clone, Serialize, Deserialize)]
+struct Alternate {
+    log: Addr<LogMsg>,
+    relay: Addr<u64>,
+}
+
+impl Actor for Alternate {
+    type Msg = u64;
+    fn handle<C: Context<Self>>(&mut self, ctx: &mut C, run: u64) -> Result<(), ActorError> {
+        for round in 0..3 {
+            for n in 0..run {
+                send(ctx, &self.log, LogMsg::Item(round * run + n))?;
+            }
+            for n in 0..run {
+                send(ctx, &self.relay, round * run + n)?;
+            }
+        }
+        Ok(())
+    }
+}
+
+#[test]
+fn runs_of_different_message_types_each_arrive_whole_and_in_order() {
+    let system = system();
+    let log = system.spawn(Log::default()).unwrap();
+    let relayed = system.spawn(Log::default()).unwrap();
+    let relay = system.spawn(Relay(relayed)).unwrap();
+    let sender = system.spawn(Alternate { log, relay }).unwrap();
+    // 100: a chunk and a tail held, each run.
+    system.send(&sender, 100).unwrap();
+    let expected: Vec<u64> = (0..300).collect();
+    assert_eq!(seen(&system, &log, 300), expected);
+    assert_eq!(seen(&system, &relayed, 300), expected);
+    assert!(system.shutdown(ShutdownMode::Drain, WAIT).is_balanced());
+}
