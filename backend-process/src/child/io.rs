@@ -1,0 +1,286 @@
+//! [`ChildIo`]: an actor's process's side of its link to the host: its channels, its journal,
+//! what it has read ahead and not handled yet, and its clock. The actor's loop (`child.rs`)
+//! and its context (`context.rs`) reach the host only through it.
+
+use std::collections::VecDeque;
+use std::time::{Duration, Instant};
+
+use actor_core::{ActorId, Signal};
+use ipc_channel::ipc::{IpcReceiver, IpcSender};
+
+use super::ABORT_AFTER_BATCH;
+use crate::journal;
+use crate::packed::Packed;
+use crate::wire::{ToChild, ToHost, Uplink};
+
+/// Messages handled between two looks for more from the host (signals, shutdown), and between
+/// two batches when the handlers have sent something (a reply someone waits for, a message to
+/// a bounded mailbox that a burst would overflow): at most.
+pub(super) const PROGRESS_EVERY: usize = 128;
+
+/// Messages handled between two reports of progress alone (nothing sent) by an actor with an
+/// unbounded mailbox, which no sender waits on for room: a report every 128 messages cost the
+/// router and the child about a fifth of a stream's CPU.
+const UNBOUNDED_PROGRESS_EVERY: usize = 1024;
+
+/// How often an actor with this mailbox capacity reports its progress.
+pub(crate) fn progress_every(capacity: Option<usize>) -> usize {
+    if capacity.is_some() {
+        PROGRESS_EVERY
+    } else {
+        UNBOUNDED_PROGRESS_EVERY
+    }
+}
+
+/// The child's channels, its journal, what it has read ahead, and its clock.
+pub(crate) struct ChildIo {
+    pub id: ActorId,
+    to_host: IpcSender<Uplink>,
+    from_host: IpcReceiver<ToChild>,
+    journal: journal::Writer,
+    /// IPC messages read from the host, `Boot` included (the host writes directly to a child
+    /// that has read nearly all it was sent: see `link.rs`).
+    received: u64,
+    /// The last message finished, and the last one the host has been told of.
+    finished: u64,
+    reported: u64,
+    /// Signals taken by this process, and how many the host has been told of.
+    signals_taken: u64,
+    signals_reported: u64,
+    since_report: usize,
+    /// Deliveries read and not yet handled, in the buffers they came in: the one being read,
+    /// then the others (none empty).
+    pub(super) reading: Packed,
+    deliveries: VecDeque<Packed>,
+    signals: VecDeque<Signal>,
+    /// `Restart`, `Shutdown` and `Spawned` answers, in arrival order.
+    answers: VecDeque<ToChild>,
+    pub(super) shutdown: bool,
+    booted: Instant,
+    clock_offset: Duration,
+    pub next_request: u64,
+    pub next_token: u64,
+    pub stop_requested: bool,
+    /// The host's frame limit.
+    pub max_frame: usize,
+    /// Messages handled between two reports of progress, at most.
+    pub(super) progress_every: usize,
+    /// Where a handler's message is encoded until its frame is in the journal: kept from one
+    /// send to the next, so a send costs no allocation.
+    scratch: Vec<u8>,
+}
+
+impl ChildIo {
+    pub(super) fn new(
+        id: ActorId,
+        to_host: IpcSender<Uplink>,
+        from_host: IpcReceiver<ToChild>,
+        journal: journal::Writer,
+        clock_offset: Duration,
+        request_base: u64,
+    ) -> Self {
+        Self {
+            id,
+            to_host,
+            from_host,
+            journal,
+            received: 1,
+            finished: 0,
+            reported: 0,
+            signals_taken: 0,
+            signals_reported: 0,
+            since_report: 0,
+            reading: Packed::default(),
+            deliveries: VecDeque::new(),
+            signals: VecDeque::new(),
+            answers: VecDeque::new(),
+            shutdown: false,
+            booted: Instant::now(),
+            clock_offset,
+            next_request: request_base,
+            max_frame: usize::MAX,
+            progress_every: PROGRESS_EVERY,
+            next_token: 0,
+            stop_requested: false,
+            scratch: Vec::new(),
+        }
+    }
+
+    /// Runs `f` with the scratch buffer, emptied. A buffer grown past 64 KiB by a big message
+    /// is not kept.
+    pub fn with_scratch<T>(&mut self, f: impl FnOnce(&mut Self, &mut Vec<u8>) -> T) -> T {
+        let mut scratch = std::mem::take(&mut self.scratch);
+        scratch.clear();
+        let result = f(self, &mut scratch);
+        if scratch.capacity() <= 64 * 1024 {
+            self.scratch = scratch;
+        }
+        result
+    }
+
+    /// The host's clock.
+    pub fn now(&self) -> Duration {
+        self.clock_offset + self.booted.elapsed()
+    }
+
+    /// Sends a frame to the host. It goes into the journal, where it survives this process,
+    /// and leaves with the next batch; a frame too big for the journal is sent alone, at once,
+    /// after the batch before it.
+    pub fn send(&mut self, msg: ToHost<'_>) -> Result<(), String> {
+        let append = |journal: &mut journal::Writer| {
+            journal.append(|free| postcard::to_slice(&msg, free).ok().map(|used| used.len()))
+        };
+        if append(&mut self.journal) {
+            return Ok(());
+        }
+        self.flush()?;
+        if append(&mut self.journal) {
+            return Ok(());
+        }
+        self.to_host
+            .send(Uplink::Large(crate::wire::encode(&msg)?))
+            .map_err(|e| format!("the host is gone: {e}"))
+    }
+
+    /// Sends the journal's frames and the progress made since the last batch, if any, in one
+    /// IPC message.
+    pub fn flush(&mut self) -> Result<(), String> {
+        if self.journal.is_empty()
+            && self.finished == self.reported
+            && self.signals_taken == self.signals_reported
+        {
+            return Ok(());
+        }
+        let batch = Uplink::Batch {
+            batch: self.journal.batch(),
+            finished: self.finished,
+            received: self.received,
+            signals: self.signals_taken,
+            frames: self.journal.frames(),
+        };
+        self.to_host
+            .send(batch)
+            .map_err(|e| format!("the host is gone: {e}"))?;
+        if ABORT_AFTER_BATCH.load(std::sync::atomic::Ordering::Relaxed) {
+            std::process::abort();
+        }
+        self.journal.next_batch();
+        self.reported = self.finished;
+        self.signals_reported = self.signals_taken;
+        self.since_report = 0;
+        Ok(())
+    }
+
+    /// The handler of message `seq` begins: if this process dies before [`finish`], the host
+    /// will know that message was in hand.
+    ///
+    /// [`finish`]: Self::finish
+    pub(super) fn begin(&self, seq: u64) {
+        self.journal.begin(seq);
+    }
+
+    /// The handler of message `seq` returned. Reported to the host with the next batch, which
+    /// leaves at once if enough messages have been handled since the last one.
+    pub(super) fn finish(&mut self, seq: u64) -> Result<(), String> {
+        self.journal.finish(seq);
+        self.finished = seq;
+        self.progress()
+    }
+
+    /// The next signal, taken: once the journal says so, the host will not give it to another
+    /// process should this one die (at most once, as for messages).
+    pub(super) fn take_signal(&mut self) -> Option<Signal> {
+        let signal = self.signals.pop_front()?;
+        self.signals_taken += 1;
+        self.journal.took_signals(self.signals_taken);
+        Some(signal)
+    }
+
+    /// One more message or signal done: reported with the next batch, which leaves at once if
+    /// enough have been done since the last one.
+    pub(super) fn progress(&mut self) -> Result<(), String> {
+        self.since_report += 1;
+        // What the handlers sent leaves at the default pace; only a batch that would carry
+        // progress alone waits longer.
+        let due = if self.journal.is_empty() {
+            self.progress_every
+        } else {
+            PROGRESS_EVERY
+        };
+        if self.since_report >= due {
+            self.flush()?;
+        }
+        Ok(())
+    }
+
+    fn sort(&mut self, msg: ToChild) {
+        match msg {
+            ToChild::Deliver(packed) => {
+                let packed = Packed::from_bytes(packed);
+                if !packed.is_empty() {
+                    self.deliveries.push_back(packed);
+                }
+            }
+            ToChild::Signal(signal) => self.signals.push_back(signal),
+            ToChild::Shutdown => {
+                self.shutdown = true;
+                self.answers.push_back(ToChild::Shutdown);
+            }
+            other => self.answers.push_back(other),
+        }
+    }
+
+    pub(super) fn has_deliveries(&self) -> bool {
+        !self.reading.is_empty() || !self.deliveries.is_empty()
+    }
+
+    /// The buffer to read the next delivery from, taken out (empty if there is none).
+    pub(super) fn take_reading(&mut self) -> Packed {
+        if self.reading.is_empty() {
+            self.deliveries.pop_front().unwrap_or_default()
+        } else {
+            std::mem::take(&mut self.reading)
+        }
+    }
+
+    /// Reads whatever has arrived, without waiting. `Err` when the host is gone.
+    pub(super) fn read_ahead(&mut self) -> Result<(), String> {
+        loop {
+            match self.from_host.try_recv() {
+                Ok(msg) => {
+                    self.received += 1;
+                    self.sort(msg);
+                }
+                Err(ipc_channel::TryRecvError::Empty) => return Ok(()),
+                Err(e) => return Err(format!("the host is gone: {e:?}")),
+            }
+        }
+    }
+
+    /// Waits for the next message from the host, after sending what it is owed.
+    pub(super) fn wait(&mut self) -> Result<(), String> {
+        self.flush()?;
+        let msg = self
+            .from_host
+            .recv()
+            .map_err(|e| format!("the host is gone: {e:?}"))?;
+        self.received += 1;
+        self.sort(msg);
+        Ok(())
+    }
+
+    /// Waits for an answer (`Restart`, `Shutdown`, `Spawned`) that `wanted` accepts, keeping
+    /// everything else for later.
+    pub fn wait_answer(&mut self, wanted: impl Fn(&ToChild) -> bool) -> Result<ToChild, String> {
+        self.flush()?;
+        loop {
+            if let Some(at) = self.answers.iter().position(&wanted) {
+                return self
+                    .answers
+                    .remove(at)
+                    .ok_or_else(|| "lost an answer".to_string());
+            }
+            self.wait()?;
+        }
+    }
+}
