@@ -21,11 +21,12 @@ pub trait Context<A: Actor> {
     ///
     /// A send that returns `Ok` is accepted: the message will be handled or counted as a dead
     /// letter, whatever happens to this actor next. When it reaches the receiver is the
-    /// backend's: at once, or, where batching pays, held until the handler returns (the thread
-    /// backend's pool holds a run of sends to one receiver, the process backend a handler's
-    /// sends until the actor runs out of work). So a handler that sends and then runs on for a
-    /// long time, or waits for the receiver by other means, must not count on the message having
-    /// arrived; see each backend's docs.
+    /// backend's: at once, or a little later where batching pays. The thread backend's pool
+    /// holds a run of sends to one unbounded receiver until 64 have gathered or the handler
+    /// does anything else or returns; the process backend holds a handler's sends until the
+    /// actor runs out of work (or 128 messages). So a handler that sends and then runs on for
+    /// a long time, or waits for the receiver by other means, must not count on the message
+    /// having arrived; see each backend's docs.
     ///
     /// # Errors
     /// The receiver has stopped, its bounded mailbox is full, it does not exist or takes another

@@ -14,6 +14,7 @@ use actor_core::{
 
 use crate::ask::Outcome;
 use crate::cell::ActorCell;
+use crate::mailbox::OpenFlag;
 use crate::outbox::Outbox;
 use crate::system::Shared;
 
@@ -26,7 +27,9 @@ use crate::system::Shared;
 /// when the handler returns (or does anything else through this context: an ask, a reply, a
 /// send elsewhere, a spawn, a watch, a timer). So a fan-in of many senders into one actor takes
 /// one lock of its mailbox for 64 messages, not one for each. A dedicated actor's sends go in
-/// at once. Sends from outside any actor ([`Backend::send`](actor_core::Backend::send)) are never held.
+/// at once, and so do sends to a bounded mailbox (which must refuse at once when full) and to
+/// an actor already seen to have stopped (refused at once). Sends from outside any actor
+/// ([`Backend::send`](actor_core::Backend::send)) are never held.
 ///
 /// ```
 /// use actor_core::{Actor, ActorError, ActorRef, Addr, Backend, Context, ShutdownMode};
@@ -68,6 +71,8 @@ pub struct ThreadContext<'a, A: Actor> {
     cell: &'a ActorCell<A>,
     /// `None` on a dedicated thread: every send goes in at once.
     outbox: Option<&'a mut Outbox>,
+    /// The open flag of the receiver of the outbox's run, if one has begun.
+    run_receiver: Option<OpenFlag<'a>>,
 }
 
 impl<'a, A: Actor> ThreadContext<'a, A> {
@@ -80,6 +85,7 @@ impl<'a, A: Actor> ThreadContext<'a, A> {
             shared,
             cell,
             outbox,
+            run_receiver: None,
         }
     }
 
@@ -97,7 +103,9 @@ impl<'a, A: Actor> ThreadContext<'a, A> {
 /// any, is acted on.
 impl<A: Actor> Drop for ThreadContext<'_, A> {
     fn drop(&mut self) {
-        self.flush();
+        if let Some(outbox) = self.outbox.as_deref_mut() {
+            outbox.end(self.shared);
+        }
     }
 }
 
@@ -108,7 +116,7 @@ impl<A: Actor> Context<A> for ThreadContext<'_, A> {
 
     fn send<M: Message>(&mut self, to: &impl ActorRef<M>, msg: M) -> Result<(), SendError<M>> {
         match self.outbox.as_deref_mut() {
-            Some(outbox) => outbox.send(self.shared, to.id(), msg),
+            Some(outbox) => outbox.send(self.shared, &mut self.run_receiver, to.id(), msg),
             None => self.shared.send(to.id(), msg, None),
         }
     }

@@ -15,6 +15,7 @@
 //! work, and gives up the schedule in that same lock when there is none: "idle" and "every
 //! accepted message settled" are seen together, with no window between them.
 
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::{Mutex, MutexGuard, TryLockError};
 
 use actor_core::{ActorId, Ledger, SendFailure, Signal};
@@ -165,7 +166,15 @@ pub(crate) struct Mailbox<M> {
     /// serves every actor of the cell (an actor's end leaves it empty) and costs an actor
     /// nothing to make or drop.
     batch: RunnerOnly<Batch<M>>,
+    /// The actor the mailbox is open to, or [`CLOSED`]: a copy of `owner` and `closed`, written
+    /// under the lock, that a pool handler's held send reads with no lock (`outbox.rs`), so
+    /// that a send to an actor known to have stopped goes in, and is refused, at once.
+    serving: AtomicU64,
 }
+
+/// [`Mailbox::serving`] when the mailbox is closed (no actor id is `u64::MAX`: its cell index
+/// would be the last of 2^32).
+const CLOSED: u64 = u64::MAX;
 
 /// The mailbox lock, held past [`Mailbox::next`]'s return when it gives up the schedule: the
 /// runner's state that `next` borrows (`taken`, `handled`) may pass to the next runner the
@@ -177,12 +186,27 @@ pub(crate) struct Refused<M>(pub SendFailure, pub Envelope<M>);
 
 /// A message taken in by [`Mailbox::push`].
 #[derive(Clone, Copy)]
-pub(crate) struct Pushed {
+pub(crate) struct Pushed<'a> {
     /// The actor was idle: the caller must make it run.
     pub idle: bool,
     /// The mailbox has no bound: later messages may be gathered and put in together
     /// ([`Mailbox::push_all`]), since none can be refused for a full mailbox.
     pub unbounded: bool,
+    /// Where to look, with no lock, whether it is still open.
+    pub flag: OpenFlag<'a>,
+}
+
+/// Whether a mailbox is open, read with no lock ([`Mailbox::serving`]).
+#[derive(Clone, Copy)]
+pub(crate) struct OpenFlag<'a>(&'a AtomicU64);
+
+impl OpenFlag<'_> {
+    /// Open to messages for `to`, as last seen: `false` may come a moment late, never early
+    /// (it is only a hint; the mailbox lock has the last word).
+    #[inline]
+    pub fn is_open_to(self, to: ActorId) -> bool {
+        self.0.load(Relaxed) == to.get()
+    }
 }
 
 /// What the runner may take next.
@@ -252,7 +276,14 @@ impl<M> Mailbox<M> {
             }),
             handoff: RunnerOnly::new(None),
             batch: RunnerOnly::new(Batch::new()),
+            serving: AtomicU64::new(owner.get()),
         }
+    }
+
+    /// The mailbox's open state as it can be read without the lock.
+    #[inline]
+    pub fn open_flag(&self) -> OpenFlag<'_> {
+        OpenFlag(&self.serving)
     }
 
     /// Ends the account of a gone actor for good: settles its last `handled` messages, hands
@@ -285,6 +316,7 @@ impl<M> Mailbox<M> {
         debug_assert!(queues.closed && !queues.scheduled);
         queues.capacity = capacity;
         queues.closed = false;
+        self.serving.store(queues.owner.get(), Relaxed);
         queues.scheduled = true;
         queues.life.name = name;
         queues.life.vacant = false;
@@ -306,7 +338,7 @@ impl<M> Mailbox<M> {
 
     /// Accepts a message for `to` into the queue, or gives it back (`to` stopped, or the
     /// mailbox is full).
-    pub fn push(&self, to: ActorId, env: Envelope<M>) -> Result<Pushed, Refused<M>> {
+    pub fn push(&self, to: ActorId, env: Envelope<M>) -> Result<Pushed<'_>, Refused<M>> {
         let mut queues = self.lock();
         if let Some(reason) = queues.refusal(to) {
             return Err(Refused(reason, env));
@@ -328,26 +360,30 @@ impl<M> Mailbox<M> {
             return Ok(Pushed {
                 idle: true,
                 unbounded,
+                flag: self.open_flag(),
             });
         }
         queues.main.push(env);
         Ok(Pushed {
             idle: queues.claim(),
             unbounded,
+            flag: self.open_flag(),
         })
     }
 
     /// Accepts every message of `held` for `to`, oldest first, in one lock (the sends a pool
-    /// handler gathered for an unbounded mailbox, `outbox.rs`), leaving `held` empty (maybe a
-    /// spare chunk of the queue's): `Ok(true)` if the caller must make the actor run. If `to` has stopped since its send returned `Ok`, they are accepted
-    /// and dead at once, counted where `to`'s account is (here, or its final report if the cell
-    /// serves another actor now), and left in `held` for the dead-letter record.
+    /// handler gathered for an unbounded mailbox, `outbox.rs`), leaving `held` empty (maybe
+    /// a spare chunk of the queue's): `Ok(true)` if the caller must make the actor run. If
+    /// `to` has stopped since its send returned `Ok`, they are accepted and dead at once,
+    /// counted where `to`'s account is (here, or its final report if the cell serves another
+    /// actor now), and left in `held` for the dead-letter record.
     pub fn push_all(&self, to: ActorId, held: &mut Vec<Envelope<M>>) -> Result<bool, Late<()>> {
         let mut queues = self.lock();
         let n = held.len() as u64;
         if queues.owner != to {
             for _ in 0..n {
-                queues.life.count_late(to);
+                let counted = queues.life.count_late(to);
+                debug_assert!(counted, "held messages for {to:?}, which never existed");
             }
             return Err(Late::Stale(()));
         }
@@ -550,6 +586,7 @@ impl<M> Mailbox<M> {
             let mut queues = self.lock();
             queues.handled += handled;
             queues.closed = true;
+            self.serving.store(CLOSED, Relaxed);
             let closed = close(&mut queues.life);
             // The usual end (an actor that handled all it got): nothing accepted is left and
             // no queue holds memory, so there is nothing to count, move out or free.

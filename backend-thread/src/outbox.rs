@@ -17,20 +17,30 @@
 //! the send is made (rule 4), so each of those goes straight in. Only on the pool: a dedicated
 //! actor's handler may run for minutes, and its sends go at once.
 //!
-//! A held message counts as accepted when its send returns `Ok`. If its receiver stops before
-//! the chunk goes in, the chunk is accepted and dead at once, on the receiver's account
-//! (`Mailbox::push_all`): the same as a message that was queued when its receiver stopped.
+//! A held message counts as accepted when its send returns `Ok`. Each held send first reads,
+//! with no lock, whether the receiver's mailbox is still open (`mailbox::OpenFlag`): one
+//! seen closed is sent to straight, and refuses with `Stopped` (rule 4), so a run never hides
+//! a stop that has happened. If the receiver stops after that look and before the chunk goes
+//! in (a send racing the stop), the chunk is accepted and dead at once, on the receiver's
+//! account (`Mailbox::push_all`): the same as a message queued when its receiver stopped.
+//!
+//! What is held lives in the sending actor's state; a buffer bigger than a few messages (a
+//! long run's) is freed when the handler ends, so an actor that once sent a burst does not
+//! keep a chunk for life.
 
 use std::any::{Any, TypeId};
 use std::sync::Arc;
 
 use actor_core::{ActorId, DeadLetterReason, Message, SendError};
 
-use crate::mailbox::{Envelope, Late};
+use crate::mailbox::{Envelope, Late, OpenFlag};
+use crate::queue::CHUNK;
 use crate::system::Shared;
 
-/// Messages held for one receiver at most before they are put in.
-pub(crate) const CHUNK: usize = 64;
+/// A held buffer of up to this many messages is kept between handlers; a bigger one (a long
+/// run's) is freed when the handler ends, so an actor that once sent a burst does not keep a
+/// chunk for life.
+const KEPT: usize = 8;
 
 /// A pool actor's held sends (runner-only state, with the actor's).
 pub(crate) struct Outbox {
@@ -45,8 +55,12 @@ pub(crate) struct Outbox {
     held_type: Option<TypeId>,
     /// [`put_in`] for the type in `held`.
     put_in_held: fn(&mut (dyn Any + Send), &Arc<Shared>) -> bool,
+    /// Frees `held`'s buffer if it is bigger than [`KEPT`], for the type in `held`.
+    trim_held: fn(&mut Self),
     /// `held` has messages.
     holding: bool,
+    /// `held` may have room for more than [`KEPT`] messages: trimmed when the handler ends.
+    grown: bool,
 }
 
 /// The held messages for one receiver, typed.
@@ -62,20 +76,28 @@ impl Outbox {
             held: None,
             held_type: None,
             put_in_held: |_, _| true,
+            trim_held: |_| {},
             holding: false,
+            grown: false,
         }
     }
 
     /// Sends `msg` to `to`: held if it follows a send that went straight in to `to`,
     /// otherwise (after putting in what is held) straight in.
+    /// `flag` is where the run's receiver says whether it is open: set by the run's first send,
+    /// kept by the handler's context (a run ends with its handler).
     #[inline]
-    pub fn send<M: Message>(
+    pub fn send<'a, M: Message>(
         &mut self,
-        shared: &Arc<Shared>,
+        shared: &'a Arc<Shared>,
+        flag: &mut Option<OpenFlag<'a>>,
         to: ActorId,
         msg: M,
     ) -> Result<(), SendError<M>> {
-        if self.follows == Some((to, TypeId::of::<M>())) {
+        if self.follows == Some((to, TypeId::of::<M>()))
+            // A receiver seen to have stopped is sent to straight, and refuses (rule 4).
+            && flag.is_some_and(|flag| flag.is_open_to(to))
+        {
             if self.held_type != Some(TypeId::of::<M>()) {
                 self.hold::<M>();
             }
@@ -88,9 +110,16 @@ impl Outbox {
                 held.msgs.push(Envelope { msg, request: None });
                 if held.msgs.len() < CHUNK {
                     self.holding = true;
+                    self.grown |= held.msgs.len() > KEPT;
                 } else {
                     let open = put_in(held, shared);
+                    // A long run: room for its next chunk, made here, outside the receiver's
+                    // lock, if the queue had no spare chunk to hand back.
+                    if held.msgs.capacity() == 0 {
+                        held.msgs.reserve_exact(CHUNK);
+                    }
                     self.holding = false;
+                    self.grown = true;
                     if !open {
                         // The receiver has stopped: the next send goes straight in, and is
                         // refused.
@@ -104,12 +133,13 @@ impl Outbox {
         let pushed = shared.push(to, Envelope { msg, request: None })?;
         if pushed.unbounded {
             self.follows = Some((to, TypeId::of::<M>()));
+            *flag = Some(pushed.flag);
         }
         Ok(())
     }
 
     /// Puts in what is held, and ends the run: the next send goes straight in. Called before
-    /// any other act of the handler, and when it returns.
+    /// any other act of the handler.
     #[inline]
     pub fn flush(&mut self, shared: &Arc<Shared>) {
         self.follows = None;
@@ -121,18 +151,39 @@ impl Outbox {
         }
     }
 
+    /// [`flush`](Self::flush), when the handler has returned (or panicked): a long run's
+    /// buffer is freed too.
+    #[inline]
+    pub fn end(&mut self, shared: &Arc<Shared>) {
+        self.flush(shared);
+        if self.grown {
+            self.grown = false;
+            (self.trim_held)(self);
+        }
+    }
+
     /// Makes the held messages a `Held<M>` (empty: a run has just begun, and the last one
     /// was put in when it ended).
     #[cold]
     fn hold<M: Message>(&mut self) {
         self.held = Some(Box::new(Held::<M> {
             to: ActorId::new(0),
-            msgs: Vec::with_capacity(CHUNK),
+            msgs: Vec::new(),
         }));
         self.held_type = Some(TypeId::of::<M>());
         self.put_in_held = |held, shared| {
             held.downcast_mut::<Held<M>>()
                 .is_some_and(|held| put_in(held, shared))
+        };
+        self.trim_held = |outbox| {
+            if let Some(held) = outbox
+                .held
+                .as_mut()
+                .and_then(|held| held.downcast_mut::<Held<M>>())
+                && held.msgs.capacity() > KEPT
+            {
+                held.msgs = Vec::new();
+            }
         };
     }
 }
@@ -143,7 +194,12 @@ impl Outbox {
 fn put_in<M: Message>(held: &mut Held<M>, shared: &Arc<Shared>) -> bool {
     // The run's first send found this mailbox, and a cell never leaves the registry nor
     // changes its message type, so this always finds it.
-    let open = match shared.mailbox::<M>(held.to) {
+    let found = shared.mailbox::<M>(held.to);
+    debug_assert!(
+        found.is_ok(),
+        "a held message's receiver is in the registry"
+    );
+    let open = match found {
         Ok((entry, mailbox)) => match mailbox.push_all(held.to, &mut held.msgs) {
             Ok(idle) => {
                 if idle {
@@ -157,17 +213,13 @@ fn put_in<M: Message>(held: &mut Held<M>, shared: &Arc<Shared>) -> bool {
         Err(_) => false,
     };
     // Whatever was not put in is a dead letter, kept for the report.
+    let reason = if shared.is_stopping() {
+        DeadLetterReason::Shutdown
+    } else {
+        DeadLetterReason::ReceiverGone
+    };
     for env in held.msgs.drain(..) {
-        shared.dead_letter(
-            held.to,
-            DeadLetterReason::ReceiverGone,
-            Some(Box::new(env.msg)),
-        );
-    }
-    // Handed back by the receiver's queue without room (it had no spare chunk): made here,
-    // outside its lock.
-    if held.msgs.capacity() == 0 {
-        held.msgs.reserve_exact(CHUNK);
+        shared.dead_letter(held.to, reason, Some(Box::new(env.msg)));
     }
     open
 }

@@ -13,8 +13,9 @@
 
 use std::collections::VecDeque;
 
-/// Messages a chunk holds at most.
-const CHUNK: usize = 64;
+/// Messages a chunk holds at most (also the most a pool handler holds for one receiver before
+/// they go in: `outbox.rs`).
+pub(crate) const CHUNK: usize = 64;
 /// Emptied chunks kept for reuse at most.
 const SPARE: usize = 16;
 /// Emptied chunks kept by an idle actor.
@@ -78,7 +79,7 @@ impl<T> Queue<T> {
             self.len = 1;
             return;
         }
-        if self.last.len() == CHUNK {
+        if self.last.len() >= CHUNK {
             // Only the first chunk grows from nothing: one behind it is a burst.
             let fresh = self
                 .spare

@@ -104,7 +104,7 @@ impl Shared {
         self: &Arc<Self>,
         to: ActorId,
         env: Envelope<M>,
-    ) -> Result<Pushed, SendError<M>> {
+    ) -> Result<Pushed<'_>, SendError<M>> {
         let (entry, mailbox) = match self.mailbox::<M>(to) {
             Ok(found) => found,
             Err(reason) => return Err(SendError::new(to, reason, env.msg)),

@@ -348,3 +348,177 @@ fn runs_of_different_message_types_each_arrive_whole_and_in_order() {
     assert_eq!(seen(&system, &relayed, 300), expected);
     assert!(system.shutdown(ShutdownMode::Drain, WAIT).is_balanced());
 }
+
+/// Stops on its first message; `stopped` says so.
+#[derive(Clone, Default, Serialize, Deserialize)]
+struct StopAtOnce;
+
+static STOPPED: AtomicBool = AtomicBool::new(false);
+
+impl Actor for StopAtOnce {
+    type Msg = u64;
+    fn handle<C: Context<Self>>(&mut self, ctx: &mut C, _: u64) -> Result<(), ActorError> {
+        ctx.stop();
+        Ok(())
+    }
+    fn stopped(&mut self) {
+        STOPPED.store(true, SeqCst);
+    }
+}
+
+/// Sends once to a target, waits until it has stopped, sends nine more; logs how many were
+/// accepted, and how many refused as `Stopped`.
+#[derive(Clone, Serialize, Deserialize)]
+struct SendAcrossAStop {
+    to: Addr<u64>,
+    log: Addr<LogMsg>,
+}
+
+impl Actor for SendAcrossAStop {
+    type Msg = ();
+    fn handle<C: Context<Self>>(&mut self, ctx: &mut C, (): ()) -> Result<(), ActorError> {
+        let mut outcomes = vec![ctx.send(&self.to, 0).map_err(|e| e.reason().clone())];
+        wait_for(&STOPPED);
+        outcomes.extend((1..10).map(|n| ctx.send(&self.to, n).map_err(|e| e.reason().clone())));
+        let accepted = outcomes.iter().filter(|o| o.is_ok()).count();
+        let refused = outcomes
+            .iter()
+            .filter(|o| matches!(o, Err(SendFailure::Stopped)))
+            .count();
+        send(ctx, &self.log, LogMsg::Item(accepted as u64))?;
+        send(ctx, &self.log, LogMsg::Item(refused as u64))
+    }
+}
+
+#[test]
+fn a_send_after_its_receiver_has_stopped_is_refused_even_in_a_run() {
+    let system = system();
+    let log = system.spawn(Log::default()).unwrap();
+    // On its own thread, the target stops while the sender's handler runs.
+    let target = system
+        .spawn_with(StopAtOnce, SpawnOptions::new().dedicated())
+        .unwrap();
+    let sender = system.spawn(SendAcrossAStop { to: target, log }).unwrap();
+    system.send(&sender, ()).unwrap();
+    assert_eq!(
+        seen(&system, &log, 2),
+        [1, 9],
+        "one accepted, then nine refused"
+    );
+    let report = system.shutdown(ShutdownMode::Drain, WAIT);
+    assert_eq!(report.actor(target.id()).unwrap().ledger.accepted, 1);
+    assert!(report.is_balanced());
+}
+
+/// What a [`RunThenAct`] does after its run of sends.
+#[derive(Serialize, Deserialize)]
+enum Then {
+    Reply(ReplyTo<()>),
+    Spawn,
+    SendAfter,
+    Ask,
+}
+
+#[derive(Serialize, Deserialize)]
+enum ActMsg {
+    Go(Then),
+    Answered,
+}
+
+/// Sends `Item(0..100)` to a log, then acts through its context in a way that makes another
+/// actor send `Item(100)` to the log (or lets the test look at the log), then sleeps: that
+/// other party must find the whole run in before it.
+#[derive(Clone, Serialize, Deserialize)]
+struct RunThenAct {
+    log: Addr<LogMsg>,
+    relay: Addr<u64>,
+    echo: Addr<ReplyTo<()>>,
+}
+
+impl Actor for RunThenAct {
+    type Msg = ActMsg;
+    fn handle<C: Context<Self>>(&mut self, ctx: &mut C, msg: ActMsg) -> Result<(), ActorError> {
+        let ActMsg::Go(then) = msg else {
+            return Ok(());
+        };
+        for n in 0..100 {
+            send(ctx, &self.log, LogMsg::Item(n))?;
+        }
+        match then {
+            Then::Reply(reply_to) => ctx.reply(reply_to, ()),
+            Then::Spawn => {
+                let options = SpawnOptions::new().dedicated();
+                ctx.spawn(Reporter(self.log), options)
+                    .map_err(|e| ActorError::new(e.to_string()))?;
+            }
+            Then::SendAfter => ctx
+                .send_after(&self.relay, 100, Duration::ZERO)
+                .map_err(|e| ActorError::new(e.to_string()))?,
+            Then::Ask => ctx
+                .ask(&self.echo, |reply_to| reply_to, WAIT, |_| ActMsg::Answered)
+                .map_err(|e| ActorError::new(e.to_string()))?,
+        }
+        std::thread::sleep(Duration::from_millis(50));
+        Ok(())
+    }
+}
+
+/// Sends `Item(100)` to a log when it starts.
+#[derive(Clone, Serialize, Deserialize)]
+struct Reporter(Addr<LogMsg>);
+
+impl Actor for Reporter {
+    type Msg = ();
+    fn started<C: Context<Self>>(&mut self, ctx: &mut C) -> Result<(), ActorError> {
+        send(ctx, &self.0, LogMsg::Item(100))
+    }
+    fn handle<C: Context<Self>>(&mut self, _: &mut C, (): ()) -> Result<(), ActorError> {
+        Ok(())
+    }
+}
+
+/// Sends `Item(100)` to a log, then answers.
+#[derive(Clone, Serialize, Deserialize)]
+struct Echo(Addr<LogMsg>);
+
+impl Actor for Echo {
+    type Msg = ReplyTo<()>;
+    fn handle<C: Context<Self>>(&mut self, ctx: &mut C, to: ReplyTo<()>) -> Result<(), ActorError> {
+        send(ctx, &self.0, LogMsg::Item(100))?;
+        ctx.reply(to, ());
+        Ok(())
+    }
+}
+
+#[test]
+fn a_run_is_in_before_a_reply_a_spawn_a_timer_or_an_ask_that_follows_it() {
+    for then in ["reply", "spawn", "send_after", "ask"] {
+        let system = system();
+        let log = system.spawn(Log::default()).unwrap();
+        let dedicated = || SpawnOptions::new().dedicated();
+        let relay = system.spawn_with(Relay(log), dedicated()).unwrap();
+        let echo = system.spawn_with(Echo(log), dedicated()).unwrap();
+        let actor = system.spawn(RunThenAct { log, relay, echo }).unwrap();
+        let seen = match then {
+            "reply" => {
+                // The asker has the reply, then looks at the log: the whole run is there.
+                system
+                    .ask(&actor, |r| ActMsg::Go(Then::Reply(r)), WAIT)
+                    .unwrap();
+                system.ask(&log, LogMsg::Seen, WAIT).unwrap()
+            }
+            _ => {
+                let go = match then {
+                    "spawn" => Then::Spawn,
+                    "send_after" => Then::SendAfter,
+                    _ => Then::Ask,
+                };
+                system.send(&actor, ActMsg::Go(go)).unwrap();
+                seen(&system, &log, 101)
+            }
+        };
+        let whole_run = if then == "reply" { 100 } else { 101 };
+        assert_eq!(seen, (0..whole_run).collect::<Vec<_>>(), "after the {then}");
+        assert!(system.shutdown(ShutdownMode::Drain, WAIT).is_balanced());
+    }
+}
