@@ -31,7 +31,6 @@ pub(crate) enum PendingAsk {
 }
 
 /// The asks waiting for their outcome, and the count of late replies.
-#[derive(Default)]
 pub(crate) struct Asks {
     pending: Mutex<HashMap<u64, PendingAsk>>,
     next_request: AtomicU64,
@@ -39,6 +38,16 @@ pub(crate) struct Asks {
 }
 
 impl Asks {
+    /// Request numbers start at 1: a queued message keeps its request in 8 bytes
+    /// (`Option<NonZeroU64>`, `mailbox::Envelope`).
+    pub fn new() -> Self {
+        Self {
+            pending: Mutex::default(),
+            next_request: AtomicU64::new(1),
+            late_replies: AtomicU64::new(0),
+        }
+    }
+
     /// Registers an ask; returns its request number.
     pub fn open(&self, pending: PendingAsk) -> u64 {
         let request = self.next_request.fetch_add(1, SeqCst);

@@ -378,7 +378,8 @@ impl<A: Actor> ActorCell<A> {
                 self.mailbox.count_dead();
                 shared.dead_letter(self.id(), DeadLetterReason::FailedWhileHandling, None);
                 if let Some(request) = request {
-                    shared.complete_ask(request, Err(AskError::ReceiverFailed(failure.clone())));
+                    let outcome = Err(AskError::ReceiverFailed(failure.clone()));
+                    shared.complete_ask(request.get(), outcome);
                 }
                 supervisor::fail(self, instance, shared, Phase::Handle, failure);
                 0
@@ -399,7 +400,7 @@ impl<A: Actor> ActorCell<A> {
             SysMsg::Deliver(env) if shared.is_stopping() => {
                 self.mailbox.count_dead();
                 if let Some(request) = env.request {
-                    shared.complete_ask(request, Err(AskError::ReceiverStopped));
+                    shared.complete_ask(request.get(), Err(AskError::ReceiverStopped));
                 }
                 shared.dead_letter(
                     self.id(),

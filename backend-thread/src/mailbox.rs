@@ -15,6 +15,7 @@
 //! work, and gives up the schedule in that same lock when there is none: "idle" and "every
 //! accepted message settled" are seen together, with no window between them.
 
+use std::num::NonZeroU64;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::{Mutex, MutexGuard, TryLockError};
 
@@ -27,9 +28,11 @@ use crate::queue::{Queue, Taken};
 use crate::runner_only::RunnerOnly;
 
 /// A message and, if it is an `ask`, its request number (so the asker hears of a failure).
+/// Request numbers start at 1, so the number costs a queued message 8 bytes, not 16: a
+/// fan-in's sink can hold most of a million messages while its producers run.
 pub(crate) struct Envelope<M> {
     pub msg: M,
-    pub request: Option<u64>,
+    pub request: Option<NonZeroU64>,
 }
 
 /// What arrives on the system queue, which is handled before any message.

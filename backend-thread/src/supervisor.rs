@@ -117,7 +117,7 @@ pub(crate) fn terminate<A: Actor>(
         |life| life.end(reason.clone()),
         |env| {
             if let Some(request) = env.request {
-                shared.complete_ask(request, Err(AskError::ReceiverStopped));
+                shared.complete_ask(request.get(), Err(AskError::ReceiverStopped));
             }
             shared.dead_letter(cell.id(), dead_letter_reason, Some(Box::new(env.msg)));
         },

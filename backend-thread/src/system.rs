@@ -3,6 +3,7 @@
 //! [`ActorCell::run`] (in `cell.rs`) is where the handler is called.
 
 use std::any::Any;
+use std::num::NonZeroU64;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering::SeqCst};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -94,6 +95,8 @@ impl Shared {
         msg: M,
         request: Option<u64>,
     ) -> Result<(), SendError<M>> {
+        debug_assert_ne!(request, Some(0), "request numbers start at 1");
+        let request = request.and_then(NonZeroU64::new);
         self.push(to, Envelope { msg, request }).map(drop)
     }
 
@@ -361,7 +364,7 @@ impl ThreadSystem {
             ready: pool::ReadyQueue::new(config.threads.max(1)),
             threads: Arc::clone(&threads),
             timers,
-            asks: Asks::default(),
+            asks: Asks::new(),
             records: Mutex::default(),
             closed: AtomicBool::new(false),
             stopping: AtomicBool::new(false),
