@@ -18,6 +18,9 @@ enum Command {
 
 pub(crate) struct Timers {
     commands: Sender<Command>,
+    /// Set by [`Timers::stop`]; a timer is sent to the thread under this lock, so none can
+    /// reach it after its last look at its inbox and be dropped there without being run.
+    stopped: Mutex<bool>,
     thread: Mutex<Option<JoinHandle<()>>>,
 }
 
@@ -29,6 +32,7 @@ impl Timers {
             .spawn(move || run(&inbox))?;
         Ok(Self {
             commands,
+            stopped: Mutex::new(false),
             thread: Mutex::new(Some(thread)),
         })
     }
@@ -38,15 +42,30 @@ impl Timers {
     pub fn add(&self, delay: Duration, action: Action) {
         // `Duration::MAX` (no timeout) must not overflow the clock.
         let due = actor_core::deadline_after(delay);
-        if let Err(err) = self.commands.send(Command::Add(due, action))
-            && let Command::Add(_, action) = err.into_inner()
-        {
+        let refused = {
+            let stopped = crate::cell::lock(&self.stopped);
+            if *stopped {
+                Some(action)
+            } else {
+                match self.commands.send(Command::Add(due, action)) {
+                    Ok(()) => None,
+                    Err(err) => match err.into_inner() {
+                        Command::Add(_, action) => Some(action),
+                        Command::Stop => None,
+                    },
+                }
+            }
+        };
+        // Outside the lock: the action delivers a dead letter, which takes other locks.
+        if let Some(action) = refused {
             action(false);
         }
     }
 
-    /// Cancels every pending timer (each action runs with `false`) and joins the thread.
+    /// Cancels every pending timer (each action runs with `false`) and joins the thread. A
+    /// timer added from now on is cancelled at once, by its adder.
     pub fn stop(&self) {
+        *crate::cell::lock(&self.stopped) = true;
         let _ = self.commands.send(Command::Stop);
         if let Some(thread) = crate::cell::lock(&self.thread).take() {
             let _ = thread.join();
@@ -89,12 +108,50 @@ fn run(inbox: &Receiver<Command>) {
                         action(false);
                     }
                 }
-                // Timers added after the stop are cancelled as they arrive.
-                while let Ok(Command::Add(_, action)) = inbox.try_recv() {
-                    action(false);
-                }
+                // Nothing follows the stop order: `add` sends nothing once `stopped` is set,
+                // which `stop` does before it sends the order.
                 return;
             }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicU64, Ordering::SeqCst};
+
+    use super::*;
+
+    #[test]
+    fn every_timer_added_while_the_thread_stops_is_run_or_cancelled_once() {
+        for _ in 0..20 {
+            let timers = Arc::new(Timers::start("timer-test".into()).unwrap());
+            let calls = Arc::new(AtomicU64::new(0));
+            let adders: Vec<_> = (0..4)
+                .map(|_| {
+                    let (timers, calls) = (Arc::clone(&timers), Arc::clone(&calls));
+                    std::thread::spawn(move || {
+                        for _ in 0..2_000 {
+                            let calls = Arc::clone(&calls);
+                            let action: Action = Box::new(move |_| {
+                                calls.fetch_add(1, SeqCst);
+                            });
+                            timers.add(Duration::from_secs(60), action);
+                        }
+                    })
+                })
+                .collect();
+            std::thread::sleep(Duration::from_micros(300));
+            timers.stop();
+            for adder in adders {
+                adder.join().unwrap();
+            }
+            assert_eq!(
+                calls.load(SeqCst),
+                4 * 2_000,
+                "each timer's action runs once"
+            );
         }
     }
 }

@@ -49,7 +49,11 @@ fn process(c: &mut Criterion) {
         });
     });
     group.bench_function("bare_ipc_one_way_by_64", |b| {
-        b.iter_custom(|iters| (0..iters).map(|_| ipc::one_way(MESSAGES, 64).unwrap()).sum())
+        b.iter_custom(|iters| {
+            (0..iters)
+                .map(|_| ipc::one_way(MESSAGES, 64).unwrap())
+                .sum()
+        })
     });
 
     const ACTORS: u64 = 20;
