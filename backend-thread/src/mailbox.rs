@@ -204,8 +204,9 @@ pub(crate) struct Pushed<'a> {
 pub(crate) struct OpenFlag<'a>(&'a AtomicU64);
 
 impl OpenFlag<'_> {
-    /// Open to messages for `to`, as last seen: `false` may come a moment late, never early
-    /// (it is only a hint; the mailbox lock has the last word).
+    /// Open to messages for `to`, as last seen: a close may be seen a moment late (a send
+    /// racing a stop is then accepted and dead-lettered, as under the lock), never early. Only a
+    /// hint: the mailbox lock has the last word.
     #[inline]
     pub fn is_open_to(self, to: ActorId) -> bool {
         self.0.load(Relaxed) == to.get()

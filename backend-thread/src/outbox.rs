@@ -84,8 +84,9 @@ impl Outbox {
 
     /// Sends `msg` to `to`: held if it follows a send that went straight in to `to`,
     /// otherwise (after putting in what is held) straight in.
-    /// `flag` is where the run's receiver says whether it is open: set by the run's first send,
-    /// kept by the handler's context (a run ends with its handler).
+    ///
+    /// `flag` is where the run's receiver says whether it is open: set by the run's first
+    /// send, kept by the handler's context (a run ends with its handler).
     #[inline]
     pub fn send<'a, M: Message>(
         &mut self,
@@ -190,7 +191,7 @@ impl Outbox {
 
 /// Puts `held` into its receiver's mailbox, in one lock, and schedules the receiver if it was
 /// idle; `false` if the receiver had stopped (the messages are then dead letters). Leaves
-/// `held` empty, with room for the next chunk.
+/// `held` empty: a spare chunk of the receiver's queue if it had one, else with no room.
 fn put_in<M: Message>(held: &mut Held<M>, shared: &Arc<Shared>) -> bool {
     // The run's first send found this mailbox, and a cell never leaves the registry nor
     // changes its message type, so this always finds it.
