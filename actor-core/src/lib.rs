@@ -87,7 +87,7 @@ pub use addr::{ActorId, ActorRef, Addr, Asker, ReplyTo};
 pub use context::Context;
 pub use error::{AskError, SendError, SendFailure, SpawnError};
 pub use report::{
-    ActorReport, DeadLetter, DeadLetterReason, FailureRecord, Ledger, ShutdownReport,
+    ActorReport, DeadLetter, DeadLetterReason, FailureRecord, Forgotten, Ledger, ShutdownReport,
 };
 pub use supervision::{
     ExitReason, Failure, Phase, RestartBudget, RestartLimit, Signal, Supervision,

@@ -123,11 +123,38 @@ pub struct ActorReport {
     pub exit: ExitReason,
 }
 
+/// The gone actors whose own reports a backend no longer keeps, summed (see
+/// [`ShutdownReport::forgotten`]).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Forgotten {
+    /// How many actors.
+    pub actors: u64,
+    /// Their message accounts, summed.
+    pub ledger: Ledger,
+    /// Their restarts, summed.
+    pub restarts: u64,
+}
+
+impl Forgotten {
+    /// Adds one gone actor's account.
+    pub fn add(&mut self, ledger: Ledger, restarts: u32) {
+        self.actors += 1;
+        self.ledger += ledger;
+        self.restarts += u64::from(restarts);
+    }
+}
+
 /// What `shutdown` returns: every actor's account, every failure, and what did not stop in time.
 #[derive(Debug, Default)]
 pub struct ShutdownReport {
-    /// One entry per actor ever spawned, in id order.
+    /// One entry per actor, in id order: every actor that was alive when the system stopped,
+    /// and every gone one whose report the backend still keeps. A backend may keep a bounded
+    /// number of gone actors' reports (the thread backend keeps the last few of each slot it
+    /// reuses), so that a system that spawns for ever does not grow for ever; the others are
+    /// summed in [`forgotten`](Self::forgotten).
     pub actors: Vec<ActorReport>,
+    /// The gone actors whose reports are not in `actors`, summed.
+    pub forgotten: Forgotten,
     /// Every failure, in the order seen.
     pub failures: Vec<FailureRecord>,
     /// Failures that reached the system root (no actor above to take them).
@@ -142,18 +169,18 @@ pub struct ShutdownReport {
 }
 
 impl ShutdownReport {
-    /// The sum of every actor's ledger.
+    /// The sum of every actor's ledger, the forgotten ones' included.
     pub fn total(&self) -> Ledger {
-        let mut total = Ledger::default();
+        let mut total = self.forgotten.ledger;
         for actor in &self.actors {
             total += actor.ledger;
         }
         total
     }
 
-    /// True when every actor's ledger balances.
+    /// True when every actor's ledger balances, and the forgotten ones' sum does.
     pub fn is_balanced(&self) -> bool {
-        self.actors.iter().all(|a| a.ledger.is_balanced())
+        self.actors.iter().all(|a| a.ledger.is_balanced()) && self.forgotten.ledger.is_balanced()
     }
 
     /// The report of one actor.
@@ -161,9 +188,14 @@ impl ShutdownReport {
         self.actors.iter().find(|a| a.id == id)
     }
 
-    /// Restarts over all actors.
+    /// Restarts over all actors, the forgotten ones' included.
     pub fn restarts(&self) -> u64 {
-        self.actors.iter().map(|a| u64::from(a.restarts)).sum()
+        self.forgotten.restarts
+            + self
+                .actors
+                .iter()
+                .map(|a| u64::from(a.restarts))
+                .sum::<u64>()
     }
 }
 
@@ -173,7 +205,7 @@ impl fmt::Display for ShutdownReport {
         write!(
             f,
             "{} actors: {} accepted, {} handled, {} dead letters, {} failures, {} restarts, {} late replies, {} unresponsive",
-            self.actors.len(),
+            self.actors.len() as u64 + self.forgotten.actors,
             t.accepted,
             t.handled,
             t.dead_letters,

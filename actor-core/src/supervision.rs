@@ -87,6 +87,10 @@ pub enum ExitReason {
     Killed,
     /// No actor with this id ever existed in the system (a `watch` of a bad id).
     NoSuchActor,
+    /// It is gone, and how it ended is no longer known: a backend keeps the reports of gone
+    /// actors up to a bound (so that a system that spawns for ever does not grow for ever),
+    /// and a watch of one whose report it let go of says this.
+    Forgotten,
 }
 
 /// A message from the system rather than from another actor, handled by

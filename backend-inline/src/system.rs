@@ -263,5 +263,7 @@ fn shutdown_core(core: &mut Core, mode: ShutdownMode) -> ShutdownReport {
         dead_letters: std::mem::take(&mut core.dead_letters),
         late_replies: core.late_replies,
         unresponsive: Vec::new(),
+        // Every actor's report is kept: an inline system is a test's or a debugging session's.
+        forgotten: actor_core::Forgotten::default(),
     }
 }

@@ -248,6 +248,9 @@ impl ProcessSystem {
             dead_letters: state.take_dead_letters(),
             late_replies: state.late_replies,
             unresponsive,
+            // The host keeps every actor's slot: a spawn takes a process start (about a
+            // millisecond), so this grows by a slot a millisecond at the most.
+            forgotten: actor_core::Forgotten::default(),
         }
     }
 }

@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use actor_core::{
     Actor, ActorError, ActorId, ActorReport, AskError, DeadLetterReason, ExitReason, Failure,
-    FailureRecord, Ledger, Phase, Placement, RestartBudget, Signal, SpawnOptions,
+    FailureRecord, Forgotten, Ledger, Phase, Placement, RestartBudget, Signal, SpawnOptions,
 };
 
 use crate::context::ThreadContext;
@@ -146,7 +146,7 @@ impl<A: Actor> ActorCell<A> {
         // Under the mailbox lock: a late message for `gone` is refused from now on, and its
         // report is already where the refusal counts it.
         self.mailbox.retire(handled, next, |ledger: Ledger, life| {
-            life.retire(gone, ledger, restarts);
+            life.retire(gone, ledger, restarts, shared.gone_reports);
         });
         Some(next)
     }
@@ -501,9 +501,13 @@ impl<A: Actor> Entry for ActorCell<A> {
         !self.mailbox.is_busy()
     }
 
-    fn reports(&self, into: &mut Vec<ActorReport>) {
+    fn reports(&self, into: &mut Vec<ActorReport>, forgotten: &mut Forgotten) {
         let restarts = self.restarts.load(SeqCst);
         self.mailbox.life_and_ledger(|owner, ledger, life| {
+            let earlier = life.forgotten();
+            forgotten.actors += earlier.actors;
+            forgotten.ledger += earlier.ledger;
+            forgotten.restarts += earlier.restarts;
             life.retired_reports(owner, into);
             if !life.vacant {
                 into.push(life.report(owner, ledger, restarts));

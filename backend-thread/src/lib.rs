@@ -34,9 +34,12 @@
 //! * Time is wall time: timers and `ask` timeouts use `std::time::Instant`.
 //! * Memory follows the actors alive, not those ever spawned: a gone pool actor's cell is used
 //!   again by the next actor of its type (`registry.rs`), and its id never names that actor.
-//!   What stays of each gone actor is its final report (32 bytes, `life.rs`), because the
-//!   shutdown report lists every actor ever spawned. A gone actor's state is dropped when it
-//!   ends, on either placement; a dedicated actor's cell is not reused.
+//!   A cell keeps the final reports of its last 64 actors (32 bytes each, `life.rs`;
+//!   [`ThreadConfig::gone_reports`] sets how many); the shutdown report sums the earlier ones
+//!   in [`ShutdownReport::forgotten`](actor_core::ShutdownReport::forgotten), and a watch of
+//!   one of those is answered with [`ExitReason::Forgotten`](actor_core::ExitReason). A gone
+//!   actor's state is dropped when it ends, on either placement; a dedicated actor's cell is
+//!   not reused.
 #![deny(missing_docs)]
 
 mod ask;

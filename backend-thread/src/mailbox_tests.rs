@@ -80,7 +80,9 @@ fn held_messages_join_the_queue_behind_earlier_ones_or_are_counted_dead() {
 
     // The cell serves another actor now: counted on the gone actor's final report.
     let next = crate::registry::next_use(me).unwrap();
-    mailbox.retire(0, next, |ledger, life| life.retire(me, ledger, 0));
+    mailbox.retire(0, next, |ledger, life| {
+        life.retire(me, ledger, 0, usize::MAX)
+    });
     let mut held: Vec<_> = (6..9).map(timer).collect();
     assert!(matches!(
         mailbox.push_all(me, &mut held),

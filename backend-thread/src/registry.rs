@@ -22,7 +22,7 @@
 use std::any::{Any, TypeId};
 use std::sync::{Arc, Mutex};
 
-use actor_core::{Actor, ActorId, ActorReport, ExitReason, Signal, SpawnOptions};
+use actor_core::{Actor, ActorId, ActorReport, ExitReason, Forgotten, Signal, SpawnOptions};
 // A `TypeId` is a hash already: hashing it again with SipHash cost a third of a recycle.
 use rustc_hash::FxHashMap;
 
@@ -52,8 +52,9 @@ pub(crate) trait Entry: Send + Sync + 'static {
     fn is_gone(&self) -> bool;
     /// Neither scheduled nor holding work.
     fn is_idle(&self) -> bool;
-    /// The report of the actor served now, after those of the earlier actors the cell served.
-    fn reports(&self, into: &mut Vec<ActorReport>);
+    /// The report of the actor served now, after the kept ones of the earlier actors the cell
+    /// served; the others are added to `forgotten`.
+    fn reports(&self, into: &mut Vec<ActorReport>, forgotten: &mut Forgotten);
     /// Counts one more message accepted and dead for `id`, an earlier actor of this cell (a
     /// timer that fired after); `false` if `id` is not one.
     fn count_late(&self, id: ActorId) -> bool;
@@ -169,13 +170,15 @@ impl Registry {
         self.cells.iter().map(|(_, entry)| entry)
     }
 
-    /// Every actor's report, the gone ones whose cell served another included, in id order.
-    pub fn reports(&self) -> Vec<ActorReport> {
+    /// Every actor's report, the kept ones of gone actors whose cell served another included,
+    /// in id order, and the others summed.
+    pub fn reports(&self) -> (Vec<ActorReport>, Forgotten) {
         let mut reports = Vec::with_capacity(self.cells.count());
+        let mut forgotten = Forgotten::default();
         for cell in self.cells() {
-            cell.reports(&mut reports);
+            cell.reports(&mut reports, &mut forgotten);
         }
-        in_id_order(reports)
+        (in_id_order(reports), forgotten)
     }
 
     /// How many cells the registry holds (the most actors of each type alive at once, summed).
@@ -233,7 +236,7 @@ mod tests {
     use actor_core::{ActorRef, Addr, Backend, ExitReason, SendFailure, ShutdownMode, Signal};
 
     use super::index_of;
-    use crate::ThreadSystem;
+    use crate::{ThreadConfig, ThreadSystem};
 
     const WAIT: Duration = Duration::from_secs(10);
 
@@ -463,10 +466,37 @@ mod tests {
         );
         let report = system.shutdown(ShutdownMode::Drain, WAIT);
         assert!(report.is_balanced());
+        // The worker cell keeps the reports of its last 64 actors; the 1,936 before are summed.
+        let kept = ThreadConfig::default().gone_reports;
         ids.sort();
+        let expected: Vec<_> = ids[..1].iter().chain(&ids[ids.len() - kept..]).collect();
+        let reported: Vec<_> = report.actors.iter().map(|a| &a.id).collect();
+        assert_eq!(
+            reported, expected,
+            "the last actors of the cell, once, in id order"
+        );
+        let handled: Vec<_> = report.actors.iter().map(|a| a.ledger.handled).collect();
+        assert_eq!(handled[1..], vec![1; kept][..], "each worker's own Stop");
+        let forgotten = report.forgotten;
+        assert_eq!(forgotten.actors, (2_000 - kept) as u64);
+        assert_eq!(forgotten.ledger.handled, (2_000 - kept) as u64);
+        assert!(forgotten.ledger.is_balanced());
+    }
+
+    #[test]
+    fn a_system_can_keep_every_gone_actors_report() {
+        let config = ThreadConfig::default().gone_reports(usize::MAX);
+        let system = ThreadSystem::with_config(config).unwrap();
+        let mut ids = Vec::new();
+        for n in 0..200 {
+            let worker = system.spawn(Worker::default()).unwrap();
+            ids.push(worker.id());
+            system.send(&worker, WorkerMsg::Stop(n)).unwrap();
+            wait_for_free(&system, 1);
+        }
+        let report = system.shutdown(ShutdownMode::Drain, WAIT);
         let reported: Vec<_> = report.actors.iter().map(|a| a.id).collect();
         assert_eq!(reported, ids, "every actor ever spawned, once, in id order");
-        let handled: Vec<_> = report.actors.iter().map(|a| a.ledger.handled).collect();
-        assert_eq!(handled[1..], vec![1; 2_000][..], "each worker's own Stop");
+        assert_eq!(report.forgotten, actor_core::Forgotten::default());
     }
 }

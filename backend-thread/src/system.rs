@@ -58,6 +58,8 @@ pub(crate) struct Shared {
     ended: CachePadded<AtomicUsize>,
     started_at: Instant,
     dead_letters_kept: usize,
+    /// How many gone actors' own reports each cell keeps (`ThreadConfig::gone_reports`).
+    pub gone_reports: usize,
 }
 
 impl Shared {
@@ -372,6 +374,7 @@ impl ThreadSystem {
             ended: CachePadded::default(),
             started_at: Instant::now(),
             dead_letters_kept: config.dead_letters_kept,
+            gone_reports: config.gone_reports,
         };
         Ok(Self {
             shared: Some(Arc::new(shared)),
@@ -424,7 +427,7 @@ impl ThreadSystem {
             .filter(|e| !e.is_gone() || !e.is_idle())
             .map(|e| e.id())
             .collect();
-        let actors = shared.registry.reports();
+        let (actors, forgotten) = shared.registry.reports();
         let records = std::mem::take(&mut *lock(&shared.records));
         let late_replies = shared.asks.late_replies();
         shared.asks.clear();
@@ -438,6 +441,7 @@ impl ThreadSystem {
             dead_letters: records.dead_letters,
             late_replies,
             unresponsive,
+            forgotten,
         }
     }
 }
