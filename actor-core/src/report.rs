@@ -144,6 +144,14 @@ impl Forgotten {
     }
 }
 
+impl std::ops::AddAssign for Forgotten {
+    fn add_assign(&mut self, rhs: Self) {
+        self.actors += rhs.actors;
+        self.ledger += rhs.ledger;
+        self.restarts += rhs.restarts;
+    }
+}
+
 /// What `shutdown` returns: every actor's account, every failure, and what did not stop in time.
 #[derive(Debug, Default)]
 pub struct ShutdownReport {

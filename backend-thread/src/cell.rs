@@ -504,10 +504,7 @@ impl<A: Actor> Entry for ActorCell<A> {
     fn reports(&self, into: &mut Vec<ActorReport>, forgotten: &mut Forgotten) {
         let restarts = self.restarts.load(SeqCst);
         self.mailbox.life_and_ledger(|owner, ledger, life| {
-            let earlier = life.forgotten();
-            forgotten.actors += earlier.actors;
-            forgotten.ledger += earlier.ledger;
-            forgotten.restarts += earlier.restarts;
+            *forgotten += life.forgotten();
             life.retired_reports(owner, into);
             if !life.vacant {
                 into.push(life.report(owner, ledger, restarts));
