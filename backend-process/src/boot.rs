@@ -208,9 +208,16 @@ impl State {
         };
         let receiver = launched.receiver;
         let journal = crate::journal::create();
-        let child = match ChildLink::new(launched.process, launched.sender, journal.clone()) {
+        let ring = crate::ring::create();
+        let link = ChildLink::new(
+            launched.process,
+            launched.sender,
+            journal.clone(),
+            ring.clone(),
+        );
+        let child = match link {
             Ok(child) => child,
-            Err(e) => return Err(format!("writer thread: {e}")),
+            Err(e) => return Err(format!("link to the process: {e}")),
         };
         let boot = ToChild::Boot {
             progress_every: crate::child::progress_every(slot.capacity),
@@ -221,6 +228,7 @@ impl State {
             request_base: incarnation << 40,
             max_frame,
             journal,
+            ring,
         };
         child.send(boot);
         for signal in std::mem::take(&mut slot.signals) {

@@ -18,10 +18,10 @@ use ipc_channel::ipc::{self, IpcSender};
 use crate::context::ProcessContext;
 use crate::journal;
 use crate::packed::Packed;
+use crate::ring;
 use crate::wire::{DeliveryRef, Payload, ToChild, ToHost, Uplink, decode};
 
 mod io;
-use io::PROGRESS_EVERY;
 pub(crate) use io::{ChildIo, progress_every};
 
 /// Set in a child's environment: the name of the host's bootstrap server.
@@ -125,6 +125,7 @@ fn child_main(server: &str) -> Result<(), String> {
             max_frame,
             progress_every,
             journal,
+            ring,
         }) => {
             let address = (init as fn() as usize).wrapping_add(entry as usize);
             // SAFETY: `address` is `run_actor::<A>` for the actor type the host spawned: the
@@ -134,7 +135,16 @@ fn child_main(server: &str) -> Result<(), String> {
             // image. `Entry` is exactly that function's type.
             let run = unsafe { std::mem::transmute::<usize, Entry>(address) };
             let journal = journal::Writer::new(journal).ok_or("the journal is too small")?;
-            let mut io = ChildIo::new(id, to_host, from_host, journal, clock_offset, request_base);
+            let ring = ring::Consumer::new(ring).ok_or("the ring is too small")?;
+            let mut io = ChildIo::new(
+                id,
+                to_host,
+                from_host,
+                journal,
+                ring,
+                clock_offset,
+                request_base,
+            );
             io.max_frame = max_frame;
             io.progress_every = progress_every.max(1);
             run(io, actor)
@@ -188,20 +198,16 @@ impl<A: Actor> Runner<A> {
             // `ctx.stop()` in `started`.
             return self.exit(io);
         }
-        // Reading ahead costs a system call even when nothing has come: do it when the
-        // deliveries in hand run out, and every so often to see signals and shutdown in time.
-        // When they run out, what the handlers sent leaves first: the replies a sender may be
-        // waiting for go before this process looks for more work.
-        let mut since_read = 0;
+        // Deliveries come in the ring, taken when those in hand run out; when they do, what
+        // the handlers sent leaves first: the replies a sender may be waiting for go before
+        // this process looks for more work. Signals, shutdown and answers come on the socket,
+        // looked at before every message (a load from shared memory unless one has come).
         loop {
             if !io.has_deliveries() {
-                io.flush()?;
+                io.flush_sends()?;
+                io.take_ring();
             }
-            if !io.has_deliveries() || since_read >= PROGRESS_EVERY {
-                io.read_ahead()?;
-                since_read = 0;
-            }
-            since_read += 1;
+            io.read_ahead()?;
             if io.shutdown {
                 return self.exit(io);
             }
@@ -216,7 +222,7 @@ impl<A: Actor> Runner<A> {
                 }
             } else if io.has_deliveries() {
                 // Out of `io` while its first delivery is handled: the handler borrows `io`.
-                let mut reading = io.take_reading();
+                let mut reading = io.take_reading()?;
                 let handled = self.deliver(io, &reading);
                 reading.pop_front();
                 io.reading = reading;

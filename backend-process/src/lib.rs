@@ -11,10 +11,11 @@
 //! Every message goes through the host (the application's own process), which keeps the ledger
 //! (`host.rs`, one `Slot` per actor in `mailbox.rs`). It packs what it accepts into one buffer
 //! per actor (`packed.rs`: no allocation per message), keeps it there until the child confirms
-//! it, and writes it to the actor's process at once (`link.rs`): straight from the accepting
-//! thread when the child keeps up, else through a writer thread that sends whatever has piled
-//! up as one IPC write. The child (`child.rs`) decodes each message where it lies in what it
-//! read and calls the handler. Each child keeps a journal in memory it shares with the host
+//! it, and writes it at once, from the accepting thread, into a ring of memory it shares with
+//! the actor's process (`ring.rs`, `link.rs`): no system call per message or per run of them;
+//! a child that had found the ring empty and sleeps is woken by one small IPC message. The
+//! child (`child.rs`) copies what the ring holds, decodes each message where it lies and calls
+//! the handler. Each child keeps a journal in memory it shares with the host
 //! (`journal.rs`): the number of the message it has started and of the one it has finished,
 //! and every frame it sends (a message, a reply, a watch). The frames leave in batches, one IPC
 //! write when the actor runs out of work (or every 128 messages), carrying the progress with
@@ -61,6 +62,7 @@ mod launch;
 mod link;
 mod mailbox;
 mod packed;
+mod ring;
 mod router;
 mod supervisor;
 mod system;

@@ -1,50 +1,42 @@
 //! The host's link to one running child process: the process itself, the journal it will
-//! leave behind, and the two ways a message is written to it.
+//! leave behind, the ring its deliveries go into, and the writer thread for everything else.
 //!
-//! Most writes go through a writer thread of the child's own, never straight from the host's
-//! lock: an IPC send blocks while the child's socket is full, and a child blocked sending to
-//! the router would then wait for a router that waits for it. Deliveries reach the writer
-//! already packed (`packed.rs`): each is appended to the last run in the outbox the two share,
-//! and the writer sends whatever has queued up while it was writing, one IPC message per run,
-//! so under load thousands of messages share one write, and the writer is woken only when it
-//! waits.
+//! Deliveries go into the ring (`ring.rs`), written by the thread that accepted them, under
+//! the host's lock: no system call, no lock of the link's own, no thread to wake. A child that
+//! had found the ring empty and waits on its socket is woken by a doorbell (`ToChild::Wake`).
 //!
-//! A small delivery is written directly, by the thread that accepted it, when that cannot
-//! block: the writer has nothing queued (so order is kept) and the child has read every IPC
-//! message written to it (it says how many it has read in each batch it sends), so the socket
-//! is empty and one small message fits in its queue and buffer whatever they are. That saves a
-//! thread wake-up on the way to an actor that keeps up: half the hops of a round trip. Under a
-//! stream, the child is always behind by a batch or more, and the writer (which may block,
-//! holding no lock) takes over.
+//! Everything else (boot, signals, answers, and a delivery too big for the ring, whose marker
+//! holds its place there) goes through a writer thread of the child's own, never straight from
+//! the host's lock: an IPC send blocks while the child's socket is full, and a child blocked
+//! sending to the router would then wait for a router that waits for it. The writer sends, in
+//! order, whatever has queued up while it was writing, and is woken only when it waits.
+//!
+//! The doorbell is written directly, by the thread that rang it, when that cannot block: the
+//! writer has nothing queued (so order is kept) and the child has read every IPC message
+//! written to it (it says how many it has read in each batch it sends), so the socket is empty
+//! and one small message fits in it whatever it is. That saves a thread wake-up on the way to
+//! an actor that keeps up: half the hops of a round trip. Otherwise the writer rings it.
 
 use std::collections::VecDeque;
-use std::sync::atomic::{
-    AtomicU64, AtomicUsize, Ordering::Acquire, Ordering::Relaxed, Ordering::Release,
-};
+use std::sync::atomic::{AtomicUsize, Ordering::Acquire, Ordering::Relaxed, Ordering::Release};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 
 use ipc_channel::ipc::{IpcSender, IpcSharedMemory};
 
+use crate::packed;
+use crate::ring::{self, Producer, Sent};
 use crate::wire::ToChild;
 
-/// The most bytes of packed deliveries merged into one IPC write: well under what ipc-channel
-/// sends in one packet, so a merged write is never fragmented (one bigger delivery goes alone,
-/// in shared memory: see `wire::large`).
-const BATCH_BYTES: usize = 64 * 1024;
-
-/// A direct write is allowed for a delivery of up to this many bytes.
-const DIRECT_BYTES: usize = 16 * 1024;
-
-/// Deliveries waiting for the writer, or in its hands, beyond which the host hands it no more
-/// (`has_room`) and keeps them in the actor's queue: every delivery is also in the host's
-/// in-flight buffer until the process confirms it, so a process that falls behind would
-/// otherwise cost the host twice its backlog.
+/// Bytes of big deliveries waiting for the writer, or in its hands, beyond which the host
+/// hands it no more (`has_room`) and keeps them in the actor's queue: every delivery is also
+/// in the host's in-flight buffer until the process confirms it, so a process that falls behind
+/// would otherwise cost the host twice its backlog.
 const PENDING_BYTES: usize = 1 << 20;
 
 /// What waits for the writer, in the order it is to be written.
 enum Queued {
-    /// Packed deliveries, written as one `Deliver`.
-    Run(Vec<u8>),
+    /// One delivery too big for the ring, written as a `Deliver`.
+    Big(Vec<u8>),
     Other(ToChild),
 }
 
@@ -61,13 +53,12 @@ struct Outbox {
     closed: bool,
 }
 
-#[derive(Default)]
 struct Shared {
     outbox: Mutex<Outbox>,
     wake: Condvar,
-    /// IPC messages written to the child, by either path.
-    written: AtomicU64,
-    /// Bytes of deliveries ever queued for the writer, and ever written by it: their
+    /// IPC messages written to the child, by either path, each counted before it is written.
+    written: Sent,
+    /// Bytes of big deliveries ever queued for the writer, and ever written by it: their
     /// difference is what waits for it. Each has one writer (the first the host, under its
     /// lock; the second the writer thread), so each is kept with a load and a store, not a
     /// read-modify-write: a locked instruction less on every delivery.
@@ -84,12 +75,16 @@ impl Shared {
 
     fn queue(&self, msg: Queued) {
         let mut outbox = self.outbox();
+        Self::queue_in(&self.wake, &mut outbox, msg);
+    }
+
+    fn queue_in(wake: &Condvar, outbox: &mut Outbox, msg: Queued) {
         if outbox.closed {
             return;
         }
         outbox.queued.push_back(msg);
         if outbox.waiting {
-            self.wake.notify_one();
+            wake.notify_one();
         }
     }
 
@@ -107,8 +102,10 @@ pub(crate) struct ChildLink {
     handle: Arc<ProcessHandle>,
     shared: Arc<Shared>,
     writer: Option<std::thread::JoinHandle<()>>,
-    /// For direct writes, made only while the writer has nothing to write.
+    /// For direct doorbells, rung only while the writer has nothing to write.
     channel: IpcSender<ToChild>,
+    /// Where deliveries are written.
+    ring: Producer,
     /// How many IPC messages the child said it had read, in its latest batch.
     pub read_by_child: u64,
     /// The host's copy of the child's journal, read once the child is gone.
@@ -123,8 +120,20 @@ impl ChildLink {
         mut process: std::process::Child,
         channel: IpcSender<ToChild>,
         journal: IpcSharedMemory,
+        ring: IpcSharedMemory,
     ) -> std::io::Result<Self> {
-        let shared = Arc::new(Shared::default());
+        let Some(ring) = Producer::new(ring) else {
+            let _ = process.kill();
+            let _ = process.wait();
+            return Err(std::io::Error::other("the ring is too small"));
+        };
+        let shared = Arc::new(Shared {
+            outbox: Mutex::default(),
+            wake: Condvar::new(),
+            written: ring.sent(),
+            queued_bytes: AtomicUsize::new(0),
+            written_bytes: AtomicUsize::new(0),
+        });
         let handle = Arc::new(ProcessHandle::of(&process));
         let writer = {
             let (channel, shared) = (channel.clone(), Arc::clone(&shared));
@@ -140,6 +149,7 @@ impl ChildLink {
                 shared,
                 writer: Some(writer),
                 channel,
+                ring,
                 read_by_child: 0,
                 journal,
                 next_batch: 0,
@@ -158,10 +168,38 @@ impl ChildLink {
         self.shared.queue(Queued::Other(msg));
     }
 
-    /// Writes one packed delivery (`record`) to the process: directly if that cannot block,
-    /// else through the writer, appended to the run it has not taken yet. Called under the
-    /// host's lock, as every `send` is, so nothing is queued between the check and the write.
-    pub fn deliver(&self, record: &[u8]) {
+    /// Writes one packed delivery (`record`) to the process: into the ring, or, if it is too
+    /// big for it, a marker there and the delivery through the writer. Called under the host's
+    /// lock, as every `send` is, and only when [`has_room`](Self::has_room) says so.
+    pub fn deliver(&mut self, record: &[u8]) {
+        let written = if record.len() <= ring::MAX_RECORD {
+            self.ring.push(record)
+        } else {
+            let marked = self.ring.push(&packed::by_socket(record));
+            if marked.is_ok() {
+                let queued = self.shared.queued_bytes.load(Relaxed);
+                self.shared
+                    .queued_bytes
+                    .store(queued + record.len(), Release);
+                self.shared.queue(Queued::Big(record.to_vec()));
+            }
+            marked
+        };
+        match written {
+            Ok(true) => self.ring_doorbell(),
+            Ok(false) => {}
+            // `has_room` said it fits, so this cannot be; were it ever, the link is broken:
+            // the process is ended, and its end requeues the delivery (it is in flight).
+            Err(ring::Full) => {
+                self.shared.close();
+                self.handle.kill();
+            }
+        }
+    }
+
+    /// Wakes a child that waits on its socket for the ring: directly if that cannot block,
+    /// else through the writer.
+    fn ring_doorbell(&self) {
         let mut outbox = self.shared.outbox();
         if outbox.closed {
             return;
@@ -169,34 +207,25 @@ impl ChildLink {
         // The writer counts its writes before it says it is done writing, so an idle writer's
         // writes are all in `written`.
         let idle = outbox.queued.is_empty() && !outbox.writing;
-        if idle
-            && self.shared.written.load(Acquire) <= self.read_by_child
-            && record.len() <= DIRECT_BYTES
-        {
+        if idle && self.shared.written.get() <= self.read_by_child {
             drop(outbox);
-            self.shared.written.fetch_add(1, Release);
-            if self
-                .channel
-                .send(ToChild::Deliver(record.to_vec()))
-                .is_err()
-            {
-                // As for the writer: the process is ended, and its end requeues the delivery.
+            self.shared.written.add_one();
+            if self.channel.send(ToChild::Wake).is_err() {
+                // As for the writer: the process is ended, and its end requeues what it held.
                 self.shared.close();
                 self.handle.kill();
             }
             return;
         }
-        let queued = self.shared.queued_bytes.load(Relaxed);
-        self.shared
-            .queued_bytes
-            .store(queued + record.len(), Release);
-        if append(&mut outbox.queued, record) && outbox.waiting {
-            self.shared.wake.notify_one();
-        }
+        Shared::queue_in(&self.shared.wake, &mut outbox, Queued::Other(ToChild::Wake));
     }
 
-    /// Whether the writer can take more deliveries (see [`PENDING_BYTES`]).
+    /// Whether the ring, and the writer, can take another delivery, of any size (see
+    /// [`PENDING_BYTES`]).
     pub fn has_room(&self) -> bool {
+        if !self.ring.has_room() {
+            return false;
+        }
         // Written bytes first: both only grow, so the difference is never below the truth.
         let written = self.shared.written_bytes.load(Acquire);
         let queued = self.shared.queued_bytes.load(Acquire);
@@ -231,27 +260,9 @@ impl Drop for ChildLink {
     }
 }
 
-/// Appends a packed delivery to the last run waiting for the writer if it fits in
-/// [`BATCH_BYTES`], else starts a run (a delivery bigger than that goes alone); `true` if it
-/// started one.
-fn append(queued: &mut VecDeque<Queued>, record: &[u8]) -> bool {
-    match queued.back_mut() {
-        Some(Queued::Run(run)) if run.len() + record.len() <= BATCH_BYTES => {
-            run.extend_from_slice(record);
-            false
-        }
-        _ => {
-            let mut run = Vec::with_capacity(BATCH_BYTES.min(record.len().max(4096)));
-            run.extend_from_slice(record);
-            queued.push_back(Queued::Run(run));
-            true
-        }
-    }
-}
-
 /// The writer thread's loop: waits for something to write, takes everything queued, and
-/// writes it in order, one IPC message per run of deliveries. Each write is counted before the
-/// writer says it is done, so a host that sees it idle sees every write counted.
+/// writes it in order. Each write is counted before it is made (and so before the writer says
+/// it is done), so a host that sees it idle sees every write counted.
 fn write_all(channel: &IpcSender<ToChild>, shared: &Shared, process: &ProcessHandle) {
     let mut outbox = shared.outbox();
     loop {
@@ -273,18 +284,18 @@ fn write_all(channel: &IpcSender<ToChild>, shared: &Shared, process: &ProcessHan
         let mut ok = true;
         for msg in taken {
             let (msg, bytes) = match msg {
-                Queued::Run(run) => {
-                    let bytes = run.len();
-                    (ToChild::Deliver(run), bytes)
+                Queued::Big(record) => {
+                    let bytes = record.len();
+                    (ToChild::Deliver(record), bytes)
                 }
                 Queued::Other(other) => (other, 0),
             };
+            shared.written.add_one();
             // ipc-channel panics where it should fail (an `assert!` on the descriptor of a new
             // shared-memory region): a failure all the same.
             ok = ok
                 && std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| channel.send(msg)))
                     .is_ok_and(|sent| sent.is_ok());
-            shared.written.fetch_add(1, Release);
             let written = shared.written_bytes.load(Relaxed);
             shared.written_bytes.store(written + bytes, Release);
         }
@@ -322,46 +333,5 @@ impl ProcessHandle {
         if let Some(fd) = &self.0 {
             let _ = rustix::process::pidfd_send_signal(fd, rustix::process::Signal::KILL);
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn runs(queued: &VecDeque<Queued>) -> Vec<usize> {
-        queued
-            .iter()
-            .map(|q| match q {
-                Queued::Run(run) => run.len(),
-                Queued::Other(_) => 0,
-            })
-            .collect()
-    }
-
-    #[test]
-    fn runs_stay_within_the_batch_limit_and_a_bigger_delivery_goes_alone() {
-        let mut queued = VecDeque::new();
-        let edge = BATCH_BYTES / 2;
-        assert!(append(&mut queued, &vec![1; edge]));
-        assert!(
-            !append(&mut queued, &vec![2; edge]),
-            "exactly at the limit: same run"
-        );
-        assert!(append(&mut queued, &[3]), "one byte over: a new run");
-        assert!(
-            append(&mut queued, &vec![4; BATCH_BYTES + 1]),
-            "too big: alone"
-        );
-        assert!(
-            append(&mut queued, &[5]),
-            "nothing joins a run that is over the limit"
-        );
-        assert_eq!(runs(&queued), [BATCH_BYTES, 1, BATCH_BYTES + 1, 1]);
-        // The bytes are the records, whole and in order.
-        let Some(Queued::Run(first)) = queued.front() else {
-            panic!("a run")
-        };
-        assert!(first[..edge].iter().all(|&b| b == 1) && first[edge..].iter().all(|&b| b == 2));
     }
 }

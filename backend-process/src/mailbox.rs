@@ -73,8 +73,9 @@ impl Slot {
     /// Takes a delivery the host has just accepted: written to the process at once if it has
     /// one and nothing waits before it, else queued. Nothing is taken on error.
     pub fn take(&mut self, seq: u64, delivery: &DeliveryRef<'_>) -> Result<(), String> {
-        match &self.child {
-            Some(child) if self.queue.is_empty() && self.is_alive() && child.has_room() => {
+        let alive = self.is_alive();
+        match &mut self.child {
+            Some(child) if self.queue.is_empty() && alive && child.has_room() => {
                 child.deliver(self.in_flight.push(seq, delivery)?);
             }
             _ => {
@@ -89,10 +90,10 @@ impl Slot {
     /// delivery until the process reports it handled). What is left waits for the process to
     /// report progress (`State::on_batch` pumps again).
     pub fn pump(&mut self) {
-        let Some(child) = &self.child else { return };
         if !self.is_alive() {
             return;
         }
+        let Some(child) = &mut self.child else { return };
         while child.has_room() {
             match self.queue.front() {
                 Some(Ok(record)) => child.deliver(self.in_flight.push_record(&record)),

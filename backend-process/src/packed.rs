@@ -7,9 +7,10 @@
 //! ```text
 //! record  seq   u64, little-endian   the host's number for the delivery
 //!         len   u32, little-endian   the length of the body
-//!         kind  u8                   PLAIN or ENCODED
+//!         kind  u8                   PLAIN, ENCODED or BY_SOCKET
 //!         body  PLAIN: the message's own bytes (a `Message` that is not an ask)
 //!               ENCODED: a postcard-encoded `DeliveryRef` (an ask, or an ask's outcome)
+//!               BY_SOCKET: none; the record itself comes on the socket (`ring.rs`)
 //! ```
 //! The fixed header lets the host pass over records (to confirm them, to copy them) without
 //! decoding their bodies. Most deliveries are plain messages: written and read as they are,
@@ -24,6 +25,19 @@ const HEADER: usize = 13;
 const PLAIN: u8 = 0;
 /// The body is a postcard-encoded `DeliveryRef`.
 const ENCODED: u8 = 1;
+/// A marker in the ring, in place of a record too big for it, which comes on the socket.
+const BY_SOCKET: u8 = 2;
+
+/// The marker that stands in the ring for `record`, sent on the socket instead: its number,
+/// no body.
+pub(crate) fn by_socket(record: &[u8]) -> [u8; HEADER] {
+    let mut marker = [0; HEADER];
+    if let Some(seq) = record.get(..8) {
+        marker[..8].copy_from_slice(seq);
+    }
+    marker[12] = BY_SOCKET;
+    marker
+}
 
 /// Once this many bytes at the front have been read, they are dropped (when they are also more
 /// than half the buffer, so each byte is moved at most once on average).
@@ -54,6 +68,11 @@ impl<'a> Record<'a> {
             kind,
             body: bytes.get(HEADER..end)?,
         })
+    }
+
+    /// Whether this is a marker for a record that comes on the socket.
+    pub fn is_by_socket(&self) -> bool {
+        self.kind == BY_SOCKET
     }
 
     /// The delivery, borrowed from the buffer.

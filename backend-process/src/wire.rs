@@ -203,9 +203,13 @@ pub(crate) enum ToChild {
         progress_every: usize,
         /// This process's journal (see `journal.rs`), shared with the host.
         journal: IpcSharedMemory,
+        /// The ring the host writes deliveries into (see `ring.rs`), shared with the host.
+        ring: IpcSharedMemory,
     },
-    /// Deliveries packed back to back (`packed.rs`), in the order they were accepted.
+    /// One delivery too big for the ring, in the place of its marker there (`ring.rs`).
     Deliver(#[serde(with = "large")] Vec<u8>),
+    /// The doorbell: the ring has records for a process that had found it empty.
+    Wake,
     Signal(Signal),
     /// The supervisor's answer to a failure: start again from the initial state.
     Restart,

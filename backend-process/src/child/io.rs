@@ -11,17 +11,22 @@ use ipc_channel::ipc::{IpcReceiver, IpcSender};
 use super::ABORT_AFTER_BATCH;
 use crate::journal;
 use crate::packed::Packed;
+use crate::ring;
 use crate::wire::{ToChild, ToHost, Uplink};
 
-/// Messages handled between two looks for more from the host (signals, shutdown), and between
-/// two batches when the handlers have sent something (a reply someone waits for, a message to
-/// a bounded mailbox that a burst would overflow): at most.
+/// Messages handled between two batches when the handlers have sent something (a reply
+/// someone waits for, a message to a bounded mailbox that a burst would overflow): at most.
 pub(super) const PROGRESS_EVERY: usize = 128;
 
 /// Messages handled between two reports of progress alone (nothing sent) by an actor with an
 /// unbounded mailbox, which no sender waits on for room: a report every 128 messages cost the
 /// router and the child about a fifth of a stream's CPU.
 const UNBOUNDED_PROGRESS_EVERY: usize = 1024;
+
+/// How long a process that has found the ring empty keeps looking before it reports its
+/// progress and waits on its socket: a sender a little slower than this process would otherwise
+/// cost a report and a doorbell (two IPC writes, two wake-ups) for every few messages.
+const SPIN: Duration = Duration::from_micros(5);
 
 /// How often an actor with this mailbox capacity reports its progress.
 pub(crate) fn progress_every(capacity: Option<usize>) -> usize {
@@ -38,6 +43,8 @@ pub(crate) struct ChildIo {
     to_host: IpcSender<Uplink>,
     from_host: IpcReceiver<ToChild>,
     journal: journal::Writer,
+    /// Where the host writes deliveries.
+    ring: ring::Consumer,
     /// IPC messages read from the host, `Boot` included (the host writes directly to a child
     /// that has read nearly all it was sent: see `link.rs`).
     received: u64,
@@ -52,6 +59,8 @@ pub(crate) struct ChildIo {
     /// then the others (none empty).
     pub(super) reading: Packed,
     deliveries: VecDeque<Packed>,
+    /// Deliveries too big for the ring, each waiting for its marker there to be reached.
+    by_socket: VecDeque<Packed>,
     signals: VecDeque<Signal>,
     /// `Restart`, `Shutdown` and `Spawned` answers, in arrival order.
     answers: VecDeque<ToChild>,
@@ -76,6 +85,7 @@ impl ChildIo {
         to_host: IpcSender<Uplink>,
         from_host: IpcReceiver<ToChild>,
         journal: journal::Writer,
+        ring: ring::Consumer,
         clock_offset: Duration,
         request_base: u64,
     ) -> Self {
@@ -84,6 +94,7 @@ impl ChildIo {
             to_host,
             from_host,
             journal,
+            ring,
             received: 1,
             finished: 0,
             reported: 0,
@@ -92,6 +103,7 @@ impl ChildIo {
             since_report: 0,
             reading: Packed::default(),
             deliveries: VecDeque::new(),
+            by_socket: VecDeque::new(),
             signals: VecDeque::new(),
             answers: VecDeque::new(),
             shutdown: false,
@@ -171,6 +183,15 @@ impl ChildIo {
         Ok(())
     }
 
+    /// Sends what the handlers sent, if anything (with the progress made): the replies a
+    /// sender may be waiting for leave before this process looks for more work.
+    pub(super) fn flush_sends(&mut self) -> Result<(), String> {
+        if self.journal.is_empty() {
+            return Ok(());
+        }
+        self.flush()
+    }
+
     /// The handler of message `seq` begins: if this process dies before [`finish`], the host
     /// will know that message was in hand.
     ///
@@ -215,12 +236,9 @@ impl ChildIo {
 
     fn sort(&mut self, msg: ToChild) {
         match msg {
-            ToChild::Deliver(packed) => {
-                let packed = Packed::from_bytes(packed);
-                if !packed.is_empty() {
-                    self.deliveries.push_back(packed);
-                }
-            }
+            ToChild::Deliver(packed) => self.by_socket.push_back(Packed::from_bytes(packed)),
+            // It has done its work: this process is awake.
+            ToChild::Wake => {}
             ToChild::Signal(signal) => self.signals.push_back(signal),
             ToChild::Shutdown => {
                 self.shutdown = true;
@@ -234,24 +252,54 @@ impl ChildIo {
         !self.reading.is_empty() || !self.deliveries.is_empty()
     }
 
-    /// The buffer to read the next delivery from, taken out (empty if there is none).
-    pub(super) fn take_reading(&mut self) -> Packed {
-        if self.reading.is_empty() {
+    /// Takes every record the ring holds; `false` if it held none.
+    pub(super) fn take_ring(&mut self) -> bool {
+        let mut bytes = Vec::new();
+        if !self.ring.take(&mut bytes) {
+            return false;
+        }
+        self.deliveries.push_back(Packed::from_bytes(bytes));
+        true
+    }
+
+    /// The buffer to read the next delivery from, taken out (empty if there is none). A
+    /// marker for a delivery that comes on the socket is replaced by that delivery, waited for
+    /// if it has not come yet.
+    pub(super) fn take_reading(&mut self) -> Result<Packed, String> {
+        let mut reading = if self.reading.is_empty() {
             self.deliveries.pop_front().unwrap_or_default()
         } else {
             std::mem::take(&mut self.reading)
+        };
+        if reading
+            .front()
+            .is_some_and(|record| record.is_ok_and(|r| r.is_by_socket()))
+        {
+            reading.pop_front();
+            if !reading.is_empty() {
+                self.deliveries.push_front(reading);
+            }
+            self.flush()?;
+            while self.by_socket.is_empty() {
+                self.recv()?;
+            }
+            reading = self.by_socket.pop_front().unwrap_or_default();
         }
+        Ok(reading)
     }
 
-    /// Reads whatever has arrived, without waiting. `Err` when the host is gone.
+    /// Reads whatever has arrived on the socket, without waiting. `Err` when the host is gone.
     ///
-    /// Through `try_recv_timeout(0)`, not `try_recv`: on Linux ipc-channel's `try_recv` makes
-    /// the socket non-blocking and back around its `recvmsg`, three system calls every time,
-    /// where a zero-timeout `poll` costs one when nothing has arrived (most looks, made every
-    /// 128 messages) and two when something has. This process is the socket's only reader, so
-    /// a message `poll` saw is still there for the `recvmsg`.
+    /// The host counts in the ring's header each message it writes on the socket, before it
+    /// writes it, so while this process has read them all, looking costs a load from shared
+    /// memory and no system call: cheap enough to do before every message. Else through
+    /// `try_recv_timeout(0)`, not `try_recv`: on Linux ipc-channel's `try_recv` makes the
+    /// socket non-blocking and back around its `recvmsg`, three system calls every time, where
+    /// a zero-timeout `poll` costs one when nothing has arrived yet and two when something has.
+    /// This process is the socket's only reader, so a message `poll` saw is still there for
+    /// the `recvmsg`.
     pub(super) fn read_ahead(&mut self) -> Result<(), String> {
-        loop {
+        while self.ring.sent() > self.received {
             match self.from_host.try_recv_timeout(Duration::ZERO) {
                 Ok(msg) => {
                     self.received += 1;
@@ -261,17 +309,45 @@ impl ChildIo {
                 Err(e) => return Err(format!("the host is gone: {e:?}")),
             }
         }
+        Ok(())
     }
 
-    /// Waits for the next message from the host, after sending what it is owed.
-    pub(super) fn wait(&mut self) -> Result<(), String> {
-        self.flush()?;
+    /// Waits for the socket's next message.
+    fn recv(&mut self) -> Result<(), String> {
         let msg = self
             .from_host
             .recv()
             .map_err(|e| format!("the host is gone: {e:?}"))?;
         self.received += 1;
         self.sort(msg);
+        Ok(())
+    }
+
+    /// Waits for more work from the host: records in the ring, or a message on the socket.
+    /// Looks at the ring for a moment first ([`SPIN`]); then reports what it is owed, says it
+    /// sleeps and waits on the socket, where the host rings if it writes to the ring.
+    pub(super) fn wait(&mut self) -> Result<(), String> {
+        if self.take_ring() {
+            return Ok(());
+        }
+        self.flush_sends()?;
+        let since = Instant::now();
+        while since.elapsed() < SPIN {
+            for _ in 0..32 {
+                std::hint::spin_loop();
+            }
+            if self.ring.has_records() {
+                self.take_ring();
+                return Ok(());
+            }
+        }
+        self.flush()?;
+        if self.ring.sleep() {
+            let received = self.recv();
+            self.ring.awake();
+            received?;
+        }
+        self.take_ring();
         Ok(())
     }
 
@@ -286,7 +362,7 @@ impl ChildIo {
                     .remove(at)
                     .ok_or_else(|| "lost an answer".to_string());
             }
-            self.wait()?;
+            self.recv()?;
         }
     }
 }

@@ -1,0 +1,359 @@
+//! The delivery ring: shared memory per child process into which the host writes packed
+//! deliveries (`packed.rs`) and from which the child copies them. A stream of messages costs no
+//! system call and no thread wake-up on either side: the host writes a record and moves an
+//! index; the child, which looks for more whenever it runs out, copies what is there and moves
+//! its own. Only a child that has found the ring empty and gone to wait on its socket is woken,
+//! by one small IPC message (a doorbell) from the host.
+//!
+//! ```text
+//! offset 0    write     bytes the host has ever written (a position that only grows)
+//!        8    lap_end   where the records of a lap end early: a record that did not fit in
+//!                       the rest of the lap went to the start of the next (0: none yet)
+//!        16   sent      IPC messages the host has written (or is writing) on the socket: the
+//!                       child looks at its socket only when it has read fewer
+//!        64   read      bytes the child has ever taken (in a cache line of its own)
+//!        72   sleeping  1 while the child waits on its socket for a doorbell
+//!        128  records   CAPACITY bytes, used as a circle: a position's place is it modulo
+//!                       CAPACITY
+//! ```
+//!
+//! One producer (the host, under its lock) and one consumer (the child's only thread). A
+//! record never straddles the end of the circle, so the child copies whole records. The ring
+//! is transport only: the host keeps its own copy of every delivery until the child reports it
+//! handled (`mailbox.rs`), so a child that dies, or scribbles on the ring, loses nothing and
+//! misleads only itself (the host reads nothing from the ring but the child's `read`, which it
+//! bounds to what it has written).
+//!
+//! A record bigger than [`MAX_RECORD`] does not go in the ring: the host writes a marker in its
+//! place (`packed::by_socket`) and sends the record on the socket, and the child, reaching the
+//! marker, takes the record from there, so the order is kept.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering::Acquire, Ordering::Release, Ordering::SeqCst};
+
+use ipc_channel::ipc::IpcSharedMemory;
+
+/// Bytes of records the ring holds: at about 20 bytes a small message, some 13,000 messages,
+/// ten times what a child handles between two reports of progress.
+pub(crate) const CAPACITY: usize = 256 * 1024;
+
+/// The biggest record written into the ring; a bigger one goes on the socket.
+pub(crate) const MAX_RECORD: usize = 16 * 1024;
+
+const WRITE: usize = 0;
+const LAP_END: usize = 8;
+const SENT: usize = 16;
+const READ: usize = 64;
+const SLEEPING: usize = 72;
+const HEADER: usize = 128;
+
+/// A new, empty ring for one child process (the host keeps it and sends the child a copy,
+/// which maps the same memory).
+pub(crate) fn create() -> IpcSharedMemory {
+    IpcSharedMemory::from_byte(0, HEADER + CAPACITY)
+}
+
+/// The mapping, and the header words as atomics.
+struct Mapping {
+    /// Keeps the mapping alive; all access goes through `base`.
+    _memory: IpcSharedMemory,
+    base: *mut u8,
+}
+
+// SAFETY: `base` points into the mapping that `memory` owns and moves with it; nothing about
+// it is tied to the thread that made it, and every access to the shared bytes is either atomic
+// (the header) or confined by the protocol to bytes the other side does not touch (records).
+#[allow(unsafe_code)]
+unsafe impl Send for Mapping {}
+
+// SAFETY: through a shared reference only the header words are reached, and only atomically
+// (`word`); the records are read and written only by the one `Producer` or `Consumer` that
+// owns the mapping's handle, through `&mut self`.
+#[allow(unsafe_code)]
+unsafe impl Sync for Mapping {}
+
+impl Mapping {
+    #[allow(unsafe_code)] // the mapping is accessed through a raw pointer; see `word`
+    fn new(mut memory: IpcSharedMemory) -> Option<Self> {
+        if memory.len() < HEADER + CAPACITY {
+            return None;
+        }
+        // SAFETY: the slice is used only to take the address of the mapping, which `Mapping`
+        // owns (so it stays valid); no reference into it is kept.
+        let base = unsafe { memory.deref_mut() }.as_mut_ptr();
+        Some(Self {
+            _memory: memory,
+            base,
+        })
+    }
+
+    /// One header word, as an atomic (the other process reads and writes it at any time).
+    #[allow(unsafe_code)]
+    fn word(&self, offset: usize) -> &AtomicU64 {
+        debug_assert!(offset + 8 <= HEADER && offset % 8 == 0);
+        // SAFETY: `base` is page-aligned (an mmap) and `offset` a multiple of 8 within the
+        // header, so the pointer is aligned and in bounds for a u64; the mapping outlives
+        // `self`; both processes access the header words only atomically.
+        unsafe { AtomicU64::from_ptr(self.base.add(offset).cast::<u64>()) }
+    }
+
+    fn place(position: u64) -> usize {
+        // The remainder is below CAPACITY, so it fits a usize.
+        (position % CAPACITY as u64) as usize
+    }
+}
+
+/// The host's side: writes records.
+pub(crate) struct Producer {
+    ring: Arc<Mapping>,
+    /// Bytes ever written: the host's own copy of `write`.
+    write: u64,
+}
+
+impl Producer {
+    /// Takes the host's copy of a ring made by [`create`]. `None` if it is too small to be one.
+    pub fn new(memory: IpcSharedMemory) -> Option<Self> {
+        let ring = Arc::new(Mapping::new(memory)?);
+        let write = ring.word(WRITE).load(Acquire);
+        Some(Self { ring, write })
+    }
+
+    /// The count of messages written on the socket, for whoever writes them.
+    pub fn sent(&self) -> Sent {
+        Sent(Arc::clone(&self.ring))
+    }
+
+    /// Bytes free: what the child says it has taken, bounded to what it can have taken (a
+    /// child that writes nonsense there gets a ring that looks full or empty, no more).
+    fn free(&self) -> usize {
+        let oldest = self.write.saturating_sub(CAPACITY as u64);
+        let read = self.ring.word(READ).load(Acquire).clamp(oldest, self.write);
+        // At most CAPACITY, so it fits a usize.
+        CAPACITY - (self.write - read) as usize
+    }
+
+    /// Whether any record of up to [`MAX_RECORD`] bytes fits, with the end of the lap it may
+    /// have to skip.
+    pub fn has_room(&self) -> bool {
+        self.free() >= 2 * MAX_RECORD
+    }
+
+    /// Writes one record (of at most [`MAX_RECORD`] bytes) if it fits. `Ok(true)` if the
+    /// child sleeps and must be woken (once: the next write finds it awake, or woken already).
+    #[allow(unsafe_code)] // the record is copied into the mapping; see below
+    pub fn push(&mut self, record: &[u8]) -> Result<bool, Full> {
+        let len = record.len();
+        let mut place = Mapping::place(self.write);
+        let skip = if place + len > CAPACITY {
+            CAPACITY - place
+        } else {
+            0
+        };
+        if len > MAX_RECORD || skip + len > self.free() {
+            return Err(Full);
+        }
+        if skip > 0 {
+            // Stored before `write` moves past it, so the child that sees the new `write` sees
+            // where this lap ends.
+            self.ring.word(LAP_END).store(self.write, Release);
+            self.write += skip as u64;
+            place = 0;
+        }
+        // SAFETY: [place, place + len) lies within the records (place + len <= CAPACITY, and
+        // the mapping holds HEADER + CAPACITY bytes, checked in `Mapping::new`), and it is free:
+        // the child reads only below `write`, which has not moved over it yet.
+        unsafe {
+            std::ptr::copy_nonoverlapping(record.as_ptr(), self.ring.base.add(HEADER + place), len);
+        }
+        self.write += len as u64;
+        // `SeqCst` on both, and on the child's two (`Consumer::sleep`): either the child sees
+        // this record before it sleeps, or this sees it asleep, never neither.
+        self.ring.word(WRITE).store(self.write, SeqCst);
+        let sleeping = self.ring.word(SLEEPING);
+        Ok(sleeping.load(SeqCst) == 1 && sleeping.swap(0, SeqCst) == 1)
+    }
+}
+
+/// The host's count of IPC messages written to the child's socket, kept in the ring's header
+/// where the child reads it.
+pub(crate) struct Sent(Arc<Mapping>);
+
+impl Sent {
+    /// One more message is about to be written: counted first, so that the child never sees
+    /// fewer than there are.
+    pub fn add_one(&self) {
+        self.0.word(SENT).fetch_add(1, Release);
+    }
+
+    pub fn get(&self) -> u64 {
+        self.0.word(SENT).load(Acquire)
+    }
+}
+
+/// A record did not fit in the ring.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) struct Full;
+
+/// The child's side: takes records.
+pub(crate) struct Consumer {
+    ring: Mapping,
+    /// Bytes ever taken: the child's own copy of `read`.
+    read: u64,
+}
+
+impl Consumer {
+    /// Takes the child's copy of the ring. `None` if it is too small to be one.
+    pub fn new(memory: IpcSharedMemory) -> Option<Self> {
+        let ring = Mapping::new(memory)?;
+        let read = ring.word(READ).load(Acquire);
+        Some(Self { ring, read })
+    }
+
+    /// Appends to `out` every record written since the last take, and frees their room.
+    /// `false` if there was none.
+    #[allow(unsafe_code)] // records are copied out of the mapping; see below
+    pub fn take(&mut self, out: &mut Vec<u8>) -> bool {
+        let write = self.ring.word(WRITE).load(Acquire);
+        if write == self.read {
+            return false;
+        }
+        while self.read < write {
+            let lap_start = self.read - self.read % CAPACITY as u64;
+            let lap_stop = lap_start + CAPACITY as u64;
+            // The lap's early end, if the host has recorded one for this lap: an older lap's
+            // is at or below `lap_start` (no lap ends at its very start: a record is smaller
+            // than a lap), and a later lap's cannot be written before this side has freed the
+            // room past `lap_stop`, which it has not.
+            let lap_end = self.ring.word(LAP_END).load(Acquire);
+            let stop = if lap_end > lap_start && (self.read..lap_stop).contains(&lap_end) {
+                lap_end
+            } else {
+                lap_stop
+            }
+            .min(write);
+            if stop == self.read {
+                self.read = lap_stop;
+                continue;
+            }
+            let place = Mapping::place(self.read);
+            // At most CAPACITY, so it fits a usize.
+            let len = (stop - self.read) as usize;
+            // SAFETY: [place, place + len) lies within the records (stop is within this lap)
+            // and was written by the host before it published `write` (read with Acquire
+            // above); the host does not write it again until `read` moves past it, below.
+            let bytes =
+                unsafe { std::slice::from_raw_parts(self.ring.base.add(HEADER + place), len) };
+            out.extend_from_slice(bytes);
+            self.read = stop;
+        }
+        self.ring.word(READ).store(self.read, Release);
+        true
+    }
+
+    /// Says this side is about to wait on its socket. `false` (and awake again) if records
+    /// came in the meantime: take them instead of waiting.
+    pub fn sleep(&self) -> bool {
+        self.ring.word(SLEEPING).store(1, SeqCst);
+        if self.ring.word(WRITE).load(SeqCst) == self.read {
+            return true;
+        }
+        self.awake();
+        false
+    }
+
+    /// Back from the socket: the host need not ring again.
+    pub fn awake(&self) {
+        self.ring.word(SLEEPING).store(0, Release);
+    }
+
+    /// How many IPC messages the host has written to this side's socket, or is writing.
+    pub fn sent(&self) -> u64 {
+        self.ring.word(SENT).load(Acquire)
+    }
+
+    /// Whether records wait to be taken.
+    pub fn has_records(&self) -> bool {
+        self.ring.word(WRITE).load(Acquire) != self.read
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pair() -> (Producer, Consumer) {
+        let memory = create();
+        let producer = Producer::new(memory.clone()).expect("a ring");
+        let consumer = Consumer::new(memory).expect("a ring");
+        (producer, consumer)
+    }
+
+    #[test]
+    fn records_come_out_in_order_across_many_laps() {
+        let (mut producer, mut consumer) = pair();
+        let mut expected = Vec::new();
+        let mut got = Vec::new();
+        // Records of uneven sizes, so that laps end early at many different places.
+        for n in 0..20_000u32 {
+            let record: Vec<u8> =
+                std::iter::repeat_n((n % 251) as u8, 1 + (n as usize * 37) % 4000).collect();
+            if producer.push(&record).is_err() {
+                assert!(consumer.take(&mut got));
+                producer.push(&record).expect("room after a take");
+            }
+            expected.extend_from_slice(&record);
+        }
+        consumer.take(&mut got);
+        assert_eq!(got.len(), expected.len());
+        assert!(got == expected);
+        assert!(!consumer.take(&mut got));
+    }
+
+    #[test]
+    fn a_full_ring_refuses_and_a_take_makes_room() {
+        let (mut producer, mut consumer) = pair();
+        let record = vec![7u8; MAX_RECORD];
+        let mut pushed = 0;
+        while producer.has_room() {
+            producer.push(&record).expect("room");
+            pushed += 1;
+        }
+        assert_eq!(pushed, CAPACITY / MAX_RECORD - 1);
+        producer
+            .push(&record)
+            .expect("the last record fits without a skip");
+        assert_eq!(producer.push(&record), Err(Full));
+        assert_eq!(producer.push(&vec![0; MAX_RECORD + 1]), Err(Full));
+        let mut out = Vec::new();
+        assert!(consumer.take(&mut out));
+        assert_eq!(out.len(), CAPACITY);
+        assert!(producer.has_room());
+    }
+
+    #[test]
+    fn a_sleeping_consumer_is_woken_once() {
+        let (mut producer, mut consumer) = pair();
+        assert_eq!(producer.push(b"a"), Ok(false), "awake: no doorbell");
+        assert!(!consumer.sleep(), "a record waits: no sleep");
+        let mut out = Vec::new();
+        consumer.take(&mut out);
+        assert!(consumer.sleep());
+        assert_eq!(producer.push(b"b"), Ok(true), "asleep: one doorbell");
+        assert_eq!(producer.push(b"c"), Ok(false), "rung already");
+        assert!(consumer.has_records());
+        consumer.awake();
+        consumer.take(&mut out);
+        assert_eq!(out, b"abc");
+    }
+
+    #[test]
+    fn a_consumer_that_lies_about_what_it_read_gets_no_more_room() {
+        let (mut producer, consumer) = pair();
+        producer.push(&[1; 100]).expect("room");
+        consumer.ring.word(READ).store(u64::MAX, Release);
+        assert_eq!(producer.free(), CAPACITY, "bounded to what was written");
+        consumer.ring.word(READ).store(0, Release);
+        producer.write += 2 * CAPACITY as u64;
+        assert_eq!(producer.free(), 0, "bounded to a ring's worth");
+    }
+}
