@@ -55,6 +55,9 @@ pub(crate) struct ChildIo {
     signals_taken: u64,
     signals_reported: u64,
     since_report: usize,
+    /// What the handlers sent has left since this process last waited: an answer to it is a
+    /// round trip away, too far to look at the ring for (see `wait`).
+    sends_left: bool,
     /// Deliveries read and not yet handled, in the buffers they came in: the one being read,
     /// then the others (none empty).
     pub(super) reading: Packed,
@@ -101,6 +104,7 @@ impl ChildIo {
             signals_taken: 0,
             signals_reported: 0,
             since_report: 0,
+            sends_left: false,
             reading: Packed::default(),
             deliveries: VecDeque::new(),
             by_socket: VecDeque::new(),
@@ -189,6 +193,7 @@ impl ChildIo {
         if self.journal.is_empty() {
             return Ok(());
         }
+        self.sends_left = true;
         self.flush()
     }
 
@@ -324,15 +329,22 @@ impl ChildIo {
     }
 
     /// Waits for more work from the host: records in the ring, or a message on the socket.
-    /// Looks at the ring for a moment first ([`SPIN`]); then reports what it is owed, says it
-    /// sleeps and waits on the socket, where the host rings if it writes to the ring.
+    /// Looks at the ring for a moment first ([`SPIN`]), unless what it has just sent is likely
+    /// to be what the next work waits on (a reply, the next hop of a ball); then reports what
+    /// it is owed, says it sleeps and waits on the socket, where the host rings if it writes to
+    /// the ring.
     pub(super) fn wait(&mut self) -> Result<(), String> {
         if self.take_ring() {
             return Ok(());
         }
         self.flush_sends()?;
+        let spin = if std::mem::take(&mut self.sends_left) {
+            Duration::ZERO
+        } else {
+            SPIN
+        };
         let since = Instant::now();
-        while since.elapsed() < SPIN {
+        while since.elapsed() < spin {
             for _ in 0..32 {
                 std::hint::spin_loop();
             }
