@@ -1,5 +1,5 @@
 //! [`ChildIo`]: an actor's process's side of its link to the host: its channels, its journal,
-//! what it has read ahead and not handled yet, and its clock. The actor's loop (`child.rs`)
+//! its ring, what it has taken and not handled yet, and its clock. The actor's loop (`child.rs`)
 //! and its context (`context.rs`) reach the host only through it.
 
 use std::collections::VecDeque;
@@ -37,7 +37,7 @@ pub(crate) fn progress_every(capacity: Option<usize>) -> usize {
     }
 }
 
-/// The child's channels, its journal, what it has read ahead, and its clock.
+/// The child's channels, its journal, its ring, what it has taken ahead, and its clock.
 pub(crate) struct ChildIo {
     pub id: ActorId,
     to_host: IpcSender<Uplink>,
