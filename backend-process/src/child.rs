@@ -1,8 +1,8 @@
 //! The child side: [`init`] turns a re-executed copy of the application into the process of one
 //! actor, and [`run_actor`] is that actor's loop: handle what the host delivers, record each
 //! message's start and end in the journal, send what the handlers sent in batches, report
-//! failures and wait for the supervisor's answer. Its channels, journal, ring and read-ahead
-//! are [`ChildIo`] (`child/io.rs`).
+//! failures and wait for the supervisor's answer. Its channels, journal, ring and what it has
+//! taken ahead are [`ChildIo`] (`child/io.rs`).
 //!
 //! The host tells the child which actor type to run by the address of `run_actor::<A>`, given
 //! as an offset from `init`: the child is the same executable image (`/proc/self/exe`, checked

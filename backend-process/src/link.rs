@@ -2,7 +2,8 @@
 //! leave behind, the ring its deliveries go into, and the writer thread for everything else.
 //!
 //! Deliveries go into the ring (`ring.rs`), written by the thread that accepted them, under
-//! the host's lock: no system call, no lock of the link's own, no thread to wake. A child that
+//! the host's lock: no system call and no thread to wake (only a delivery too big for the
+//! ring, or a doorbell, takes the writer's lock). A child that
 //! had found the ring empty and waits on its socket is woken by a doorbell (`ToChild::Wake`).
 //!
 //! Everything else (boot, signals, answers, and a delivery too big for the ring, whose marker
@@ -18,7 +19,9 @@
 //! an actor that keeps up: half the hops of a round trip. Otherwise the writer rings it.
 
 use std::collections::VecDeque;
-use std::sync::atomic::{AtomicUsize, Ordering::Acquire, Ordering::Relaxed, Ordering::Release};
+use std::sync::atomic::{
+    AtomicU64, AtomicUsize, Ordering::Acquire, Ordering::Relaxed, Ordering::Release,
+};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 
 use ipc_channel::ipc::{IpcSender, IpcSharedMemory};
@@ -56,8 +59,11 @@ struct Outbox {
 struct Shared {
     outbox: Mutex<Outbox>,
     wake: Condvar,
-    /// IPC messages written to the child, by either path, each counted before it is written.
-    written: Sent,
+    /// IPC messages written to the child, by either path, each counted before it is written:
+    /// the host's own count, and its copy in the ring's header for the child (which the host
+    /// never reads back: the child could have written anything there).
+    written: AtomicU64,
+    sent: Sent,
     /// Bytes of big deliveries ever queued for the writer, and ever written by it: their
     /// difference is what waits for it. Each has one writer (the first the host, under its
     /// lock; the second the writer thread), so each is kept with a load and a store, not a
@@ -86,6 +92,12 @@ impl Shared {
         if outbox.waiting {
             wake.notify_one();
         }
+    }
+
+    /// One more IPC message is about to be written: counted, in both counts.
+    fn count_write(&self) {
+        let written = self.written.fetch_add(1, Release) + 1;
+        self.sent.raise_to(written);
     }
 
     fn close(&self) {
@@ -130,7 +142,8 @@ impl ChildLink {
         let shared = Arc::new(Shared {
             outbox: Mutex::default(),
             wake: Condvar::new(),
-            written: ring.sent(),
+            written: AtomicU64::new(0),
+            sent: ring.sent(),
             queued_bytes: AtomicUsize::new(0),
             written_bytes: AtomicUsize::new(0),
         });
@@ -207,9 +220,9 @@ impl ChildLink {
         // The writer counts its writes before it says it is done writing, so an idle writer's
         // writes are all in `written`.
         let idle = outbox.queued.is_empty() && !outbox.writing;
-        if idle && self.shared.written.get() <= self.read_by_child {
+        if idle && self.shared.written.load(Acquire) <= self.read_by_child {
             drop(outbox);
-            self.shared.written.add_one();
+            self.shared.count_write();
             if self.channel.send(ToChild::Wake).is_err() {
                 // As for the writer: the process is ended, and its end requeues what it held.
                 self.shared.close();
@@ -236,8 +249,8 @@ impl ChildLink {
     /// process fail at once. ipc-channel writes a message bigger than a socket's buffer in
     /// fragments over a channel whose reading end it keeps open until the send ends, so such a
     /// send to a child that died can wait a long time (half a second, measured); none is made
-    /// (merged writes stay under 64 KiB and big deliveries go in shared memory, see
-    /// `wire::large`), and should one ever be, the writer is left behind after a second rather
+    /// (the writer sends only small messages and deliveries too big for the ring, which go in
+    /// shared memory, see `wire::large`), and should one ever be, the writer is left behind after a second rather
     /// than the router waiting with it.
     pub fn close(mut self) {
         self.shared.close();
@@ -290,14 +303,16 @@ fn write_all(channel: &IpcSender<ToChild>, shared: &Shared, process: &ProcessHan
                 }
                 Queued::Other(other) => (other, 0),
             };
-            shared.written.add_one();
+            shared.count_write();
+            // The bytes are counted as written before they are: once the child has them it
+            // may report progress at once, and the pump that report brings must find room.
+            let written = shared.written_bytes.load(Relaxed);
+            shared.written_bytes.store(written + bytes, Release);
             // ipc-channel panics where it should fail (an `assert!` on the descriptor of a new
             // shared-memory region): a failure all the same.
             ok = ok
                 && std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| channel.send(msg)))
                     .is_ok_and(|sent| sent.is_ok());
-            let written = shared.written_bytes.load(Relaxed);
-            shared.written_bytes.store(written + bytes, Release);
         }
         outbox = shared.outbox();
         outbox.writing = false;

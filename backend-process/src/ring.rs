@@ -21,8 +21,8 @@
 //! record never straddles the end of the circle, so the child copies whole records. The ring
 //! is transport only: the host keeps its own copy of every delivery until the child reports it
 //! handled (`mailbox.rs`), so a child that dies, or scribbles on the ring, loses nothing and
-//! misleads only itself (the host reads nothing from the ring but the child's `read`, which it
-//! bounds to what it has written).
+//! misleads only itself: the host reads nothing from the ring but the child's `read`, which it
+//! bounds to what it has written, and `sleeping`, which costs it a doorbell at most.
 //!
 //! A record bigger than [`MAX_RECORD`] does not go in the ring: the host writes a marker in its
 //! place (`packed::by_socket`) and sends the record on the socket, and the child, reaching the
@@ -78,8 +78,12 @@ impl Mapping {
         if memory.len() < HEADER + CAPACITY {
             return None;
         }
-        // SAFETY: the slice is used only to take the address of the mapping, which `Mapping`
-        // owns (so it stays valid); no reference into it is kept.
+        // SAFETY: ipc-channel asks that nothing else read or write the memory while the slice
+        // lives; the other process may (the host may be writing records while the child maps
+        // its copy), but the slice is only used, at once, to take the mapping's address, and
+        // is never read or written through. Every later access goes through that address, as
+        // atomics (the header) or as copies of bytes the protocol gives to this side alone.
+        // `Mapping` owns the mapping, so the address stays valid.
         let base = unsafe { memory.deref_mut() }.as_mut_ptr();
         Some(Self {
             _memory: memory,
@@ -161,7 +165,8 @@ impl Producer {
         }
         // SAFETY: [place, place + len) lies within the records (place + len <= CAPACITY, and
         // the mapping holds HEADER + CAPACITY bytes, checked in `Mapping::new`), and it is free:
-        // the child reads only below `write`, which has not moved over it yet.
+        // `free()` (checked above) says the child has taken what was written there a lap ago,
+        // and the child reads only below `write`, which has not moved over it yet.
         unsafe {
             std::ptr::copy_nonoverlapping(record.as_ptr(), self.ring.base.add(HEADER + place), len);
         }
@@ -174,19 +179,14 @@ impl Producer {
     }
 }
 
-/// The host's count of IPC messages written to the child's socket, kept in the ring's header
-/// where the child reads it.
+/// The copy, in the ring's header where the child reads it, of the host's count of IPC
+/// messages written to the child's socket.
 pub(crate) struct Sent(Arc<Mapping>);
 
 impl Sent {
-    /// One more message is about to be written: counted first, so that the child never sees
-    /// fewer than there are.
-    pub fn add_one(&self) {
-        self.0.word(SENT).fetch_add(1, Release);
-    }
-
-    pub fn get(&self) -> u64 {
-        self.0.word(SENT).load(Acquire)
+    /// The host has counted `count` messages (two threads write: the count only grows).
+    pub fn raise_to(&self, count: u64) {
+        self.0.word(SENT).fetch_max(count, Release);
     }
 }
 

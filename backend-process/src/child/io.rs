@@ -45,8 +45,8 @@ pub(crate) struct ChildIo {
     journal: journal::Writer,
     /// Where the host writes deliveries.
     ring: ring::Consumer,
-    /// IPC messages read from the host, `Boot` included (the host writes directly to a child
-    /// that has read nearly all it was sent: see `link.rs`).
+    /// IPC messages read from the host, `Boot` included (the host rings its doorbell directly
+    /// only to a child that has read all it was sent: see `link.rs`).
     received: u64,
     /// The last message finished, and the last one the host has been told of.
     finished: u64,
@@ -264,6 +264,8 @@ impl ChildIo {
             return false;
         }
         self.deliveries.push_back(Packed::from_bytes(bytes));
+        // More work came after the sends left: the next wait is not for their answer.
+        self.sends_left = false;
         true
     }
 
@@ -284,7 +286,9 @@ impl ChildIo {
             if !reading.is_empty() {
                 self.deliveries.push_front(reading);
             }
-            self.flush()?;
+            if self.by_socket.is_empty() {
+                self.flush()?;
+            }
             while self.by_socket.is_empty() {
                 self.recv()?;
             }
