@@ -23,6 +23,8 @@ use std::sync::atomic::{AtomicU64, Ordering::Release};
 
 use ipc_channel::ipc::IpcSharedMemory;
 
+use crate::mapping::Mapping;
+
 /// Room for frames in one batch (a frame that does not fit even alone travels on its own).
 pub(crate) const OUTBOX: usize = 64 * 1024;
 
@@ -73,45 +75,26 @@ pub(crate) fn read_remains(memory: &IpcSharedMemory) -> Remains {
     }
 }
 
-/// The child's side: the only writer of the journal while the child lives.
+/// The child's side: the only writer of the journal while the child lives (the host reads its
+/// copy only after this process has died).
 pub(crate) struct Writer {
-    /// Keeps the mapping alive; all access goes through `base`.
-    _memory: IpcSharedMemory,
-    base: *mut u8,
+    journal: Mapping,
     len: usize,
     batch: u64,
 }
 
 impl Writer {
     /// Takes the child's copy of the journal. `None` if it is too small to be one.
-    #[allow(unsafe_code)] // the mapping is written through a raw pointer; see `word`
-    pub fn new(mut memory: IpcSharedMemory) -> Option<Self> {
-        if memory.len() < HEADER + OUTBOX {
-            return None;
-        }
-        // SAFETY: this process holds the only handle on the mapping that is used while it lives
-        // (the host reads its copy only after this process has died), so no other reference
-        // to these bytes exists in this process; the pointer is used only through `Writer`,
-        // which owns the mapping and so keeps it valid.
-        let base = unsafe { memory.deref_mut() }.as_mut_ptr();
+    pub fn new(memory: IpcSharedMemory) -> Option<Self> {
         Some(Self {
-            _memory: memory,
-            base,
+            journal: Mapping::new(memory, HEADER, HEADER + OUTBOX)?,
             len: 0,
             batch: 0,
         })
     }
 
-    /// One header word, as an atomic: a store to it is a store to memory, in program order
-    /// after the stores before it (`Release`), never kept in a register or reordered, so that
-    /// what a `kill -9` leaves behind is consistent.
-    #[allow(unsafe_code)]
     fn word(&self, offset: usize) -> &AtomicU64 {
-        debug_assert!(offset + 8 <= HEADER && offset % 8 == 0);
-        // SAFETY: `base` is page-aligned (an mmap) and `offset` a multiple of 8 within the
-        // header, so the pointer is aligned and in bounds for a u64; the mapping outlives
-        // `self`; the header words are only ever accessed atomically while this process lives.
-        unsafe { AtomicU64::from_ptr(self.base.add(offset).cast::<u64>()) }
+        self.journal.word(offset)
     }
 
     /// The handler of message `seq` begins.
@@ -147,7 +130,10 @@ impl Writer {
         // `new`), holds no frame yet, and nothing else in this process refers to it; the slice
         // lives only for this call.
         let free = unsafe {
-            std::slice::from_raw_parts_mut(self.base.add(HEADER + self.len), OUTBOX - self.len)
+            std::slice::from_raw_parts_mut(
+                self.journal.base().add(HEADER + self.len),
+                OUTBOX - self.len,
+            )
         };
         match encode(free) {
             Some(written) if written <= OUTBOX - self.len => {
@@ -164,7 +150,7 @@ impl Writer {
     pub fn frames(&self) -> Vec<u8> {
         // SAFETY: [HEADER, HEADER + len) lies in the mapping and was written by `append`;
         // nothing writes it during this call.
-        unsafe { std::slice::from_raw_parts(self.base.add(HEADER), self.len) }.to_vec()
+        unsafe { std::slice::from_raw_parts(self.journal.base().add(HEADER), self.len) }.to_vec()
     }
 
     /// The current batch has been sent: start the next one. The length is cleared before the

@@ -61,6 +61,7 @@ mod journal;
 mod launch;
 mod link;
 mod mailbox;
+mod mapping;
 mod packed;
 mod ring;
 mod router;

@@ -29,9 +29,11 @@
 //! marker, takes the record from there, so the order is kept.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering::Acquire, Ordering::Release, Ordering::SeqCst};
+use std::sync::atomic::{Ordering::Acquire, Ordering::Release, Ordering::SeqCst};
 
 use ipc_channel::ipc::IpcSharedMemory;
+
+use crate::mapping::Mapping;
 
 /// Bytes of records the ring holds: at about 20 bytes a small message, some 13,000 messages,
 /// ten times what a child handles between two reports of progress.
@@ -53,58 +55,14 @@ pub(crate) fn create() -> IpcSharedMemory {
     IpcSharedMemory::from_byte(0, HEADER + CAPACITY)
 }
 
-/// The mapping, and the header words as atomics.
-struct Mapping {
-    /// Keeps the mapping alive; all access goes through `base`.
-    _memory: IpcSharedMemory,
-    base: *mut u8,
+/// A position's place in the records: it modulo CAPACITY.
+fn place(position: u64) -> usize {
+    // The remainder is below CAPACITY, so it fits a usize.
+    (position % CAPACITY as u64) as usize
 }
 
-// SAFETY: `base` points into the mapping that `memory` owns and moves with it; nothing about
-// it is tied to the thread that made it, and every access to the shared bytes is either atomic
-// (the header) or confined by the protocol to bytes the other side does not touch (records).
-#[allow(unsafe_code)]
-unsafe impl Send for Mapping {}
-
-// SAFETY: through a shared reference only the header words are reached, and only atomically
-// (`word`); the records are read and written only by the one `Producer` or `Consumer` that
-// owns the mapping's handle, through `&mut self`.
-#[allow(unsafe_code)]
-unsafe impl Sync for Mapping {}
-
-impl Mapping {
-    #[allow(unsafe_code)] // the mapping is accessed through a raw pointer; see `word`
-    fn new(mut memory: IpcSharedMemory) -> Option<Self> {
-        if memory.len() < HEADER + CAPACITY {
-            return None;
-        }
-        // SAFETY: ipc-channel asks that nothing else read or write the memory while the slice
-        // lives; the other process may (the host may be writing records while the child maps
-        // its copy), but the slice is only used, at once, to take the mapping's address, and
-        // is never read or written through. Every later access goes through that address, as
-        // atomics (the header) or as copies of bytes the protocol gives to this side alone.
-        // `Mapping` owns the mapping, so the address stays valid.
-        let base = unsafe { memory.deref_mut() }.as_mut_ptr();
-        Some(Self {
-            _memory: memory,
-            base,
-        })
-    }
-
-    /// One header word, as an atomic (the other process reads and writes it at any time).
-    #[allow(unsafe_code)]
-    fn word(&self, offset: usize) -> &AtomicU64 {
-        debug_assert!(offset + 8 <= HEADER && offset % 8 == 0);
-        // SAFETY: `base` is page-aligned (an mmap) and `offset` a multiple of 8 within the
-        // header, so the pointer is aligned and in bounds for a u64; the mapping outlives
-        // `self`; both processes access the header words only atomically.
-        unsafe { AtomicU64::from_ptr(self.base.add(offset).cast::<u64>()) }
-    }
-
-    fn place(position: u64) -> usize {
-        // The remainder is below CAPACITY, so it fits a usize.
-        (position % CAPACITY as u64) as usize
-    }
+fn mapping(memory: IpcSharedMemory) -> Option<Mapping> {
+    Mapping::new(memory, HEADER, HEADER + CAPACITY)
 }
 
 /// The host's side: writes records.
@@ -117,7 +75,7 @@ pub(crate) struct Producer {
 impl Producer {
     /// Takes the host's copy of a ring made by [`create`]. `None` if it is too small to be one.
     pub fn new(memory: IpcSharedMemory) -> Option<Self> {
-        let ring = Arc::new(Mapping::new(memory)?);
+        let ring = Arc::new(mapping(memory)?);
         let write = ring.word(WRITE).load(Acquire);
         Some(Self { ring, write })
     }
@@ -147,7 +105,7 @@ impl Producer {
     #[allow(unsafe_code)] // the record is copied into the mapping; see below
     pub fn push(&mut self, record: &[u8]) -> Result<bool, Full> {
         let len = record.len();
-        let mut place = Mapping::place(self.write);
+        let mut place = place(self.write);
         let skip = if place + len > CAPACITY {
             CAPACITY - place
         } else {
@@ -168,7 +126,11 @@ impl Producer {
         // `free()` (checked above) says the child has taken what was written there a lap ago,
         // and the child reads only below `write`, which has not moved over it yet.
         unsafe {
-            std::ptr::copy_nonoverlapping(record.as_ptr(), self.ring.base.add(HEADER + place), len);
+            std::ptr::copy_nonoverlapping(
+                record.as_ptr(),
+                self.ring.base().add(HEADER + place),
+                len,
+            );
         }
         self.write += len as u64;
         // `SeqCst` on both, and on the child's two (`Consumer::sleep`): either the child sees
@@ -204,7 +166,7 @@ pub(crate) struct Consumer {
 impl Consumer {
     /// Takes the child's copy of the ring. `None` if it is too small to be one.
     pub fn new(memory: IpcSharedMemory) -> Option<Self> {
-        let ring = Mapping::new(memory)?;
+        let ring = mapping(memory)?;
         let read = ring.word(READ).load(Acquire);
         Some(Self { ring, read })
     }
@@ -235,14 +197,14 @@ impl Consumer {
                 self.read = lap_stop;
                 continue;
             }
-            let place = Mapping::place(self.read);
+            let place = place(self.read);
             // At most CAPACITY, so it fits a usize.
             let len = (stop - self.read) as usize;
             // SAFETY: [place, place + len) lies within the records (stop is within this lap)
             // and was written by the host before it published `write` (read with Acquire
             // above); the host does not write it again until `read` moves past it, below.
             let bytes =
-                unsafe { std::slice::from_raw_parts(self.ring.base.add(HEADER + place), len) };
+                unsafe { std::slice::from_raw_parts(self.ring.base().add(HEADER + place), len) };
             out.extend_from_slice(bytes);
             self.read = stop;
         }
