@@ -235,7 +235,7 @@ impl ChildLink {
 
     /// Whether the ring, and the writer, can take another delivery, of any size (see
     /// [`PENDING_BYTES`]).
-    pub fn has_room(&self) -> bool {
+    pub fn has_room(&mut self) -> bool {
         if !self.ring.has_room() {
             return false;
         }

@@ -73,15 +73,14 @@ impl Slot {
     /// Takes a delivery the host has just accepted: written to the process at once if it has
     /// one and nothing waits before it, else queued. Nothing is taken on error.
     pub fn take(&mut self, seq: u64, delivery: &DeliveryRef<'_>) -> Result<(), String> {
-        let alive = self.is_alive();
-        match &mut self.child {
-            Some(child) if self.queue.is_empty() && alive && child.has_room() => {
-                child.deliver(self.in_flight.push(seq, delivery)?);
-            }
-            _ => {
-                self.queue.push(seq, delivery)?;
-                self.pump();
-            }
+        let direct = self.is_alive() && self.queue.is_empty();
+        if let Some(child) = self.child.as_mut().filter(|_| direct)
+            && child.has_room()
+        {
+            child.deliver(self.in_flight.push(seq, delivery)?);
+        } else {
+            self.queue.push(seq, delivery)?;
+            self.pump();
         }
         Ok(())
     }
