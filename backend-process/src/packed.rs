@@ -111,6 +111,20 @@ impl Packed {
         queue
     }
 
+    /// Fills an emptied queue, in the buffer it keeps, with what `fill` appends to it (what
+    /// another process sent); `fill` says whether it appended anything. A reader that empties
+    /// its queue and fills it again costs no allocation.
+    pub fn refill(&mut self, fill: impl FnOnce(&mut Vec<u8>) -> bool) -> bool {
+        debug_assert!(self.is_empty(), "only an emptied queue is refilled");
+        self.bytes.clear();
+        self.start = 0;
+        if !fill(&mut self.bytes) {
+            return false;
+        }
+        self.records = self.records().count();
+        true
+    }
+
     pub fn len(&self) -> usize {
         self.records
     }

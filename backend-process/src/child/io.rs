@@ -259,11 +259,19 @@ impl ChildIo {
 
     /// Takes every record the ring holds; `false` if it held none.
     pub(super) fn take_ring(&mut self) -> bool {
-        let mut bytes = Vec::new();
-        if !self.ring.take(&mut bytes) {
-            return false;
+        let ring = &mut self.ring;
+        if self.reading.is_empty() && self.deliveries.is_empty() {
+            // The usual case: what was read is done with, and its buffer takes the new records.
+            if !self.reading.refill(|bytes| ring.take(bytes)) {
+                return false;
+            }
+        } else {
+            let mut bytes = Vec::new();
+            if !ring.take(&mut bytes) {
+                return false;
+            }
+            self.deliveries.push_back(Packed::from_bytes(bytes));
         }
-        self.deliveries.push_back(Packed::from_bytes(bytes));
         // More work came after the sends left: the next wait is not for their answer.
         self.sends_left = false;
         true
