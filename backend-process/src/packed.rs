@@ -283,6 +283,27 @@ mod tests {
     }
 
     #[test]
+    fn an_emptied_queue_is_refilled_in_the_buffer_it_kept() {
+        let mut sent = Packed::default();
+        for seq in 1..=40 {
+            sent.push(seq, &message(b"0123456789")).unwrap();
+        }
+        let mut reading = Packed::from_bytes(sent.bytes.clone());
+        while !reading.is_empty() {
+            reading.pop_front();
+        }
+        let kept = reading.bytes.as_ptr();
+        assert!(!reading.refill(|_| false), "nothing came");
+        assert!(reading.refill(|bytes| {
+            bytes.extend_from_slice(&sent.bytes);
+            true
+        }));
+        assert_eq!(reading.bytes.as_ptr(), kept, "no new buffer");
+        assert_eq!(reading.len(), 40);
+        assert_eq!(reading.front().unwrap().unwrap().seq, 1);
+    }
+
+    #[test]
     fn records_come_out_in_order_with_their_bodies() {
         let mut queue = Packed::default();
         queue.push(3, &message(b"abc")).unwrap();
