@@ -184,8 +184,9 @@ impl<A: Actor> ActorCell<A> {
         options: &SpawnOptions,
         parent: Option<ActorId>,
     ) {
-        // SAFETY: see above; the free list's lock orders the retiring runner's use of the
-        // instance before this one.
+        // SAFETY: see above; the free lists' locks, under which the cell moved from the retiring
+        // runner to here (`free_cells.rs`), order that runner's use of the instance before this
+        // one.
         #[allow(unsafe_code)]
         let instance = unsafe { self.instance.get() };
         *instance = Some(Instance::new(initial, actor, options, parent));
@@ -329,7 +330,9 @@ impl<A: Actor> ActorCell<A> {
             // The state is no longer borrowed: the cell can serve the next actor of its type.
             After::Retire(handled) => {
                 if let Some(next) = self.retire(shared, handled) {
-                    shared.registry.recycle::<A>(next);
+                    shared
+                        .registry
+                        .recycle::<A>(next, pool::worker_index(shared));
                 }
             }
         }

@@ -46,6 +46,7 @@ mod ask;
 mod cell;
 mod config;
 mod context;
+mod free_cells;
 mod life;
 mod mailbox;
 mod outbox;

@@ -48,6 +48,14 @@ thread_local! {
     /// when the worker starts: asking rayon (`current_thread_index`) cost a fifth of a
     /// hand-off, paid by every send that wakes an actor.
     static WORKER_OF: Cell<u64> = const { Cell::new(0) };
+
+    /// This worker's index in its pool (meaningful only where `WORKER_OF` is set).
+    static WORKER_INDEX: Cell<usize> = const { Cell::new(0) };
+}
+
+/// The index of this thread in `shared`'s pool, if it is one of its workers.
+pub(crate) fn worker_index(shared: &Shared) -> Option<usize> {
+    (WORKER_OF.get() == shared.system + 1).then(|| WORKER_INDEX.get())
 }
 
 /// Arranges for a scheduled pool actor to run: in this worker's next slot if this thread is one
@@ -165,8 +173,10 @@ pub(crate) fn build(
             if let Some(name) = thread.name() {
                 builder = builder.name(name.to_string());
             }
+            let index = thread.index();
             let handle = builder.spawn(move || {
                 WORKER_OF.set(system + 1);
+                WORKER_INDEX.set(index);
                 thread.run();
             })?;
             lock(&handles).push(handle);

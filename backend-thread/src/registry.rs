@@ -7,9 +7,10 @@
 //! as it runs, and the fresh memory itself was the largest cost of a spawn (page faults: half
 //! the CPU time of spawn + stop, measured with `perf stat`). So a pool actor's cell, once the
 //! actor is gone and its last runner has given up the schedule, goes on a free list of its
-//! actor type, and a later spawn of that type takes it: the memory held is the most actors of
-//! each type alive at once, not the number ever spawned (plus each gone actor's final report,
-//! 32 bytes, which the shutdown report lists).
+//! actor type (`free_cells.rs`), and a later spawn of that type takes it: the memory held is the
+//! most actors of each type alive at once, plus a few batches per pool worker, not the number
+//! ever spawned (plus each gone actor's final report, 32 bytes, which the shutdown report
+//! lists).
 //!
 //! An id names one actor, never its successor in the cell: its low 32 bits are the cell's
 //! index and its high 32 bits count the cell's uses. Everything that reaches an actor by id
@@ -20,13 +21,12 @@
 //! used again.
 
 use std::any::{Any, TypeId};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use actor_core::{Actor, ActorId, ActorReport, ExitReason, Forgotten, Signal, SpawnOptions};
-// A `TypeId` is a hash already: hashing it again with SipHash cost a third of a recycle.
-use rustc_hash::FxHashMap;
 
-use crate::cell::{ActorCell, lock};
+use crate::cell::ActorCell;
+use crate::free_cells::FreeCells;
 use crate::system::Shared;
 
 /// What the registry holds: the operations on an actor that do not depend on its types.
@@ -78,10 +78,9 @@ pub(crate) enum Watched {
 const NEXT_USE: u64 = 1 << 32;
 
 /// Every cell of a system and the free ones by actor type.
-#[derive(Default)]
 pub(crate) struct Registry {
     cells: boxcar::Vec<Arc<dyn Entry>>,
-    free: Mutex<FxHashMap<TypeId, Vec<ActorId>>>,
+    free: FreeCells,
 }
 
 /// The cell's index in the registry.
@@ -105,6 +104,14 @@ pub(crate) fn next_use(id: ActorId) -> Option<ActorId> {
 }
 
 impl Registry {
+    /// An empty registry for a system of `workers` pool workers.
+    pub fn new(workers: usize) -> Self {
+        Self {
+            cells: boxcar::Vec::new(),
+            free: FreeCells::new(workers),
+        }
+    }
+
     /// The cell that serves, or served, actor `id` (its owner may have changed: see the module
     /// documentation).
     pub fn cell(&self, id: ActorId) -> Option<&Arc<dyn Entry>> {
@@ -124,18 +131,18 @@ impl Registry {
     }
 
     /// Takes a free (retired) cell of `A`'s actors and makes it serve a new actor: the cell and
-    /// its new actor's id, or the actor back if no cell is free.
+    /// its new actor's id, or the actor back if no cell is free. `worker` is the pool worker
+    /// this runs on, if any (see `free_cells.rs`).
     pub fn reuse<A: Actor>(
         &self,
+        worker: Option<usize>,
         initial: A,
         actor: A,
         options: &SpawnOptions,
         parent: Option<ActorId>,
     ) -> Result<(ActorId, &ActorCell<A>), (A, A)> {
-        let free = lock(&self.free)
-            .get_mut(&TypeId::of::<A>())
-            .and_then(Vec::pop);
-        // The free list is by type: the downcast finds the cell it names.
+        let free = self.free.take(TypeId::of::<A>(), worker);
+        // The free lists are by type: the downcast finds the cell it names.
         let Some((id, cell)) = free.and_then(|id| {
             let cell = self.cell(id)?.cell_any().downcast_ref::<ActorCell<A>>()?;
             Some((id, cell))
@@ -146,12 +153,10 @@ impl Registry {
         Ok((id, cell))
     }
 
-    /// Puts a retired cell on its type's free list; `next` is the id of the actor it waits for.
-    pub fn recycle<A: Actor>(&self, next: ActorId) {
-        lock(&self.free)
-            .entry(TypeId::of::<A>())
-            .or_default()
-            .push(next);
+    /// Puts a retired cell on its type's free list; `next` is the id of the actor it waits
+    /// for, and `worker` the pool worker this runs on, if any.
+    pub fn recycle<A: Actor>(&self, next: ActorId, worker: Option<usize>) {
+        self.free.put(TypeId::of::<A>(), next, worker);
     }
 
     /// Counts one more message accepted and dead for a gone actor whose cell serves another
@@ -190,7 +195,7 @@ impl Registry {
     /// How many cells are free, over all types.
     #[cfg(test)]
     pub fn free(&self) -> usize {
-        lock(&self.free).values().map(Vec::len).sum()
+        self.free.count()
     }
 }
 

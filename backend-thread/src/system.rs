@@ -196,7 +196,13 @@ impl Shared {
         let initial = actor.clone();
         let (initial, actor) = match woken {
             Some(_) => (initial, actor),
-            None => match self.registry.reuse(initial, actor, &options, parent) {
+            None => match self.registry.reuse(
+                pool::worker_index(self),
+                initial,
+                actor,
+                &options,
+                parent,
+            ) {
                 Ok((id, cell)) => {
                     self.spawned.fetch_add(1, SeqCst);
                     // Scheduled by `renew`: the first run starts it.
@@ -361,7 +367,7 @@ impl ThreadSystem {
         let timers = Timers::start(format!("actors-{system}-timer"))?;
         let shared = Shared {
             system,
-            registry: Registry::default(),
+            registry: Registry::new(config.threads.max(1)),
             pool,
             ready: pool::ReadyQueue::new(config.threads.max(1)),
             threads: Arc::clone(&threads),
