@@ -32,6 +32,7 @@ use std::thread::JoinHandle;
 
 use actor_core::{Actor, ActorId};
 use crossbeam_channel::Receiver;
+use crossbeam_queue::ArrayQueue;
 
 use crate::cell::{ActorCell, lock};
 use crate::registry::Entry;
@@ -71,17 +72,26 @@ pub(crate) fn run_soon(shared: &Arc<Shared>, actor: ActorId) {
     }
 }
 
+/// How many ready actors the lock-free part of the ready queue holds; more wait in its
+/// overflow.
+const READY_RING: usize = 4096;
+
 /// The pool actors waiting for a worker, oldest first, and the jobs taking them.
+///
+/// In a buffer made once: crossbeam's `Injector`, used before, allocates a block for every 63
+/// actors pushed, which the worker that empties it frees, into the allocator arena of the
+/// thread that pushed. With glibc's malloc, that free waited for the arena's lock while the
+/// pushing thread held it to make new cells: in one run of spawn + stop (100k actors, a fresh
+/// system), `perf` traced 720 futex waits to it, and 500 more to the spawner's mallocs waiting
+/// in turn. A queue behind a lock did away with those, but cost a warm spawn + stop a sixth
+/// (criterion), on the lock the two workers took in turn.
 pub(crate) struct ReadyQueue {
-    /// Behind a lock, in a buffer that is kept: crossbeam's `Injector`, used before, allocates
-    /// a block for every 63 actors pushed, which the worker that empties it frees, into the
-    /// allocator arena of the thread that pushed. With glibc's malloc, that free waited for
-    /// the arena's lock while the pushing thread held it to make new cells: in one run of
-    /// spawn + stop (100k actors, a fresh system), `perf` traced 720 futex waits to it, and 500
-    /// more to the spawner's mallocs waiting in turn.
-    actors: Mutex<VecDeque<ActorId>>,
-    /// How many actors wait: `actors.len()`, for a look with no lock.
-    waiting: AtomicUsize,
+    ring: ArrayQueue<ActorId>,
+    /// Actors that found the ring full, and every actor after them until it is empty again,
+    /// so that the queue stays first in, first out.
+    overflow: Mutex<VecDeque<ActorId>>,
+    /// `overflow.len()`, for a look with no lock.
+    overflowed: AtomicUsize,
     /// Jobs started that take ready actors until none is left: at most one a worker.
     takers: AtomicUsize,
     workers: usize,
@@ -90,8 +100,9 @@ pub(crate) struct ReadyQueue {
 impl ReadyQueue {
     pub fn new(workers: usize) -> Self {
         Self {
-            actors: Mutex::default(),
-            waiting: AtomicUsize::new(0),
+            ring: ArrayQueue::new(READY_RING),
+            overflow: Mutex::default(),
+            overflowed: AtomicUsize::new(0),
             takers: AtomicUsize::new(0),
             workers,
         }
@@ -99,13 +110,21 @@ impl ReadyQueue {
 
     /// Some actor waits for a worker.
     pub fn has_waiting(&self) -> bool {
-        self.waiting.load(SeqCst) > 0
+        !self.ring.is_empty() || self.overflowed.load(SeqCst) > 0
     }
 
     fn push(&self, actor: ActorId) {
-        let mut actors = lock(&self.actors);
-        actors.push_back(actor);
-        self.waiting.store(actors.len(), SeqCst);
+        let actor = if self.overflowed.load(SeqCst) == 0 {
+            match self.ring.push(actor) {
+                Ok(()) => return,
+                Err(actor) => actor,
+            }
+        } else {
+            actor
+        };
+        let mut overflow = lock(&self.overflow);
+        overflow.push_back(actor);
+        self.overflowed.store(overflow.len(), SeqCst);
     }
 
     /// Counts one more taker if fewer than the workers are running; `true` if so.
@@ -115,13 +134,17 @@ impl ReadyQueue {
             .is_ok()
     }
 
+    /// The oldest ready actor: the ring's, then the overflow's (pushed after all of the ring's).
     fn oldest(&self) -> Option<ActorId> {
-        if !self.has_waiting() {
+        if let Some(actor) = self.ring.pop() {
+            return Some(actor);
+        }
+        if self.overflowed.load(SeqCst) == 0 {
             return None;
         }
-        let mut actors = lock(&self.actors);
-        let oldest = actors.pop_front();
-        self.waiting.store(actors.len(), SeqCst);
+        let mut overflow = lock(&self.overflow);
+        let oldest = overflow.pop_front();
+        self.overflowed.store(overflow.len(), SeqCst);
         oldest
     }
 }
