@@ -245,3 +245,37 @@ pub(crate) fn spawn_dedicated<A: Actor>(
     lock(&shared.threads).push(handle);
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ready_actors_come_out_oldest_first_through_an_overflow_and_after_it() {
+        let ready = ReadyQueue::new(2);
+        let ids = |range: std::ops::Range<u64>| range.map(ActorId::new);
+        assert!(!ready.has_waiting());
+        // More than the ring holds: the rest, and what comes while they wait, overflow.
+        for id in ids(0..READY_RING as u64 + 100) {
+            ready.push(id);
+        }
+        assert_eq!(ready.overflowed.load(SeqCst), 100);
+        let mut taken: Vec<ActorId> = (0..10).filter_map(|_| ready.oldest()).collect();
+        // The ring has room again, but the overflow is not empty: these go behind it.
+        for id in ids(1_000_000..1_000_005) {
+            ready.push(id);
+        }
+        while let Some(id) = ready.oldest() {
+            taken.push(id);
+        }
+        let expected: Vec<ActorId> = ids(0..READY_RING as u64 + 100)
+            .chain(ids(1_000_000..1_000_005))
+            .collect();
+        assert_eq!(taken, expected);
+        assert!(!ready.has_waiting());
+        // Empty again: the ring is used again.
+        ready.push(ActorId::new(7));
+        assert_eq!(ready.overflowed.load(SeqCst), 0);
+        assert_eq!(ready.oldest(), Some(ActorId::new(7)));
+    }
+}
