@@ -488,6 +488,89 @@ mod tests {
         assert!(forgotten.ledger.is_balanced());
     }
 
+    /// Stops at its first message.
+    #[derive(Clone, serde::Serialize, serde::Deserialize)]
+    struct StopsAtOnce;
+
+    impl actor_core::Actor for StopsAtOnce {
+        type Msg = ();
+        fn handle<C: actor_core::Context<Self>>(
+            &mut self,
+            ctx: &mut C,
+            (): (),
+        ) -> Result<(), actor_core::ActorError> {
+            ctx.stop();
+            Ok(())
+        }
+    }
+
+    /// Spawns one short-lived child at a time, the next when it hears of the last one's end,
+    /// and replies once `left` children have lived.
+    #[derive(Clone, Default, serde::Serialize, serde::Deserialize)]
+    struct OneAtATime {
+        left: u64,
+        #[serde(skip)]
+        reply_to: Option<actor_core::ReplyTo<()>>,
+    }
+
+    impl OneAtATime {
+        fn next<C: actor_core::Context<Self>>(&mut self, ctx: &mut C) {
+            if self.left == 0 {
+                if let Some(reply_to) = self.reply_to.take() {
+                    ctx.reply(reply_to, ());
+                }
+                return;
+            }
+            self.left -= 1;
+            let child = ctx
+                .spawn(StopsAtOnce, actor_core::SpawnOptions::new())
+                .expect("a child");
+            ctx.watch(&child);
+            ctx.send(&child, ()).expect("the child is there");
+        }
+    }
+
+    impl actor_core::Actor for OneAtATime {
+        type Msg = (u64, actor_core::ReplyTo<()>);
+        fn handle<C: actor_core::Context<Self>>(
+            &mut self,
+            ctx: &mut C,
+            (count, reply_to): Self::Msg,
+        ) -> Result<(), actor_core::ActorError> {
+            self.left = count;
+            self.reply_to = Some(reply_to);
+            self.next(ctx);
+            Ok(())
+        }
+        fn signal<C: actor_core::Context<Self>>(
+            &mut self,
+            ctx: &mut C,
+            _: Signal,
+        ) -> Result<(), actor_core::ActorError> {
+            self.next(ctx);
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn children_spawned_one_after_another_by_a_pool_actor_take_a_few_batches_of_cells_at_most() {
+        let system = ThreadSystem::new().unwrap();
+        let parent = system.spawn(OneAtATime::default()).unwrap();
+        system.ask(&parent, |r| (5_000, r), WAIT).unwrap();
+        // The parent's cell, and the children's: cells freed on a worker wait in its store
+        // until a batch of them is there for the other worker to take (`free_cells.rs`).
+        let workers = ThreadConfig::default().threads;
+        let most = 1 + workers * 2 * crate::free_cells::BATCH;
+        assert!(
+            system.registry().len() <= most,
+            "{} cells for 5,000 children, one alive at a time (at most {most})",
+            system.registry().len()
+        );
+        let report = system.shutdown(ShutdownMode::Drain, WAIT);
+        assert!(report.is_balanced());
+        assert_eq!(report.actors.len() as u64 + report.forgotten.actors, 5_001);
+    }
+
     #[test]
     fn a_system_can_keep_every_gone_actors_report() {
         let config = ThreadConfig::default().gone_reports(usize::MAX);
