@@ -225,7 +225,7 @@ impl<A: Actor> Runner<A> {
                 let mut reading = io.take_reading()?;
                 let handled = self.deliver(io, &reading);
                 reading.pop_front();
-                io.reading = reading;
+                io.put_back_reading(reading);
                 handled?;
             } else {
                 io.wait()?;

@@ -86,11 +86,13 @@ impl Producer {
     pub fn new(memory: IpcSharedMemory) -> Option<Self> {
         let ring = Arc::new(mapping(memory)?);
         let write = ring.word(WRITE).load(Acquire);
-        Some(Self {
+        let mut producer = Self {
             ring,
             write,
             read_seen: write,
-        })
+        };
+        producer.free();
+        Some(producer)
     }
 
     /// The count of messages written on the socket, for whoever writes them.
@@ -100,7 +102,8 @@ impl Producer {
 
     /// Bytes free as last seen: at most what is free now (the child's `read` only grows).
     fn free_seen(&self) -> usize {
-        // At most CAPACITY (`look` bounds `read_seen`), so it fits a usize.
+        // At most CAPACITY (`free` bounds `read_seen`, and a write only takes what this says is
+        // free), so it fits a usize.
         CAPACITY - (self.write - self.read_seen) as usize
     }
 
@@ -146,8 +149,10 @@ impl Producer {
         }
         // SAFETY: [place, place + len) lies within the records (place + len <= CAPACITY, and
         // the mapping holds HEADER + CAPACITY bytes, checked in `Mapping::new`), and it is free:
-        // `free()` (checked above) says the child has taken what was written there a lap ago,
-        // and the child reads only below `write`, which has not moved over it yet.
+        // `has_free` (checked above) says the child had taken what was written there a lap ago
+        // when the host last looked at its `read` (published by the child, read with Acquire;
+        // a child that moves it back after that misleads only itself), and the child reads
+        // only below `write`, which has not moved over it yet.
         unsafe {
             std::ptr::copy_nonoverlapping(
                 record.as_ptr(),

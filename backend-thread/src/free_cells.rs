@@ -120,11 +120,12 @@ impl FreeCells {
         }
         // A worker takes a batch into its store; a spawn from outside, which has none, one.
         let most = if own.is_some() { BATCH } else { 1 };
-        let moving = lock(&self.shared)
+        // Its own statement: the shared list's lock is released before any store is locked.
+        let shared = lock(&self.shared)
             .get_mut(&ty)
             .filter(|list| !list.is_empty())
-            .map(|list| Moving::from(list, most))
-            .or_else(|| self.steal(ty, worker, most))?;
+            .map(|list| Moving::from(list, most));
+        let moving = shared.or_else(|| self.steal(ty, worker, most))?;
         match own {
             Some(store) => moving.deliver(Some(lock(store).entry(ty).or_default())),
             None => moving.deliver(None),

@@ -88,7 +88,9 @@ const READY_RING: usize = 4096;
 pub(crate) struct ReadyQueue {
     ring: ArrayQueue<ActorId>,
     /// Actors that found the ring full, and every actor after them until it is empty again,
-    /// so that the queue stays first in, first out.
+    /// so that the queue stays first in, first out. While it holds any, every push takes its
+    /// lock (and, once the ring is empty, every pop): a backlog of more ready actors than the
+    /// ring holds costs what the locked queue did.
     overflow: Mutex<VecDeque<ActorId>>,
     /// `overflow.len()`, for a look with no lock.
     overflowed: AtomicUsize,

@@ -172,3 +172,33 @@ fn actors_woken_from_many_threads_outside_the_pool_all_run() {
     assert!(report.is_balanced(), "{report:#?}");
     assert_eq!(report.total().handled, 8_000);
 }
+
+/// Holds its worker for a while at its first message.
+#[derive(Clone, serde::Serialize, serde::Deserialize)]
+struct Blocker;
+
+impl Actor for Blocker {
+    type Msg = Duration;
+
+    fn handle<C: Context<Self>>(&mut self, _ctx: &mut C, hold: Duration) -> Result<(), ActorError> {
+        std::thread::sleep(hold);
+        Ok(())
+    }
+}
+
+#[test]
+fn more_ready_actors_than_the_ready_ring_holds_all_run_in_turn() {
+    // One worker, held by a blocker while 6,000 actors are spawned from outside: every one of
+    // them waits in the ready queue, past the 4,096 its ring holds, and must still run once the
+    // worker is free. (Checked: with the overflow's pushes dropped, the asks time out.)
+    let system = ThreadSystem::with_config(ThreadConfig::default().threads(1)).unwrap();
+    let blocker = system.spawn(Blocker).unwrap();
+    system.send(&blocker, Duration::from_millis(300)).unwrap();
+    // A new actor is scheduled from birth: spawned from outside, each joins the ready queue.
+    let echoes: Vec<_> = (0..6_000).map(|_| system.spawn(Echo).unwrap()).collect();
+    for (n, echo) in echoes.iter().enumerate() {
+        assert_eq!(system.ask(echo, |r| r, WAIT), Ok(()), "echo {n}");
+    }
+    let report = system.shutdown(ShutdownMode::Drain, WAIT);
+    assert!(report.is_balanced(), "{report:#?}");
+}

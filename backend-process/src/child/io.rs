@@ -262,6 +262,8 @@ impl ChildIo {
         let ring = &mut self.ring;
         if self.reading.is_empty() && self.deliveries.is_empty() {
             // The usual case: what was read is done with, and its buffer takes the new records.
+            // (Should this run while a handler has the buffer out, `put_back_reading` keeps
+            // what it took.)
             if !self.reading.refill(|bytes| ring.take(bytes)) {
                 return false;
             }
@@ -303,6 +305,18 @@ impl ChildIo {
             reading = self.by_socket.pop_front().unwrap_or_default();
         }
         Ok(reading)
+    }
+
+    /// Puts back the buffer [`take_reading`](Self::take_reading) took out, its first delivery
+    /// handled. Records taken from the ring meanwhile (into `reading`, which looked empty)
+    /// are newer than it, so they go after it.
+    pub(super) fn put_back_reading(&mut self, reading: Packed) {
+        if self.reading.is_empty() {
+            self.reading = reading;
+        } else if !reading.is_empty() {
+            let newer = std::mem::replace(&mut self.reading, reading);
+            self.deliveries.push_front(newer);
+        }
     }
 
     /// Reads whatever has arrived on the socket, without waiting. `Err` when the host is gone.
