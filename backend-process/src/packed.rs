@@ -194,8 +194,34 @@ impl Packed {
             Some(Err(_)) => self.bytes.len() - self.start,
             None => return,
         };
+        self.drop_front(taken, 1);
+    }
+
+    /// Drops the records numbered up to `seq` from the front; returns how many. Each header is
+    /// read once, and the buffer is settled once for the lot (the host confirms a thousand
+    /// records at a time).
+    pub fn pop_through(&mut self, seq: u64) -> u64 {
+        let (mut popped, mut taken) = (0, 0);
+        while let Some(record) = self
+            .bytes
+            .get(self.start + taken..)
+            .and_then(Record::at)
+            .filter(|record| record.seq <= seq)
+        {
+            taken += record.bytes.len();
+            popped += 1;
+        }
+        self.drop_front(taken, popped);
+        popped as u64
+    }
+
+    /// Drops the first `taken` bytes, `records` records, not yet read.
+    fn drop_front(&mut self, taken: usize, records: usize) {
+        if taken == 0 {
+            return;
+        }
         self.start += taken;
-        self.records = self.records.saturating_sub(1);
+        self.records = self.records.saturating_sub(records);
         if self.start == self.bytes.len() {
             self.bytes.clear();
             self.start = 0;
@@ -208,19 +234,6 @@ impl Packed {
             self.bytes.drain(..self.start);
             self.start = 0;
         }
-    }
-
-    /// Drops the records numbered up to `seq` from the front; returns how many.
-    pub fn pop_through(&mut self, seq: u64) -> u64 {
-        let mut popped = 0;
-        while self
-            .front()
-            .is_some_and(|r| r.is_ok_and(|record| record.seq <= seq))
-        {
-            self.pop_front();
-            popped += 1;
-        }
-        popped
     }
 
     /// Every record, in order.
