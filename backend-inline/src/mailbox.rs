@@ -41,6 +41,12 @@ pub(crate) trait ErasedMailbox: Any + Send {
     fn len(&self) -> usize;
     fn pop_erased(&mut self) -> Option<ErasedEnvelope>;
     fn message_type(&self) -> &'static str;
+    /// Gives back the queue's memory (an actor that once held a backlog keeps its peak
+    /// otherwise, until shutdown).
+    fn release(&mut self);
+    /// Messages the queue has room for without growing.
+    #[cfg(test)]
+    fn capacity(&self) -> usize;
 }
 
 impl<M: Send + 'static> ErasedMailbox for Mailbox<M> {
@@ -59,9 +65,61 @@ impl<M: Send + 'static> ErasedMailbox for Mailbox<M> {
     fn message_type(&self) -> &'static str {
         std::any::type_name::<M>()
     }
+
+    fn release(&mut self) {
+        self.queue = VecDeque::new();
+    }
+
+    #[cfg(test)]
+    fn capacity(&self) -> usize {
+        self.queue.capacity()
+    }
 }
 
 /// The typed view of an erased mailbox, or `None` if `M` is not its message type.
 pub(crate) fn typed<M: 'static>(mailbox: &mut dyn ErasedMailbox) -> Option<&mut Mailbox<M>> {
     (mailbox as &mut dyn Any).downcast_mut::<Mailbox<M>>()
+}
+
+#[cfg(test)]
+mod tests {
+    use actor_core::{Actor, ActorError, ActorRef, Backend, Context, ExitReason, ShutdownMode};
+
+    use crate::InlineSystem;
+
+    /// Stops at its first message.
+    #[derive(Clone, serde::Serialize, serde::Deserialize)]
+    struct StopsAtOnce;
+
+    impl Actor for StopsAtOnce {
+        type Msg = u64;
+        fn handle<C: Context<Self>>(&mut self, ctx: &mut C, _: u64) -> Result<(), ActorError> {
+            ctx.stop();
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn a_gone_actors_queue_gives_back_its_memory() {
+        let system = InlineSystem::new();
+        let actor = system.spawn(StopsAtOnce).unwrap();
+        for n in 0..10_000 {
+            system.send(&actor, n).unwrap();
+        }
+        let capacity = || {
+            let core = system.core.borrow();
+            core.slot(actor.id()).map(|slot| slot.mailbox.capacity())
+        };
+        assert!(capacity() >= Some(10_000));
+        system.run_until_idle();
+        assert_eq!(
+            capacity(),
+            Some(0),
+            "the emptied queue's memory is given back"
+        );
+        let report = system.shutdown(ShutdownMode::Drain, std::time::Duration::from_secs(1));
+        let gone = report.actor(actor.id()).unwrap();
+        assert_eq!(gone.exit, ExitReason::Stopped);
+        assert_eq!((gone.ledger.handled, gone.ledger.dead_letters), (1, 9_999));
+    }
 }

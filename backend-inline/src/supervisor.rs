@@ -1,6 +1,8 @@
 //! Failures, restarts, stops and death watch: what happens to an actor after one of its hooks
 //! returns, and to the messages it still holds.
 
+use std::collections::VecDeque;
+
 use actor_core::{
     ActorId, AskError, DeadLetterReason, ExitReason, Failure, FailureRecord, Phase, Signal,
 };
@@ -149,6 +151,12 @@ pub(crate) fn terminate(
         if let Some(request) = env.request {
             core.complete_ask(request, Err(AskError::ReceiverStopped));
         }
+    }
+    // What is left of a gone actor is its report: the queue's memory (its peak, after a
+    // backlog) goes back now, not at shutdown.
+    if let Some(slot) = core.slot_mut(id) {
+        slot.mailbox.release();
+        slot.signals = VecDeque::new();
     }
     for watcher in watchers {
         core.signal(

@@ -89,7 +89,7 @@ impl InlineConfig {
 /// assert_eq!(report.total().handled, 10);
 /// ```
 pub struct InlineSystem {
-    core: RefCell<Core>,
+    pub(crate) core: RefCell<Core>,
 }
 
 impl Default for InlineSystem {
