@@ -19,7 +19,7 @@
 //! (`journal.rs`): the number of the message it has started and of the one it has finished,
 //! and every frame it sends (a message, a reply, a watch). The frames leave in batches, one IPC
 //! write when the actor runs out of work (or every 128 messages), carrying the progress with
-//! them; progress alone is reported every 1024 messages by an actor whose mailbox is
+//! them; progress alone is reported every 4,096 messages by an actor whose mailbox is
 //! unbounded. Because the journal outlives the child, a `kill -9` loses nothing: the host reads in
 //! it which message was in hand (a dead letter: at most once), which were not started (they go
 //! to the restarted process) and which sends had not left yet (they are delivered).
