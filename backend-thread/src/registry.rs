@@ -372,7 +372,14 @@ mod tests {
         pause_ms: u64,
     }
 
-    static DROPS: [AtomicUsize; 3] = [const { AtomicUsize::new(0) }; 3];
+    /// One slot per test that counts; the last for one that only spawns them.
+    static DROPS: [AtomicUsize; 4] = [const { AtomicUsize::new(0) }; 4];
+
+    impl Holder {
+        fn with_slot(slot: usize) -> Self {
+            Self { slot, pause_ms: 0 }
+        }
+    }
 
     impl Drop for Holder {
         fn drop(&mut self) {
@@ -488,22 +495,6 @@ mod tests {
         assert!(forgotten.ledger.is_balanced());
     }
 
-    /// Stops at its first message.
-    #[derive(Clone, serde::Serialize, serde::Deserialize)]
-    struct StopsAtOnce;
-
-    impl actor_core::Actor for StopsAtOnce {
-        type Msg = ();
-        fn handle<C: actor_core::Context<Self>>(
-            &mut self,
-            ctx: &mut C,
-            (): (),
-        ) -> Result<(), actor_core::ActorError> {
-            ctx.stop();
-            Ok(())
-        }
-    }
-
     /// Spawns one short-lived child at a time, the next when it hears of the last one's end,
     /// and replies once `left` children have lived.
     #[derive(Clone, Default, serde::Serialize, serde::Deserialize)]
@@ -523,7 +514,7 @@ mod tests {
             }
             self.left -= 1;
             let child = ctx
-                .spawn(StopsAtOnce, actor_core::SpawnOptions::new())
+                .spawn(Holder::with_slot(3), actor_core::SpawnOptions::new())
                 .expect("a child");
             ctx.watch(&child);
             ctx.send(&child, ()).expect("the child is there");
