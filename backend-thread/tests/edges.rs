@@ -110,7 +110,10 @@ fn sends_racing_a_stop_from_many_threads_are_refused_or_accounted() {
 
 #[test]
 fn a_hundred_thousand_actors_spawn_and_stop_on_the_pool() {
-    let system = ThreadSystem::new().unwrap();
+    // Every gone actor's report is kept, so that each can be checked: by default a cell keeps
+    // its last 64, and how many actors a cell serves depends on timing.
+    let system =
+        ThreadSystem::with_config(ThreadConfig::default().gone_reports(usize::MAX)).unwrap();
     let stopped = spawn_and_stop_from_outside(&system, 100_000);
     assert_eq!(stopped, 100_000);
     let report = system.shutdown(ShutdownMode::Drain, WAIT);
