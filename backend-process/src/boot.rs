@@ -209,11 +209,13 @@ impl State {
         let receiver = launched.receiver;
         let journal = crate::journal::create();
         let ring = crate::ring::create();
+        let bell = crate::bell::create();
         let link = ChildLink::new(
             launched.process,
             launched.sender,
             journal.clone(),
             ring.clone(),
+            bell.clone(),
         );
         let child = match link {
             Ok(child) => child,
@@ -229,6 +231,7 @@ impl State {
             max_frame,
             journal,
             ring,
+            bell,
         };
         child.send(boot);
         for signal in std::mem::take(&mut slot.signals) {

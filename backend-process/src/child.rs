@@ -15,6 +15,7 @@ use std::os::unix::fs::MetadataExt;
 use actor_core::{Actor, ActorError, AskError, Failure, Phase};
 use ipc_channel::ipc::{self, IpcSender};
 
+use crate::bell::Bell;
 use crate::context::ProcessContext;
 use crate::journal;
 use crate::packed::Packed;
@@ -126,6 +127,7 @@ fn child_main(server: &str) -> Result<(), String> {
             progress_every,
             journal,
             ring,
+            bell,
         }) => {
             let address = (init as fn() as usize).wrapping_add(entry as usize);
             // SAFETY: `address` is `run_actor::<A>` for the actor type the host spawned: the
@@ -136,12 +138,13 @@ fn child_main(server: &str) -> Result<(), String> {
             let run = unsafe { std::mem::transmute::<usize, Entry>(address) };
             let journal = journal::Writer::new(journal).ok_or("the journal is too small")?;
             let ring = ring::Consumer::new(ring).ok_or("the ring is too small")?;
+            let bell = Bell::new(bell).ok_or("the bell is too small")?;
             let mut io = ChildIo::new(
                 id,
                 to_host,
                 from_host,
                 journal,
-                ring,
+                (ring, bell),
                 clock_offset,
                 request_base,
             );

@@ -13,7 +13,7 @@
 //! per actor (`packed.rs`: no allocation per message), keeps it there until the child confirms
 //! it, and writes it at once, from the accepting thread, into a ring of memory it shares with
 //! the actor's process (`ring.rs`, `link.rs`): no system call per message or per run of them;
-//! a child that had found the ring empty and sleeps is woken by one small IPC message. The
+//! a child that had found the ring empty sleeps on a futex (`bell.rs`), rung by the host. The
 //! child (`child.rs`) copies what the ring holds, decodes each message where it lies and calls
 //! the handler. Each child keeps a journal in memory it shares with the host
 //! (`journal.rs`): the number of the message it has started and of the one it has finished,
@@ -53,6 +53,7 @@
 //!   for one (about a millisecond each).
 #![deny(missing_docs)]
 
+mod bell;
 mod boot;
 mod child;
 mod context;

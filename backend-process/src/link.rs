@@ -1,22 +1,18 @@
 //! The host's link to one running child process: the process itself, the journal it will
-//! leave behind, the ring its deliveries go into, and the writer thread for everything else.
+//! leave behind, the ring its deliveries go into, its bell, and the writer thread for
+//! everything else.
 //!
 //! Deliveries go into the ring (`ring.rs`), written by the thread that accepted them, under
 //! the host's lock: no system call and no thread to wake (only a delivery too big for the
-//! ring, or a doorbell, takes the writer's lock). A child that
-//! had found the ring empty and waits on its socket is woken by a doorbell (`ToChild::Wake`).
+//! ring takes the writer's lock). A child that had found the ring empty and sleeps is woken on
+//! its bell (`bell.rs`), by the same thread: a `futex` call, which never blocks.
 //!
 //! Everything else (boot, signals, answers, and a delivery too big for the ring, whose marker
 //! holds its place there) goes through a writer thread of the child's own, never straight from
 //! the host's lock: an IPC send blocks while the child's socket is full, and a child blocked
 //! sending to the router would then wait for a router that waits for it. The writer sends, in
-//! order, whatever has queued up while it was writing, and is woken only when it waits.
-//!
-//! The doorbell is written directly, by the thread that rang it, when that cannot block: the
-//! writer has nothing queued (so order is kept) and the child has read every IPC message
-//! written to it (it says how many it has read in each batch it sends), so the socket is empty
-//! and one small message fits in it whatever it is. That saves a thread wake-up on the way to
-//! an actor that keeps up: half the hops of a round trip. Otherwise the writer rings it.
+//! order, whatever has queued up while it was writing, and is woken only when it waits; it
+//! rings the bell after each write, for a child asleep.
 
 use std::collections::VecDeque;
 use std::sync::atomic::{
@@ -26,6 +22,7 @@ use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 
 use ipc_channel::ipc::{IpcSender, IpcSharedMemory};
 
+use crate::bell::Bell;
 use crate::packed;
 use crate::ring::{self, Producer, Sent};
 use crate::wire::ToChild;
@@ -59,11 +56,13 @@ struct Outbox {
 struct Shared {
     outbox: Mutex<Outbox>,
     wake: Condvar,
-    /// IPC messages written to the child, by either path, each counted before it is written:
-    /// the host's own count, and its copy in the ring's header for the child (which the host
-    /// never reads back: the child could have written anything there).
+    /// IPC messages written to the child, each counted before it is written: the host's own
+    /// count, and its copy in the ring's header for the child (which the host never reads back:
+    /// the child could have written anything there).
     written: AtomicU64,
     sent: Sent,
+    /// Rung after each write, and after each delivery into the ring.
+    bell: Bell,
     /// Bytes of big deliveries ever queued for the writer, and ever written by it: their
     /// difference is what waits for it. Each has one writer (the first the host, under its
     /// lock; the second the writer thread), so each is kept with a load and a store, not a
@@ -114,12 +113,8 @@ pub(crate) struct ChildLink {
     handle: Arc<ProcessHandle>,
     shared: Arc<Shared>,
     writer: Option<std::thread::JoinHandle<()>>,
-    /// For direct doorbells, rung only while the writer has nothing to write.
-    channel: IpcSender<ToChild>,
     /// Where deliveries are written.
     ring: Producer,
-    /// How many IPC messages the child said it had read, in its latest batch.
-    pub read_by_child: u64,
     /// The host's copy of the child's journal, read once the child is gone.
     pub journal: IpcSharedMemory,
     /// The number of the next batch the child will send (the one its journal holds).
@@ -133,23 +128,25 @@ impl ChildLink {
         channel: IpcSender<ToChild>,
         journal: IpcSharedMemory,
         ring: IpcSharedMemory,
+        bell: IpcSharedMemory,
     ) -> std::io::Result<Self> {
-        let Some(ring) = Producer::new(ring) else {
+        let (Some(ring), Some(bell)) = (Producer::new(ring), Bell::new(bell)) else {
             let _ = process.kill();
             let _ = process.wait();
-            return Err(std::io::Error::other("the ring is too small"));
+            return Err(std::io::Error::other("the ring or the bell is too small"));
         };
         let shared = Arc::new(Shared {
             outbox: Mutex::default(),
             wake: Condvar::new(),
             written: AtomicU64::new(0),
             sent: ring.sent(),
+            bell,
             queued_bytes: AtomicUsize::new(0),
             written_bytes: AtomicUsize::new(0),
         });
         let handle = Arc::new(ProcessHandle::of(&process));
         let writer = {
-            let (channel, shared) = (channel.clone(), Arc::clone(&shared));
+            let shared = Arc::clone(&shared);
             let handle = Arc::clone(&handle);
             std::thread::Builder::new()
                 .name("actors-process-writer".into())
@@ -161,9 +158,7 @@ impl ChildLink {
                 handle,
                 shared,
                 writer: Some(writer),
-                channel,
                 ring,
-                read_by_child: 0,
                 journal,
                 next_batch: 0,
             }),
@@ -199,8 +194,9 @@ impl ChildLink {
             marked
         };
         match written {
-            Ok(true) => self.ring_doorbell(),
-            Ok(false) => {}
+            Ok(()) => {
+                self.shared.bell.ring();
+            }
             // `has_room` said it fits, so this cannot be; were it ever, the link is broken:
             // the process is ended, and its end requeues the delivery (it is in flight).
             Err(ring::Full) => {
@@ -208,29 +204,6 @@ impl ChildLink {
                 self.handle.kill();
             }
         }
-    }
-
-    /// Wakes a child that waits on its socket for the ring: directly if that cannot block,
-    /// else through the writer.
-    fn ring_doorbell(&self) {
-        let mut outbox = self.shared.outbox();
-        if outbox.closed {
-            return;
-        }
-        // The writer counts its writes before it says it is done writing, so an idle writer's
-        // writes are all in `written`.
-        let idle = outbox.queued.is_empty() && !outbox.writing;
-        if idle && self.shared.written.load(Acquire) <= self.read_by_child {
-            drop(outbox);
-            self.shared.count_write();
-            if self.channel.send(ToChild::Wake).is_err() {
-                // As for the writer: the process is ended, and its end requeues what it held.
-                self.shared.close();
-                self.handle.kill();
-            }
-            return;
-        }
-        Shared::queue_in(&self.shared.wake, &mut outbox, Queued::Other(ToChild::Wake));
     }
 
     /// Whether the ring, and the writer, can take another delivery, of any size (see
@@ -313,6 +286,7 @@ fn write_all(channel: &IpcSender<ToChild>, shared: &Shared, process: &ProcessHan
             ok = ok
                 && std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| channel.send(msg)))
                     .is_ok_and(|sent| sent.is_ok());
+            shared.bell.ring();
         }
         outbox = shared.outbox();
         outbox.writing = false;

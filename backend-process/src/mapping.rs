@@ -1,9 +1,9 @@
 //! A piece of memory shared between the host and one child (`IpcSharedMemory`), reached
-//! through its address: the journal (`journal.rs`) and the ring (`ring.rs`) are both laid out
-//! as header words, which both processes touch only atomically, then bytes that their protocol
-//! gives to one side at a time.
+//! through its address: the journal (`journal.rs`), the ring (`ring.rs`) and the bell
+//! (`bell.rs`) are all laid out as header words, which both processes touch only atomically,
+//! then bytes that their protocol gives to one side at a time.
 
-use std::sync::atomic::AtomicU64;
+use std::sync::atomic::{AtomicU32, AtomicU64};
 
 use ipc_channel::ipc::IpcSharedMemory;
 
@@ -64,5 +64,15 @@ impl Mapping {
         // aligned and in bounds for a u64; the mapping outlives `self`; both processes access
         // the header words only atomically.
         unsafe { AtomicU64::from_ptr(self.base.add(offset).cast::<u64>()) }
+    }
+
+    /// The low half of a header word, as a 32-bit atomic: what a futex waits on.
+    #[allow(unsafe_code)]
+    pub fn half_word(&self, offset: usize) -> &AtomicU32 {
+        debug_assert!(offset + 4 <= self.header && offset % 8 == 0);
+        // SAFETY: as for `word`: aligned (for a u32 too), in bounds, outlived by the mapping,
+        // and reached only atomically by both processes (this half is never also reached as
+        // part of a u64).
+        unsafe { AtomicU32::from_ptr(self.base.add(offset).cast::<u32>()) }
     }
 }

@@ -2,8 +2,8 @@
 //! deliveries (`packed.rs`) and from which the child copies them. A stream of messages costs no
 //! system call and no thread wake-up on either side: the host writes a record and moves an
 //! index; the child, which looks for more whenever it runs out, copies what is there and moves
-//! its own. Only a child that has found the ring empty and gone to wait on its socket is woken,
-//! by one small IPC message (a doorbell) from the host.
+//! its own. Only a child that has found the ring empty and gone to sleep is woken, on its bell
+//! (`bell.rs`).
 //!
 //! ```text
 //! offset 0    write     bytes the host has ever written (a position that only grows)
@@ -12,14 +12,13 @@
 //!        64   sent      IPC messages the host has written (or is writing) on the socket: the
 //!                       child looks at its socket only when it has read fewer
 //!        128  read      bytes the child has ever taken
-//!        192  sleeping  1 while the child waits on its socket for a doorbell
 //!        256  records   CAPACITY bytes, used as a circle: a position's place is it modulo
 //!                       CAPACITY
 //! ```
 //!
 //! Each word that one side writes often has a cache line of its own, apart from the words the
-//! other side reads often: the child reads `sent` before every message, and the host `sleeping`
-//! after every record, and a line that both write moves from core to core each time. With `sent`
+//! other side reads often: the child reads `sent` before every message, and a line that both
+//! write moves from core to core each time. With `sent`
 //! beside `write`, as at first, each record cost the host a wait for that line
 //! (`perf annotate`: nine tenths of `ChildLink::deliver` on the store of `write`).
 //!
@@ -28,7 +27,7 @@
 //! is transport only: the host keeps its own copy of every delivery until the child reports it
 //! handled (`mailbox.rs`), so a child that dies, or scribbles on the ring, loses nothing and
 //! misleads only itself: the host reads nothing from the ring but the child's `read`, which it
-//! bounds to what it has written, and `sleeping`, which costs it a doorbell at most.
+//! bounds to what it has written.
 //!
 //! A record bigger than [`MAX_RECORD`] does not go in the ring: the host writes a marker in its
 //! place (`packed::by_socket`) and sends the record on the socket, and the child, reaching the
@@ -52,7 +51,6 @@ const WRITE: usize = 0;
 const LAP_END: usize = 8;
 const SENT: usize = 64;
 const READ: usize = 128;
-const SLEEPING: usize = 192;
 const HEADER: usize = 256;
 
 /// A new, empty ring for one child process (the host keeps it and sends the child a copy,
@@ -126,10 +124,10 @@ impl Producer {
         self.has_free(2 * MAX_RECORD)
     }
 
-    /// Writes one record (of at most [`MAX_RECORD`] bytes) if it fits. `Ok(true)` if the
-    /// child sleeps and must be woken (once: the next write finds it awake, or woken already).
+    /// Writes one record (of at most [`MAX_RECORD`] bytes) if it fits, and publishes it with a
+    /// `SeqCst` store: ring the child's bell after it.
     #[allow(unsafe_code)] // the record is copied into the mapping; see below
-    pub fn push(&mut self, record: &[u8]) -> Result<bool, Full> {
+    pub fn push(&mut self, record: &[u8]) -> Result<(), Full> {
         let len = record.len();
         let mut place = place(self.write);
         let skip = if place + len > CAPACITY {
@@ -161,11 +159,10 @@ impl Producer {
             );
         }
         self.write += len as u64;
-        // `SeqCst` on both, and on the child's two (`Consumer::sleep`): either the child sees
-        // this record before it sleeps, or this sees it asleep, never neither.
+        // `SeqCst`, as the bell's own words and the child's look at `write` before it sleeps
+        // (`bell.rs`): either the child sees this record or the bell sees it asleep.
         self.ring.word(WRITE).store(self.write, SeqCst);
-        let sleeping = self.ring.word(SLEEPING);
-        Ok(sleeping.load(SeqCst) == 1 && sleeping.swap(0, SeqCst) == 1)
+        Ok(())
     }
 }
 
@@ -175,8 +172,9 @@ pub(crate) struct Sent(Arc<Mapping>);
 
 impl Sent {
     /// The host has counted `count` messages (two threads write: the count only grows).
+    /// `SeqCst`, as `Producer::push`: the bell is rung after it.
     pub fn raise_to(&self, count: u64) {
-        self.0.word(SENT).fetch_max(count, Release);
+        self.0.word(SENT).fetch_max(count, SeqCst);
     }
 }
 
@@ -240,30 +238,15 @@ impl Consumer {
         true
     }
 
-    /// Says this side is about to wait on its socket. `false` (and awake again) if records
-    /// came in the meantime: take them instead of waiting.
-    pub fn sleep(&self) -> bool {
-        self.ring.word(SLEEPING).store(1, SeqCst);
-        if self.ring.word(WRITE).load(SeqCst) == self.read {
-            return true;
-        }
-        self.awake();
-        false
-    }
-
-    /// Back from the socket: the host need not ring again.
-    pub fn awake(&self) {
-        self.ring.word(SLEEPING).store(0, Release);
-    }
-
     /// How many IPC messages the host has written to this side's socket, or is writing.
+    /// `SeqCst`: read after saying it sleeps (`bell.rs`).
     pub fn sent(&self) -> u64 {
-        self.ring.word(SENT).load(Acquire)
+        self.ring.word(SENT).load(SeqCst)
     }
 
-    /// Whether records wait to be taken.
+    /// Whether records wait to be taken. `SeqCst`: read after saying it sleeps (`bell.rs`).
     pub fn has_records(&self) -> bool {
-        self.ring.word(WRITE).load(Acquire) != self.read
+        self.ring.word(WRITE).load(SeqCst) != self.read
     }
 }
 
@@ -318,22 +301,6 @@ mod tests {
         assert!(consumer.take(&mut out));
         assert_eq!(out.len(), CAPACITY);
         assert!(producer.has_room());
-    }
-
-    #[test]
-    fn a_sleeping_consumer_is_woken_once() {
-        let (mut producer, mut consumer) = pair();
-        assert_eq!(producer.push(b"a"), Ok(false), "awake: no doorbell");
-        assert!(!consumer.sleep(), "a record waits: no sleep");
-        let mut out = Vec::new();
-        consumer.take(&mut out);
-        assert!(consumer.sleep());
-        assert_eq!(producer.push(b"b"), Ok(true), "asleep: one doorbell");
-        assert_eq!(producer.push(b"c"), Ok(false), "rung already");
-        assert!(consumer.has_records());
-        consumer.awake();
-        consumer.take(&mut out);
-        assert_eq!(out, b"abc");
     }
 
     #[test]

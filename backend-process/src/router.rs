@@ -52,15 +52,11 @@ pub(crate) fn route(
                         Ok(Uplink::Batch {
                             batch,
                             finished,
-                            received,
                             signals,
                             frames,
                         }) => {
                             if let Some(slot) = state.slot_mut(id) {
                                 slot.took_signals(signals);
-                                if let Some(child) = slot.child.as_mut() {
-                                    child.read_by_child = received;
-                                }
                             }
                             state.on_batch(&mut set, id, batch, finished, &frames);
                         }

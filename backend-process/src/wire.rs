@@ -205,11 +205,11 @@ pub(crate) enum ToChild {
         journal: IpcSharedMemory,
         /// The ring the host writes deliveries into (see `ring.rs`), shared with the host.
         ring: IpcSharedMemory,
+        /// The word this process sleeps on when it has no work (see `bell.rs`).
+        bell: IpcSharedMemory,
     },
     /// One delivery too big for the ring, in the place of its marker there (`ring.rs`).
     Deliver(#[serde(with = "large")] Vec<u8>),
-    /// The doorbell: the ring has records for a process that had found it empty.
-    Wake,
     Signal(Signal),
     /// The supervisor's answer to a failure: start again from the initial state.
     Restart,
@@ -235,8 +235,6 @@ pub(crate) enum Uplink {
     Batch {
         batch: u64,
         finished: u64,
-        /// How many IPC messages from the host the child has read (see `link.rs`).
-        received: u64,
         /// How many signals this process has taken (handled, or in hand).
         signals: u64,
         #[serde(with = "bytes")]

@@ -9,6 +9,7 @@ use actor_core::{ActorId, Signal};
 use ipc_channel::ipc::{IpcReceiver, IpcSender};
 
 use super::ABORT_AFTER_BATCH;
+use crate::bell::Bell;
 use crate::journal;
 use crate::packed::Packed;
 use crate::ring;
@@ -28,9 +29,14 @@ pub(super) const PROGRESS_EVERY: usize = 128;
 const UNBOUNDED_PROGRESS_EVERY: usize = 4096;
 
 /// How long a process that has found the ring empty keeps looking before it reports its
-/// progress and waits on its socket: a sender a little slower than this process would otherwise
-/// cost a report and a doorbell (two IPC writes, two wake-ups) for every few messages.
+/// progress and sleeps on its bell: a sender a little slower than this process would otherwise
+/// cost a report and a wake-up (an IPC write and two wake-ups) for every few messages.
 const SPIN: Duration = Duration::from_micros(5);
+
+/// The longest a process sleeps on its bell before it looks at its socket anyway: should the
+/// host be gone without its death signal reaching this process (it always does on Linux), the
+/// socket's closing ends it within this.
+const SLEEP_AT_MOST: Duration = Duration::from_millis(250);
 
 /// How often an actor with this mailbox capacity reports its progress.
 pub(crate) fn progress_every(capacity: Option<usize>) -> usize {
@@ -49,8 +55,10 @@ pub(crate) struct ChildIo {
     journal: journal::Writer,
     /// Where the host writes deliveries.
     ring: ring::Consumer,
-    /// IPC messages read from the host, `Boot` included (the host rings its doorbell directly
-    /// only to a child that has read all it was sent: see `link.rs`).
+    /// What this process sleeps on when it has no work (`bell.rs`).
+    bell: Bell,
+    /// IPC messages read from the host, `Boot` included: while the host's count (in the
+    /// ring's header) is no higher, none waits on the socket.
     received: u64,
     /// The last message finished, and the last one the host has been told of.
     finished: u64,
@@ -92,7 +100,7 @@ impl ChildIo {
         to_host: IpcSender<Uplink>,
         from_host: IpcReceiver<ToChild>,
         journal: journal::Writer,
-        ring: ring::Consumer,
+        (ring, bell): (ring::Consumer, Bell),
         clock_offset: Duration,
         request_base: u64,
     ) -> Self {
@@ -102,6 +110,7 @@ impl ChildIo {
             from_host,
             journal,
             ring,
+            bell,
             received: 1,
             finished: 0,
             reported: 0,
@@ -174,7 +183,6 @@ impl ChildIo {
         let batch = Uplink::Batch {
             batch: self.journal.batch(),
             finished: self.finished,
-            received: self.received,
             signals: self.signals_taken,
             frames: self.journal.frames(),
         };
@@ -246,8 +254,6 @@ impl ChildIo {
     fn sort(&mut self, msg: ToChild) {
         match msg {
             ToChild::Deliver(packed) => self.by_socket.push_back(Packed::from_bytes(packed)),
-            // It has done its work: this process is awake.
-            ToChild::Wake => {}
             ToChild::Signal(signal) => self.signals.push_back(signal),
             ToChild::Shutdown => {
                 self.shutdown = true;
@@ -361,8 +367,8 @@ impl ChildIo {
     /// Waits for more work from the host: records in the ring, or a message on the socket.
     /// Looks at the ring for a moment first ([`SPIN`]), unless what it has just sent is likely
     /// to be what the next work waits on (a reply, the next hop of a ball); then reports what
-    /// it is owed, says it sleeps and waits on the socket, where the host rings if it writes to
-    /// the ring.
+    /// it is owed and sleeps on its bell, which the host rings after it writes to the ring or
+    /// to the socket.
     pub(super) fn wait(&mut self) -> Result<(), String> {
         if self.take_ring() {
             return Ok(());
@@ -384,10 +390,25 @@ impl ChildIo {
             }
         }
         self.flush()?;
-        if self.ring.sleep() {
-            let received = self.recv();
-            self.ring.awake();
-            received?;
+        let ring = &self.ring;
+        let received = self.received;
+        self.bell.sleep(
+            || ring.has_records() || ring.sent() > received,
+            SLEEP_AT_MOST,
+        );
+        if self.ring.sent() > self.received {
+            // Counted before it is written: it is on its way.
+            self.recv()?;
+        } else if !self.ring.has_records() {
+            // Rung for nothing, or the sleep ran out: is the host still there?
+            match self.from_host.try_recv_timeout(Duration::ZERO) {
+                Ok(msg) => {
+                    self.received += 1;
+                    self.sort(msg);
+                }
+                Err(ipc_channel::TryRecvError::Empty) => {}
+                Err(e) => return Err(format!("the host is gone: {e:?}")),
+            }
         }
         self.take_ring();
         Ok(())
