@@ -90,6 +90,8 @@ impl State {
             signals_sent: Default::default(),
             signals_taken: 0,
             doomed: None,
+            last_seq: 0,
+            bell: None,
         });
         self.start_process(set, id, Purpose::Spawn(reply));
     }
@@ -202,14 +204,29 @@ impl State {
         self.next_incarnation += 1;
         let clock_offset = self.now();
         let max_frame = self.max_frame;
-        let Some(slot) = self.slot_mut(id) else {
+        let Some(bell) = self.bell_of(id) else {
             launched.discard();
             return Err("no such actor".into());
         };
+        let slots = &self.slots;
+        let routes = self.routes.grants_for_sender(id, |to| {
+            usize::try_from(to.get())
+                .ok()
+                .and_then(|i| slots.get(i))
+                .and_then(|s| s.bell.clone())
+        });
+        let Some(slot) = self
+            .slots
+            .get_mut(usize::try_from(id.get()).unwrap_or(usize::MAX))
+        else {
+            launched.discard();
+            return Err("no such actor".into());
+        };
+        let pending = slot.pending();
+        let sources = self.routes.grants_for_receiver(id, &pending);
         let receiver = launched.receiver;
         let journal = crate::journal::create();
         let ring = crate::ring::create();
-        let bell = crate::bell::create();
         let link = ChildLink::new(
             launched.process,
             launched.sender,
@@ -232,6 +249,8 @@ impl State {
             journal,
             ring,
             bell,
+            routes,
+            sources,
         };
         child.send(boot);
         for signal in std::mem::take(&mut slot.signals) {

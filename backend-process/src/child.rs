@@ -23,7 +23,8 @@ use crate::ring;
 use crate::wire::{DeliveryRef, Payload, ToChild, ToHost, Uplink, decode};
 
 mod io;
-pub(crate) use io::{ChildIo, progress_every};
+mod routes;
+pub(crate) use io::{ChildIo, Next, progress_every};
 
 /// Set in a child's environment: the name of the host's bootstrap server.
 pub(crate) const SERVER_ENV: &str = "ACTOR_PROCESS_SERVER";
@@ -128,6 +129,8 @@ fn child_main(server: &str) -> Result<(), String> {
             journal,
             ring,
             bell,
+            routes,
+            sources,
         }) => {
             let address = (init as fn() as usize).wrapping_add(entry as usize);
             // SAFETY: `address` is `run_actor::<A>` for the actor type the host spawned: the
@@ -150,6 +153,15 @@ fn child_main(server: &str) -> Result<(), String> {
             );
             io.max_frame = max_frame;
             io.progress_every = progress_every.max(1);
+            for grant in routes {
+                if !grant.switched {
+                    io.send(ToHost::Switched { route: grant.route })?;
+                }
+                io.outgoing.add(grant)?;
+            }
+            for grant in sources {
+                io.incoming.add(grant)?;
+            }
             run(io, actor)
         }
         Ok(_) => Err("the host did not send Boot first".into()),
@@ -201,14 +213,20 @@ impl<A: Actor> Runner<A> {
             // `ctx.stop()` in `started`.
             return self.exit(io);
         }
-        // Deliveries come in the ring, taken when those in hand run out; when they do, what
-        // the handlers sent leaves first: the replies a sender may be waiting for go before
-        // this process looks for more work. Signals, shutdown and answers come on the socket,
-        // looked at before every message (a load from shared memory unless one has come).
+        // Deliveries come in the ring, taken when those in hand run out, and in the direct
+        // routes from other actors, read in place (`io.next` picks which is next). When there
+        // is nothing to handle, what the handlers sent through the host leaves first: the
+        // replies a sender may be waiting for go before this process looks for more work.
+        // Signals, shutdown and answers come on the socket, looked at before every message (a
+        // load from shared memory unless one has come).
         loop {
-            if !io.has_deliveries() {
+            if !io.has_work() {
                 io.flush_sends()?;
-                io.take_ring();
+            }
+            // Looked at while direct routes have work too, or what comes through the host
+            // would wait for them to run dry.
+            if !io.has_deliveries() {
+                io.take_ring()?;
             }
             io.read_ahead()?;
             if io.shutdown {
@@ -223,16 +241,23 @@ impl<A: Actor> Runner<A> {
                     Ok(()) => io.progress()?,
                     Err(failure) => self.fail(io, None, Phase::Signal, failure)?,
                 }
-            } else if io.has_deliveries() {
-                // Out of `io` while its first delivery is handled: the handler borrows `io`.
-                let mut reading = io.take_reading()?;
-                let handled = self.deliver(io, &reading);
-                reading.pop_front();
-                io.put_back_reading(reading);
-                handled?;
             } else {
-                io.wait()?;
-                continue;
+                match io.next()? {
+                    Some(Next::Host) => {
+                        // Out of `io` while its first delivery is handled: the handler borrows
+                        // `io`.
+                        let mut reading = io.take_reading()?;
+                        let handled = self.deliver(io, &reading);
+                        reading.pop_front();
+                        io.put_back_reading(reading);
+                        handled?;
+                    }
+                    Some(Next::Direct(i)) => self.deliver_direct(io, i)?,
+                    None => {
+                        io.wait()?;
+                        continue;
+                    }
+                }
             }
             if io.stop_requested {
                 return self.exit(io);
@@ -260,6 +285,7 @@ impl<A: Actor> Runner<A> {
                 Err(failure) => {
                     io.send(ToHost::Failed {
                         seq: None,
+                        direct: None,
                         phase: Phase::Started,
                         failure,
                     })?;
@@ -279,11 +305,27 @@ impl<A: Actor> Runner<A> {
         };
         let seq = record.seq;
         io.begin(seq);
-        let msg = match record.delivery() {
+        let delivery = record.delivery();
+        // Past its fence, a route its sender gave up may be done with.
+        if let Ok(
+            DeliveryRef::Message {
+                after: Some(fence), ..
+            }
+            | DeliveryRef::AskOutcome {
+                after: Some(fence), ..
+            },
+        ) = &delivery
+            && io.incoming.retire(*fence)
+        {
+            io.send(ToHost::RouteDone { route: fence.route })?;
+        }
+        let msg = match delivery {
             Ok(DeliveryRef::Message { payload, .. }) => {
                 decode::<A::Msg>(payload.0).map_err(Failure::Transport)
             }
-            Ok(DeliveryRef::AskOutcome { request, outcome }) => match self.asks.remove(&request) {
+            Ok(DeliveryRef::AskOutcome {
+                request, outcome, ..
+            }) => match self.asks.remove(&request) {
                 // The asker's own closure: a panic in it is this actor's failure.
                 Some(complete) => {
                     let outcome = outcome.map(|reply| reply.0.to_vec());
@@ -306,6 +348,46 @@ impl<A: Actor> Runner<A> {
         }
     }
 
+    /// Handles the next message of direct route `i` (`child/routes.rs`). The route says it
+    /// was begun, and is freed once it is done with: should this process die between the
+    /// two, the host knows it was in hand.
+    fn deliver_direct(&mut self, io: &mut ChildIo, i: usize) -> Result<(), String> {
+        let mut payload = std::mem::take(&mut io.direct_payload);
+        if !io.incoming.begin(i, &mut payload) {
+            io.direct_payload = payload;
+            return Ok(());
+        }
+        let place = (io.incoming.route(i), io.incoming.read(i));
+        let result = decode::<A::Msg>(&payload)
+            .map_err(Failure::Transport)
+            .and_then(|msg| {
+                let mut ctx = ProcessContext::new(io, &mut self.asks);
+                caught(|| self.current.handle(&mut ctx, msg))
+            });
+        io.direct_payload = payload;
+        match result {
+            Ok(()) => {
+                io.incoming.finish(i);
+                io.progress()
+            }
+            Err(failure) => {
+                self.stopped(io)?;
+                // Reported before the route moves past it: should this process die before the
+                // host reads the report, the route still says the message was in hand, and
+                // the host counts it once either way.
+                io.send(ToHost::Failed {
+                    seq: None,
+                    direct: Some(place),
+                    phase: Phase::Handle,
+                    failure,
+                })?;
+                io.incoming.finish(i);
+                self.await_decision(io)?;
+                self.start(io)
+            }
+        }
+    }
+
     /// Reports a failure and waits for the supervisor: restart here, or exit.
     fn fail(
         &mut self,
@@ -317,6 +399,7 @@ impl<A: Actor> Runner<A> {
         self.stopped(io)?;
         io.send(ToHost::Failed {
             seq,
+            direct: None,
             phase,
             failure,
         })?;

@@ -15,7 +15,7 @@ use actor_core::{
 
 use crate::child::{ChildIo, Completion, entry_of};
 use crate::packed::encode_into;
-use crate::wire::{Bytes, ToChild, ToHost, TypeKey, decode, encode};
+use crate::wire::{Bytes, Fence, ToChild, ToHost, TypeKey, decode, encode};
 
 /// The context of an actor of type `A` running in its own process.
 ///
@@ -36,11 +36,15 @@ impl<'a, A: Actor> ProcessContext<'a, A> {
         Self { io, asks }
     }
 
+    /// Encodes `msg` and sends it, as `via` says: through a direct route to `to` if there is
+    /// one that takes it, else through the host, in the frame `wire` makes (given the fence the
+    /// message must carry, if a route to `to` was given up for it).
     fn post<M>(
         &mut self,
         to: actor_core::ActorId,
         msg: M,
-        wire: impl FnOnce(Bytes<'_>) -> ToHost<'_>,
+        via: Via,
+        wire: impl FnOnce(Bytes<'_>, Option<Fence>) -> ToHost<'_>,
     ) -> Result<(), SendError<M>>
     where
         M: Message,
@@ -55,8 +59,24 @@ impl<'a, A: Actor> ProcessContext<'a, A> {
                 );
                 return Err(SendFailure::Transport(why));
             }
-            io.send(wire(Bytes(payload)))
-                .map_err(SendFailure::Transport)
+            let after = match via {
+                Via::Direct => match io.outgoing.try_direct(to, TypeKey::of::<M>(), payload) {
+                    Ok(()) => return Ok(()),
+                    Err(after) => after,
+                },
+                Via::Host => io.outgoing.give_up(to),
+                Via::Timer => None,
+            };
+            io.send(wire(Bytes(payload), after))
+                .map_err(SendFailure::Transport)?;
+            if matches!(via, Via::Direct) && after.is_none() && io.outgoing.count_through_host(to) {
+                io.send(ToHost::OpenRoute {
+                    to,
+                    msg_type: TypeKey::of::<M>(),
+                })
+                .map_err(SendFailure::Transport)?;
+            }
+            Ok(())
         });
         sent.map_err(|why| SendError::new(to, why, msg))
     }
@@ -68,13 +88,32 @@ impl<'a, A: Actor> ProcessContext<'a, A> {
         msg: M,
         delay: Option<Duration>,
     ) -> Result<(), SendError<M>> {
-        self.post(to, msg, |payload| ToHost::Send {
+        let via = if delay.is_some() {
+            Via::Timer
+        } else {
+            Via::Direct
+        };
+        self.post(to, msg, via, |payload, after| ToHost::Send {
             to,
             msg_type: TypeKey::of::<M>(),
             payload,
             delay,
+            after,
         })
     }
+}
+
+/// Which way a message may go.
+#[derive(Clone, Copy)]
+enum Via {
+    /// A plain send now: through a direct route if there is one that takes it.
+    Direct,
+    /// Through the host (an ask, a reply): a direct route to the receiver is given up, and
+    /// the message waits behind its fence.
+    Host,
+    /// Through the host's timers: it keeps no order with the others anyway, and leaves any
+    /// route as it is.
+    Timer,
 }
 
 impl<A: Actor> Context<A> for ProcessContext<'_, A> {
@@ -111,12 +150,13 @@ impl<A: Actor> Context<A> for ProcessContext<'_, A> {
         self.io.next_request += 1;
         let msg = make(ReplyTo::new(Asker::Actor(self.io.id), request));
         let to = to.id();
-        self.post(to, msg, |payload| ToHost::Ask {
+        self.post(to, msg, Via::Host, |payload, after| ToHost::Ask {
             to,
             msg_type: TypeKey::of::<M>(),
             payload,
             request,
             timeout,
+            after,
         })?;
         let complete: Completion<A::Msg> = Box::new(move |outcome| {
             on_reply(outcome.and_then(|bytes| decode::<R>(&bytes).map_err(AskError::BadReply)))
@@ -130,10 +170,16 @@ impl<A: Actor> Context<A> for ProcessContext<'_, A> {
         // its ask times out.
         self.io.with_scratch(|io, payload| {
             if encode_into(&value, payload).is_ok() {
+                // The asking actor's outcome keeps its place after what this one sent it.
+                let after = match to.asker() {
+                    Asker::Actor(asker) => io.outgoing.give_up(asker),
+                    Asker::External => None,
+                };
                 let _ = io.send(ToHost::Reply {
                     asker: to.asker(),
                     request: to.request(),
                     payload: Bytes(payload),
+                    after,
                 });
             }
         });

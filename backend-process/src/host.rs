@@ -17,7 +17,7 @@ use crate::boot::{Awaiting, SpawnReply};
 use crate::launch::Launcher;
 use crate::mailbox::{Slot, Status};
 use crate::timer::Timer;
-use crate::wire::{Bytes, DeliveryRef, MsgType, Payload, ToChild, ToHost, TypeKey};
+use crate::wire::{Bytes, DeliveryRef, Fence, MsgType, Payload, ToChild, ToHost, TypeKey};
 
 /// A message held in a dead letter, still encoded; the report decodes it where it can.
 pub(crate) struct Encoded(pub Payload);
@@ -79,6 +79,8 @@ pub(crate) struct State {
     pub closed: bool,
     pub started_at: Instant,
     next_seq: u64,
+    /// The direct routes between actors' processes (`routes.rs`).
+    pub routes: crate::routes::Routes,
 }
 
 /// The host's shared parts: the state, and the way to wake the router.
@@ -127,6 +129,7 @@ impl Host {
             closed: false,
             started_at: Instant::now(),
             next_seq: 0,
+            routes: crate::routes::Routes::default(),
         };
         let host = Arc::new(Host {
             state: Mutex::new(state),
@@ -193,6 +196,7 @@ impl State {
         };
         slot.take(seq, delivery).map_err(SendFailure::Transport)?;
         slot.ledger.accepted += 1;
+        slot.last_seq = seq;
         Ok(())
     }
 
@@ -218,9 +222,16 @@ impl State {
         None
     }
 
-    /// Routes a message an actor sent without waiting for an answer: accepted, or a dead letter
-    /// on the receiver's account (the sender was told `Ok`).
-    pub(crate) fn route_from_child(&mut self, to: ActorId, msg_type: TypeKey, payload: &[u8]) {
+    /// Routes a message an actor sent without waiting for an answer (behind a fence, if it
+    /// gave up a direct route for it): accepted, or a dead letter on the receiver's account
+    /// (the sender was told `Ok`).
+    pub(crate) fn route_from_child(
+        &mut self,
+        to: ActorId,
+        msg_type: TypeKey,
+        payload: &[u8],
+        after: Option<Fence>,
+    ) {
         if self.refusal(to, Some(msg_type), false).is_some() {
             self.dead_on_arrival(to, DeadLetterReason::Undeliverable, payload.to_vec());
             return;
@@ -228,6 +239,7 @@ impl State {
         let delivery = DeliveryRef::Message {
             payload: Bytes(payload),
             ask: None,
+            after,
         };
         // Cannot be refused now: nothing has changed since the check; and a delivery that
         // does not encode (it always does) is a dead letter all the same.
@@ -294,6 +306,18 @@ impl State {
 
     /// Ends an ask with its outcome: to the waiting caller, or as a message to the asking actor.
     pub fn complete_ask(&mut self, asker: Asker, request: u64, outcome: Result<Payload, AskError>) {
+        self.complete_ask_after(asker, request, outcome, None);
+    }
+
+    /// [`complete_ask`](Self::complete_ask), for an outcome that waits behind a fence (a reply
+    /// from an actor that had a direct route to the asking one).
+    pub fn complete_ask_after(
+        &mut self,
+        asker: Asker,
+        request: u64,
+        outcome: Result<Payload, AskError>,
+        after: Option<Fence>,
+    ) {
         match self.asks.remove(&(asker, request)) {
             None => {
                 if outcome.is_ok() {
@@ -309,6 +333,7 @@ impl State {
                         Ok(reply) => Ok(Bytes(reply)),
                         Err(e) => Err(e.clone()),
                     },
+                    after,
                 };
                 if self.accept(id, None, &delivery, true).is_err() && outcome.is_ok() {
                     self.late_replies += 1;
@@ -396,9 +421,15 @@ impl State {
             }
             ToHost::Failed {
                 seq,
+                direct,
                 phase,
                 failure,
-            } => self.on_failure(set, id, seq, phase, failure),
+            } => {
+                if let Some((route, place)) = direct {
+                    self.failed_on_direct(id, route, place);
+                }
+                self.on_failure(set, id, seq, phase, failure);
+            }
             ToHost::StoppedFailed { failure } => self.failures.push(FailureRecord {
                 actor: id,
                 phase: actor_core::Phase::Stopped,
@@ -410,12 +441,17 @@ impl State {
                 msg_type,
                 payload,
                 delay: None,
-            } => self.route_from_child(to, msg_type, payload.0),
+                after,
+            } => {
+                let after = after.filter(|&fence| self.routes.fenced(id, to, fence));
+                self.route_from_child(to, msg_type, payload.0, after);
+            }
             ToHost::Send {
                 to,
                 msg_type,
                 payload,
                 delay: Some(delay),
+                ..
             } => {
                 self.add_timer(
                     delay,
@@ -432,7 +468,9 @@ impl State {
                 payload,
                 request,
                 timeout,
+                after,
             } => {
+                let after = after.filter(|&fence| self.routes.fenced(id, to, fence));
                 let asker = Asker::Actor(id);
                 self.asks.insert((asker, request), PendingAsk::Actor);
                 self.add_timer(
@@ -446,6 +484,7 @@ impl State {
                 let delivery = DeliveryRef::Message {
                     payload,
                     ask: Some((asker, request)),
+                    after,
                 };
                 if let Err(reason) = self.accept(to, Some(msg_type), &delivery, false) {
                     self.complete_ask(asker, request, Err(AskError::Rejected(reason)));
@@ -455,7 +494,17 @@ impl State {
                 asker,
                 request,
                 payload,
-            } => self.complete_ask(asker, request, Ok(payload.0.to_vec())),
+                after,
+            } => {
+                let after = match asker {
+                    Asker::Actor(to) => after.filter(|&fence| self.routes.fenced(id, to, fence)),
+                    Asker::External => None,
+                };
+                self.complete_ask_after(asker, request, Ok(payload.0.to_vec()), after);
+            }
+            ToHost::OpenRoute { to, msg_type } => self.open_route(id, to, msg_type),
+            ToHost::Switched { route } => self.on_switched(id, route),
+            ToHost::RouteDone { route } => self.on_route_done(id, route),
             ToHost::Spawn {
                 token,
                 entry,

@@ -38,6 +38,8 @@ enum Queued {
     /// One delivery too big for the ring, written as a `Deliver`.
     Big(Vec<u8>),
     Other(ToChild),
+    /// Counted when it was queued (`ChildLink::send_counted`).
+    Counted(ToChild),
 }
 
 /// What the host and the writer thread share, behind a lock of its own (taken under the
@@ -176,6 +178,18 @@ impl ChildLink {
         self.shared.queue(Queued::Other(msg));
     }
 
+    /// Queues a message that the process must read before any delivery written to its ring
+    /// after this call (a direct route's grant): counted now, not when written, so that a
+    /// process that takes those deliveries sees it counted and waits for it.
+    pub fn send_counted(&self, msg: ToChild) {
+        let mut outbox = self.shared.outbox();
+        if outbox.closed {
+            return;
+        }
+        self.shared.count_write();
+        Shared::queue_in(&self.shared.wake, &mut outbox, Queued::Counted(msg));
+    }
+
     /// Writes one packed delivery (`record`) to the process: into the ring, or, if it is too
     /// big for it, a marker there and the delivery through the writer. Called under the host's
     /// lock, as every `send` is, and only when [`has_room`](Self::has_room) says so.
@@ -271,12 +285,16 @@ fn write_all(channel: &IpcSender<ToChild>, shared: &Shared, process: &ProcessHan
         for msg in taken {
             let (msg, bytes) = match msg {
                 Queued::Big(record) => {
+                    shared.count_write();
                     let bytes = record.len();
                     (ToChild::Deliver(record), bytes)
                 }
-                Queued::Other(other) => (other, 0),
+                Queued::Other(other) => {
+                    shared.count_write();
+                    (other, 0)
+                }
+                Queued::Counted(counted) => (counted, 0),
             };
-            shared.count_write();
             // The bytes are counted as written before they are: once the child has them it
             // may report progress at once, and the pump that report brings must find room.
             let written = shared.written_bytes.load(Relaxed);

@@ -51,6 +51,11 @@ pub(crate) struct Slot {
     /// The process sent a bad frame and has been killed: the failure to report when its channel
     /// closes.
     pub doomed: Option<actor_core::Failure>,
+    /// The number of the last delivery accepted (`State::next_seq`).
+    pub last_seq: u64,
+    /// What each of the actor's processes sleeps on (`bell.rs`): the same for each, so that a
+    /// direct route's sender rings the right one whichever process it is.
+    pub bell: Option<ipc_channel::ipc::IpcSharedMemory>,
 }
 
 impl Slot {
@@ -127,6 +132,16 @@ impl Slot {
         untaken.append(&mut self.signals);
         self.signals = untaken;
         self.signals_taken = 0;
+    }
+
+    /// The numbers of the deliveries accepted and not reported handled, in order: those in
+    /// its process's hands, then those queued.
+    pub fn pending(&self) -> Vec<u64> {
+        self.in_flight
+            .records()
+            .chain(self.queue.records())
+            .map(|r| r.seq)
+            .collect()
     }
 
     pub fn is_idle(&self) -> bool {

@@ -81,6 +81,7 @@ impl<'a> Record<'a> {
             PLAIN => Ok(DeliveryRef::Message {
                 payload: Bytes(self.body),
                 ask: None,
+                after: None,
             }),
             ENCODED => postcard::from_bytes(self.body)
                 .map_err(|e| format!("cannot decode a delivery: {e}")),
@@ -143,6 +144,7 @@ impl Packed {
             DeliveryRef::Message {
                 payload: Bytes(payload),
                 ask: None,
+                after: None,
             } => {
                 self.bytes.push(PLAIN);
                 self.bytes.extend_from_slice(payload);
@@ -292,6 +294,7 @@ mod tests {
         DeliveryRef::Message {
             payload: Bytes(payload),
             ask: None,
+            after: None,
         }
     }
 
@@ -323,6 +326,7 @@ mod tests {
         let outcome = DeliveryRef::AskOutcome {
             request: 9,
             outcome: Err(AskError::ReceiverStopped),
+            after: None,
         };
         queue.push(5, &outcome).unwrap();
         queue
@@ -331,17 +335,33 @@ mod tests {
                 &DeliveryRef::Message {
                     payload: Bytes(b""),
                     ask: Some((Asker::External, 4)),
+                    after: None,
                 },
             )
             .unwrap();
-        assert_eq!(queue.len(), 3);
+        let fence = crate::wire::Fence {
+            route: 2,
+            written: 7,
+        };
+        queue
+            .push(
+                9,
+                &DeliveryRef::Message {
+                    payload: Bytes(b"fenced"),
+                    ask: None,
+                    after: Some(fence),
+                },
+            )
+            .unwrap();
+        assert_eq!(queue.len(), 4);
         let first = queue.front().unwrap().unwrap();
         assert_eq!(first.seq, 3);
         assert!(matches!(
             first.delivery().unwrap(),
             DeliveryRef::Message {
                 payload: Bytes(b"abc"),
-                ask: None
+                ask: None,
+                after: None,
             }
         ));
         assert_eq!(queue.pop_through(5), 2);
@@ -353,6 +373,16 @@ mod tests {
                 ask: Some((Asker::External, 4)),
                 ..
             }
+        ));
+        queue.pop_front();
+        let fenced = queue.front().unwrap().unwrap();
+        assert!(matches!(
+            fenced.delivery().unwrap(),
+            DeliveryRef::Message {
+                payload: Bytes(b"fenced"),
+                after: Some(f),
+                ..
+            } if f == fence
         ));
         queue.pop_front();
         assert!(queue.is_empty());

@@ -68,6 +68,7 @@ impl State {
             None => (None, Remains::default()),
         };
         self.settle_remains(set, id, &remains);
+        self.settle_routes_of_dead(id);
         let Some(slot) = self.slot_mut(id) else {
             return;
         };
@@ -120,7 +121,9 @@ impl State {
                     frame @ (ToHost::Send { .. }
                     | ToHost::Ask { .. }
                     | ToHost::Reply { .. }
-                    | ToHost::Watch { .. }),
+                    | ToHost::Watch { .. }
+                    | ToHost::Switched { .. }
+                    | ToHost::RouteDone { .. }),
                 ) if frame.payload_len() <= self.max_frame => self.on_frame(set, id, Ok(frame)),
                 Ok(_) => {}
                 Err(_) => break,
@@ -206,6 +209,7 @@ impl State {
         slot.status = Status::Gone(reason.clone());
         // Never started again: the initial state's memory goes back now, not at shutdown.
         slot.initial = Vec::new();
+        slot.bell = None;
         if let Some(child) = &slot.child {
             child.send(ToChild::Shutdown);
         }
@@ -220,7 +224,7 @@ impl State {
         slot.signals_sent = Default::default();
         for record in left.iter().flat_map(|packed| packed.records()) {
             match record.delivery() {
-                Ok(DeliveryRef::Message { payload, ask }) => {
+                Ok(DeliveryRef::Message { payload, ask, .. }) => {
                     let message = crate::host::Encoded(payload.0.to_vec());
                     self.keep_dead_letter(id, dead, Some(Box::new(message)));
                     if let Some((asker, request)) = ask {
@@ -230,6 +234,7 @@ impl State {
                 _ => self.keep_dead_letter(id, dead, None),
             }
         }
+        self.close_routes_to(id, dead);
         for watcher in watchers {
             self.signal(
                 watcher,

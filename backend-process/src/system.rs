@@ -129,6 +129,21 @@ impl ProcessSystem {
             .map(|c| c.process.id())
     }
 
+    /// How many direct routes (shared memory from one actor's process straight into
+    /// another's) are open now, and how many of them the sender writes to (the receiver has
+    /// been given them). Actors that exchange many plain messages get one; see the crate's
+    /// top documentation.
+    ///
+    /// # Example
+    /// ```no_run
+    /// let system = backend_process::ProcessSystem::new()?;
+    /// assert_eq!(system.direct_routes(), (0, 0), "no actor has sent anything yet");
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn direct_routes(&self) -> (usize, usize) {
+        lock(&self.host).routes.counts()
+    }
+
     fn stop(&mut self, mode: ShutdownMode, timeout: Duration) -> ShutdownReport {
         let Some(router) = self.router.take() else {
             return ShutdownReport::default();
@@ -136,12 +151,13 @@ impl ProcessSystem {
         let deadline = actor_core::deadline_after(timeout);
         lock(&self.host).closed = true;
         if mode == ShutdownMode::Drain {
-            while Instant::now() < deadline
-                && !lock(&self.host)
+            let idle = |state: &crate::host::State| {
+                state
                     .slots
                     .iter()
-                    .all(|s| !s.is_alive() || s.is_idle())
-            {
+                    .all(|s| !s.is_alive() || (s.is_idle() && !state.routes.has_unread_to(s.id)))
+            };
+            while Instant::now() < deadline && !idle(&lock(&self.host)) {
                 std::thread::sleep(Duration::from_micros(500));
             }
         }
@@ -339,6 +355,7 @@ impl Backend for ProcessSystem {
             let delivery = DeliveryRef::Message {
                 payload: Bytes(payload),
                 ask: None,
+                after: None,
             };
             state
                 .accept(to, Some(TypeKey::of::<M>()), &delivery, false)
@@ -378,6 +395,7 @@ impl Backend for ProcessSystem {
             let delivery = DeliveryRef::Message {
                 payload: Bytes(&payload),
                 ask: Some((Asker::External, request)),
+                after: None,
             };
             if let Err(reason) = state.accept(to.id(), Some(TypeKey::of::<M>()), &delivery, false) {
                 state.asks.remove(&(Asker::External, request));

@@ -49,7 +49,7 @@ impl State {
                     to,
                     msg_type,
                     payload,
-                } => self.route_from_child(to, msg_type, &payload),
+                } => self.route_from_child(to, msg_type, &payload, None),
                 Timer::AskTimeout {
                     asker,
                     request,

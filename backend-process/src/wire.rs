@@ -168,18 +168,54 @@ pub(crate) mod large {
 /// borrowed, from the sender's encoding on the way in and from the packed buffer on the way
 /// out, so that the child decodes the message straight from what it read. `AskOutcome` is the
 /// outcome of an `ask` the actor made: the reply, or why there is none.
+/// `after`: the delivery came through the host from a sender that had a direct route to the
+/// receiver, and waits for that route's messages before it ([`Fence`]).
 #[derive(Serialize, Deserialize)]
 pub(crate) enum DeliveryRef<'a> {
     Message {
         #[serde(borrow)]
         payload: Bytes<'a>,
         ask: Option<(Asker, u64)>,
+        after: Option<Fence>,
     },
     AskOutcome {
         request: u64,
         #[serde(borrow)]
         outcome: Result<Bytes<'a>, AskError>,
+        after: Option<Fence>,
     },
+}
+
+/// Where a message sent through the host must wait: after the first `written` messages of
+/// direct route `route` (`direct.rs`), which its sender wrote before it. Its sender no longer
+/// writes to that route: once the receiver has handled them and this message, it is done with.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct Fence {
+    pub route: u32,
+    pub written: u64,
+}
+
+/// A direct route its sender's process is given: the receiver, the route, and the receiver's
+/// bell (the same for each of its processes).
+#[derive(Serialize, Deserialize)]
+pub(crate) struct RouteGrant {
+    pub to: ActorId,
+    pub route: u32,
+    pub msg_type: TypeKey,
+    pub memory: IpcSharedMemory,
+    pub bell: IpcSharedMemory,
+    /// The host has heard that the sender writes to it (`ToHost::Switched`).
+    pub switched: bool,
+}
+
+/// A direct route its receiver's process is given: the route, and the last delivery through
+/// the host that must be begun before the route's first message (the sender's last message
+/// before it switched, or one after it; 0 for none).
+#[derive(Serialize, Deserialize)]
+pub(crate) struct SourceGrant {
+    pub route: u32,
+    pub memory: IpcSharedMemory,
+    pub gate: u64,
 }
 
 /// Host to child.
@@ -207,7 +243,14 @@ pub(crate) enum ToChild {
         ring: IpcSharedMemory,
         /// The word this process sleeps on when it has no work (see `bell.rs`).
         bell: IpcSharedMemory,
+        /// Direct routes this actor writes to, and reads from (`direct.rs`).
+        routes: Vec<RouteGrant>,
+        sources: Vec<SourceGrant>,
     },
+    /// A direct route to write to, asked for with `ToHost::OpenRoute`.
+    Route(RouteGrant),
+    /// A direct route to read from.
+    Source(SourceGrant),
     /// One delivery too big for the ring, in the place of its marker there (`ring.rs`).
     Deliver(#[serde(with = "large")] Vec<u8>),
     Signal(Signal),
@@ -257,6 +300,8 @@ pub(crate) enum ToHost<'a> {
     /// A hook failed; the child waits for `Restart` or `Shutdown`.
     Failed {
         seq: Option<u64>,
+        /// The message failed on came through a direct route: the route, and its place there.
+        direct: Option<(u32, u64)>,
         phase: Phase,
         failure: Failure,
     },
@@ -270,6 +315,7 @@ pub(crate) enum ToHost<'a> {
         #[serde(borrow)]
         payload: Bytes<'a>,
         delay: Option<Duration>,
+        after: Option<Fence>,
     },
     Ask {
         to: ActorId,
@@ -278,12 +324,28 @@ pub(crate) enum ToHost<'a> {
         payload: Bytes<'a>,
         request: u64,
         timeout: Duration,
+        after: Option<Fence>,
     },
     Reply {
         asker: Asker,
         request: u64,
         #[serde(borrow)]
         payload: Bytes<'a>,
+        after: Option<Fence>,
+    },
+    /// Plain sends to `to` are many: the sender asks for a direct route to it.
+    OpenRoute {
+        to: ActorId,
+        msg_type: TypeKey,
+    },
+    /// The sender writes to direct route `route` from here on: every send it made through the
+    /// host before this frame comes before the route's first message.
+    Switched {
+        route: u32,
+    },
+    /// The receiver is done with direct route `route` (its sender had fenced it off).
+    RouteDone {
+        route: u32,
     },
     Spawn {
         token: u64,

@@ -1,6 +1,7 @@
 //! [`ChildIo`]: an actor's process's side of its link to the host: its channels, its journal,
-//! its ring, what it has taken and not handled yet, and its clock. The actor's loop (`child.rs`)
-//! and its context (`context.rs`) reach the host only through it.
+//! its ring, its direct routes (`child/routes.rs`), what it has taken and not handled yet, and
+//! its clock. The actor's loop (`child.rs`) and its context (`context.rs`) reach the host and
+//! other actors only through it.
 
 use std::collections::VecDeque;
 use std::time::{Duration, Instant};
@@ -9,11 +10,20 @@ use actor_core::{ActorId, Signal};
 use ipc_channel::ipc::{IpcReceiver, IpcSender};
 
 use super::ABORT_AFTER_BATCH;
+use super::routes::{Incoming, Outgoing};
 use crate::bell::Bell;
 use crate::journal;
 use crate::packed::Packed;
 use crate::ring;
-use crate::wire::{ToChild, ToHost, Uplink};
+use crate::wire::{DeliveryRef, Fence, ToChild, ToHost, Uplink};
+
+/// Where the next message to handle is.
+pub(crate) enum Next {
+    /// The first delivery from the host.
+    Host,
+    /// The next message of direct route `i` (`Incoming`).
+    Direct(usize),
+}
 
 /// Messages handled between two batches when the handlers have sent something (a reply
 /// someone waits for, a message to a bounded mailbox that a burst would overflow): at most.
@@ -92,6 +102,11 @@ pub(crate) struct ChildIo {
     /// Where a handler's message is encoded until its frame is in the journal: kept from one
     /// send to the next, so a send costs no allocation.
     scratch: Vec<u8>,
+    /// The direct routes this process writes to, and those it reads from.
+    pub outgoing: Outgoing,
+    pub incoming: Incoming,
+    /// Where a direct route's message is copied to be handled: kept from one to the next.
+    pub(super) direct_payload: Vec<u8>,
 }
 
 impl ChildIo {
@@ -132,6 +147,9 @@ impl ChildIo {
             next_token: 0,
             stop_requested: false,
             scratch: Vec::new(),
+            outgoing: Outgoing::default(),
+            incoming: Incoming::default(),
+            direct_payload: Vec::new(),
         }
     }
 
@@ -213,8 +231,9 @@ impl ChildIo {
     /// will know that message was in hand.
     ///
     /// [`finish`]: Self::finish
-    pub(super) fn begin(&self, seq: u64) {
+    pub(super) fn begin(&mut self, seq: u64) {
         self.journal.begin(seq);
+        self.incoming.host_begun = seq;
     }
 
     /// The handler of message `seq` returned. Reported to the host with the next batch, which
@@ -251,8 +270,15 @@ impl ChildIo {
         Ok(())
     }
 
-    fn sort(&mut self, msg: ToChild) {
+    fn sort(&mut self, msg: ToChild) -> Result<(), String> {
         match msg {
+            ToChild::Route(grant) => {
+                // Before the route's first message: every send this process made through the
+                // host is in the journal before this frame.
+                self.send(ToHost::Switched { route: grant.route })?;
+                self.outgoing.add(grant)?;
+            }
+            ToChild::Source(grant) => self.incoming.add(grant)?,
             ToChild::Deliver(packed) => self.by_socket.push_back(Packed::from_bytes(packed)),
             ToChild::Signal(signal) => self.signals.push_back(signal),
             ToChild::Shutdown => {
@@ -261,50 +287,126 @@ impl ChildIo {
             }
             other => self.answers.push_back(other),
         }
+        Ok(())
     }
 
     pub(super) fn has_deliveries(&self) -> bool {
         !self.reading.is_empty() || !self.deliveries.is_empty()
     }
 
-    /// Takes every record the ring holds; `false` if it held none.
-    pub(super) fn take_ring(&mut self) -> bool {
+    /// Whether a message waits to be handled: from the host, or from a direct route.
+    pub(super) fn has_work(&self) -> bool {
+        self.has_deliveries() || self.incoming.has_ready()
+    }
+
+    /// Where the next message to handle is, if one waits. The host's deliveries and the
+    /// direct routes take turns, but a delivery behind a fence waits for the route's messages
+    /// before it, and a route's messages for its gate (`routes.rs`).
+    pub(super) fn next(&mut self) -> Result<Option<Next>, String> {
+        if !self.has_deliveries() {
+            return Ok(self.incoming.next_ready().map(Next::Direct));
+        }
+        // Looked at even with no route known: the host may have written a fenced delivery into
+        // the ring before this process has read the grant of its route from the socket.
+        if let Some(fence) = self.host_fence()? {
+            let i = self.source_of(fence.route)?;
+            if self.incoming.read(i) < fence.written && self.incoming.has_message(i) {
+                return Ok(Some(Next::Direct(i)));
+            }
+            return Ok(Some(Next::Host));
+        }
+        if let Some(i) = self.incoming.owed_before_host() {
+            return Ok(Some(Next::Direct(i)));
+        }
+        if !self.incoming.is_empty()
+            && self.incoming.direct_turn()
+            && let Some(i) = self.incoming.next_ready()
+        {
+            return Ok(Some(Next::Direct(i)));
+        }
+        Ok(Some(Next::Host))
+    }
+
+    /// The index of route `route` among those this process reads, waiting for the host's
+    /// grant of it if it has not come yet (the host sent it before the delivery that names it).
+    fn source_of(&mut self, route: u32) -> Result<usize, String> {
+        loop {
+            if let Some(i) = self.incoming.index_of(route) {
+                return Ok(i);
+            }
+            self.recv()?;
+        }
+    }
+
+    /// The fence of the first delivery from the host, if it has one.
+    fn host_fence(&mut self) -> Result<Option<Fence>, String> {
+        self.settle_front()?;
+        Ok(match self.reading.front() {
+            Some(Ok(record)) => match record.delivery() {
+                Ok(DeliveryRef::Message { after, .. } | DeliveryRef::AskOutcome { after, .. }) => {
+                    after
+                }
+                Err(_) => None,
+            },
+            _ => None,
+        })
+    }
+
+    /// Takes every record the ring holds; `Ok(false)` if it held none.
+    ///
+    /// Then reads every message counted on the socket: a direct route granted before these
+    /// records were written is counted by then (`link.rs`), and must be known before
+    /// [`Incoming::took_from_host`] marks what the routes owe them.
+    pub(super) fn take_ring(&mut self) -> Result<bool, String> {
         let ring = &mut self.ring;
         if self.reading.is_empty() && self.deliveries.is_empty() {
             // The usual case: what was read is done with, and its buffer takes the new records.
             // (Should this run while a handler has the buffer out, `put_back_reading` keeps
             // what it took.)
             if !self.reading.refill(|bytes| ring.take(bytes)) {
-                return false;
+                return Ok(false);
             }
         } else {
             let mut bytes = Vec::new();
             if !ring.take(&mut bytes) {
-                return false;
+                return Ok(false);
             }
             self.deliveries.push_back(Packed::from_bytes(bytes));
         }
+        if !self.incoming.is_empty() || self.ring.sent() > self.received {
+            let sent = self.ring.sent();
+            while self.received < sent {
+                self.recv()?;
+            }
+            self.incoming.took_from_host();
+        }
         // More work came after the sends left: the next wait is not for their answer.
         self.sends_left = false;
-        true
+        Ok(true)
     }
 
-    /// The buffer to read the next delivery from, taken out (empty if there is none). A
-    /// marker for a delivery that comes on the socket is replaced by that delivery, waited for
-    /// if it has not come yet.
+    /// The buffer to read the next delivery from, taken out (empty if there is none).
     pub(super) fn take_reading(&mut self) -> Result<Packed, String> {
-        let mut reading = if self.reading.is_empty() {
-            self.deliveries.pop_front().unwrap_or_default()
-        } else {
-            std::mem::take(&mut self.reading)
-        };
-        if reading
+        self.settle_front()?;
+        Ok(std::mem::take(&mut self.reading))
+    }
+
+    /// Makes `reading` the buffer whose first record is the next delivery (if there is one):
+    /// a marker for a delivery that comes on the socket is replaced by that delivery, waited
+    /// for if it has not come yet.
+    fn settle_front(&mut self) -> Result<(), String> {
+        if self.reading.is_empty() {
+            self.reading = self.deliveries.pop_front().unwrap_or_default();
+        }
+        if self
+            .reading
             .front()
             .is_some_and(|record| record.is_ok_and(|r| r.is_by_socket()))
         {
-            reading.pop_front();
-            if !reading.is_empty() {
-                self.deliveries.push_front(reading);
+            self.reading.pop_front();
+            let rest = std::mem::take(&mut self.reading);
+            if !rest.is_empty() {
+                self.deliveries.push_front(rest);
             }
             if self.by_socket.is_empty() {
                 self.flush()?;
@@ -312,9 +414,9 @@ impl ChildIo {
             while self.by_socket.is_empty() {
                 self.recv()?;
             }
-            reading = self.by_socket.pop_front().unwrap_or_default();
+            self.reading = self.by_socket.pop_front().unwrap_or_default();
         }
-        Ok(reading)
+        Ok(())
     }
 
     /// Puts back the buffer [`take_reading`](Self::take_reading) took out, its first delivery
@@ -344,7 +446,7 @@ impl ChildIo {
             match self.from_host.try_recv_timeout(Duration::ZERO) {
                 Ok(msg) => {
                     self.received += 1;
-                    self.sort(msg);
+                    self.sort(msg)?;
                 }
                 Err(ipc_channel::TryRecvError::Empty) => return Ok(()),
                 Err(e) => return Err(format!("the host is gone: {e:?}")),
@@ -360,8 +462,7 @@ impl ChildIo {
             .recv()
             .map_err(|e| format!("the host is gone: {e:?}"))?;
         self.received += 1;
-        self.sort(msg);
-        Ok(())
+        self.sort(msg)
     }
 
     /// Waits for more work from the host: records in the ring, or a message on the socket.
@@ -370,7 +471,7 @@ impl ChildIo {
     /// it is owed and sleeps on its bell, which the host rings after it writes to the ring or
     /// to the socket.
     pub(super) fn wait(&mut self) -> Result<(), String> {
-        if self.take_ring() {
+        if self.take_ring()? {
             return Ok(());
         }
         self.flush_sends()?;
@@ -385,15 +486,18 @@ impl ChildIo {
                 std::hint::spin_loop();
             }
             if self.ring.has_records() {
-                self.take_ring();
+                self.take_ring()?;
+                return Ok(());
+            }
+            if self.incoming.has_ready() {
                 return Ok(());
             }
         }
         self.flush()?;
-        let ring = &self.ring;
+        let (ring, incoming) = (&self.ring, &self.incoming);
         let received = self.received;
         self.bell.sleep(
-            || ring.has_records() || ring.sent() > received,
+            || ring.has_records() || ring.sent() > received || incoming.has_ready(),
             SLEEP_AT_MOST,
         );
         if self.ring.sent() > self.received {
@@ -404,13 +508,13 @@ impl ChildIo {
             match self.from_host.try_recv_timeout(Duration::ZERO) {
                 Ok(msg) => {
                     self.received += 1;
-                    self.sort(msg);
+                    self.sort(msg)?;
                 }
                 Err(ipc_channel::TryRecvError::Empty) => {}
                 Err(e) => return Err(format!("the host is gone: {e:?}")),
             }
         }
-        self.take_ring();
+        self.take_ring()?;
         Ok(())
     }
 

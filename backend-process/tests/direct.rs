@@ -1,0 +1,425 @@
+//! Direct routes: messages from one actor's process written straight into another's. Order per
+//! pair must hold across every change of way (through the host, then the route, then the host
+//! again behind a fence), and the ledger must balance through a `kill -9` of either end, a
+//! panic on a direct message, and a receiver that stops while its senders go on.
+
+use std::collections::HashMap;
+use std::time::{Duration, Instant};
+
+use actor_core::{
+    Actor, ActorError, ActorRef, Addr, Backend, Context, DeadLetterReason, Failure, Phase, ReplyTo,
+    RestartLimit, ShutdownMode, SpawnOptions, Supervision,
+};
+use backend_process::ProcessSystem;
+use serde::{Deserialize, Serialize};
+
+backend_process::process_test_support!();
+
+const WAIT: Duration = Duration::from_secs(30);
+
+/// Checks that each sender's numbers come in order, within each of its incarnations.
+#[derive(Clone, Default, Serialize, Deserialize)]
+struct Sink {
+    last: HashMap<u64, u64>,
+    handled: u64,
+    out_of_order: u64,
+    /// Microseconds of work each number costs.
+    slow: u64,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+enum SinkMsg {
+    /// Number `n` from sender `tag`; `pad` bytes of padding (too big for a route's slot when
+    /// long); panics if `fail`.
+    Num {
+        tag: u64,
+        n: u64,
+        pad: Vec<u8>,
+        fail: bool,
+    },
+    /// An ask, from a sender (it answers `()`), or from the test (it answers the counts).
+    Ping(ReplyTo<()>),
+    Counts(ReplyTo<(u64, u64)>),
+    Stop,
+}
+
+impl Actor for Sink {
+    type Msg = SinkMsg;
+
+    fn handle<C: Context<Self>>(&mut self, ctx: &mut C, msg: SinkMsg) -> Result<(), ActorError> {
+        match msg {
+            SinkMsg::Num { tag, n, fail, .. } => {
+                assert!(!fail, "told to fail on {n}");
+                let since = Instant::now();
+                while since.elapsed() < Duration::from_micros(self.slow) {
+                    std::hint::spin_loop();
+                }
+                self.handled += 1;
+                if self.last.get(&tag).is_some_and(|&last| n <= last) {
+                    self.out_of_order += 1;
+                }
+                self.last.insert(tag, n);
+            }
+            SinkMsg::Ping(reply_to) => ctx.reply(reply_to, ()),
+            SinkMsg::Counts(reply_to) => ctx.reply(reply_to, (self.handled, self.out_of_order)),
+            SinkMsg::Stop => ctx.stop(),
+        }
+        Ok(())
+    }
+}
+
+/// Streams numbers to a sink, a chunk a message, with now and then a big one, an ask, or
+/// one the sink fails on.
+#[derive(Clone, Default, Serialize, Deserialize)]
+struct Source {
+    sent: u64,
+    /// Sends that returned an error (none should).
+    refused: u64,
+}
+
+/// What a source streams: numbers `next..end` to `to`, tagged `tag`, `chunk` a message.
+#[derive(Clone, Copy, Debug, Serialize, Deserialize)]
+struct Plan {
+    to: Addr<SinkMsg>,
+    tag: u64,
+    next: u64,
+    end: u64,
+    chunk: u64,
+    /// Every how many numbers a big one, an ask (0: never).
+    big_every: u64,
+    ask_every: u64,
+    /// The number the sink fails on (0: none).
+    fail_at: u64,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+enum SourceMsg {
+    Stream(Plan),
+    Pong,
+    Sent(ReplyTo<(u64, u64)>),
+}
+
+impl Actor for Source {
+    type Msg = SourceMsg;
+
+    fn handle<C: Context<Self>>(&mut self, ctx: &mut C, msg: SourceMsg) -> Result<(), ActorError> {
+        match msg {
+            SourceMsg::Stream(plan) => {
+                let stop = plan.end.min(plan.next + plan.chunk);
+                for n in plan.next..stop {
+                    let every = |k: u64| k != 0 && n % k == k - 1;
+                    if every(plan.ask_every) {
+                        let sent = ctx.ask(&plan.to, SinkMsg::Ping, WAIT, |_| SourceMsg::Pong);
+                        self.count(sent.is_ok());
+                    }
+                    let pad = if every(plan.big_every) {
+                        vec![7; 300]
+                    } else {
+                        Vec::new()
+                    };
+                    let msg = SinkMsg::Num {
+                        tag: plan.tag,
+                        n,
+                        pad,
+                        fail: n == plan.fail_at && plan.fail_at != 0,
+                    };
+                    let sent = ctx.send(&plan.to, msg);
+                    self.count(sent.is_ok());
+                }
+                if stop < plan.end {
+                    let me = ctx.myself();
+                    let more = SourceMsg::Stream(Plan { next: stop, ..plan });
+                    ctx.send(&me, more)
+                        .map_err(|e| ActorError::new(e.to_string()))?;
+                }
+            }
+            SourceMsg::Pong => {}
+            SourceMsg::Sent(reply_to) => ctx.reply(reply_to, (self.sent, self.refused)),
+        }
+        Ok(())
+    }
+}
+
+impl Source {
+    fn count(&mut self, ok: bool) {
+        if ok {
+            self.sent += 1;
+        } else {
+            self.refused += 1;
+        }
+    }
+}
+
+fn stream(to: Addr<SinkMsg>, tag: u64, end: u64) -> Plan {
+    Plan {
+        to,
+        tag,
+        next: 0,
+        end,
+        chunk: 50,
+        big_every: 0,
+        ask_every: 0,
+        fail_at: 0,
+    }
+}
+
+fn restarting() -> SpawnOptions {
+    SpawnOptions::new().supervision(Supervision::Restart(RestartLimit::new(
+        u32::MAX,
+        Duration::from_secs(1),
+    )))
+}
+
+/// Waits until the sink has handled exactly `count` messages (or the deadline passes).
+fn wait_for(system: &ProcessSystem, sink: &Addr<SinkMsg>, count: u64) -> (u64, u64) {
+    let deadline = Instant::now() + WAIT;
+    loop {
+        let counts = system.ask(sink, SinkMsg::Counts, WAIT).expect("counts");
+        if counts.0 == count || Instant::now() > deadline {
+            return counts;
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
+fn sent_by(system: &ProcessSystem, source: &Addr<SourceMsg>) -> u64 {
+    let (sent, refused) = system.ask(source, SourceMsg::Sent, WAIT).expect("sent");
+    assert_eq!(refused, 0, "a send from a handler returns Ok");
+    sent
+}
+
+#[test]
+fn order_per_pair_holds_through_every_change_of_way() {
+    let system = ProcessSystem::new().unwrap();
+    let sink = system.spawn(Sink::default()).unwrap();
+    let sources: Vec<_> = (0..3)
+        .map(|_| system.spawn(Source::default()).unwrap())
+        .collect();
+    const EACH: u64 = 6_000;
+    for (tag, source) in sources.iter().enumerate() {
+        // Big ones and asks go through the host behind a fence, and give the route up; a new
+        // one is asked for after a few more sends.
+        let msg = SourceMsg::Stream(Plan {
+            big_every: 700 + tag as u64,
+            ask_every: 900 + tag as u64,
+            ..stream(sink, tag as u64, EACH)
+        });
+        system.send(source, msg).unwrap();
+    }
+    let seen = Instant::now();
+    let mut most = (0, 0);
+    while seen.elapsed() < WAIT && most.1 == 0 {
+        let (open, switched) = system.direct_routes();
+        most = (most.0.max(open), most.1.max(switched));
+        std::thread::sleep(Duration::from_micros(200));
+    }
+    assert!(most.1 > 0, "no route was used: {most:?}");
+    let (handled, out_of_order) = wait_for(&system, &sink, 3 * EACH);
+    assert_eq!(out_of_order, 0);
+    assert_eq!(handled, 3 * EACH);
+    let sent: u64 = sources.iter().map(|s| sent_by(&system, s)).sum();
+    let report = system.shutdown(ShutdownMode::Drain, WAIT);
+    assert!(report.is_balanced(), "{report:#?}");
+    let sink_ledger = report.actors[sink.id().get() as usize].ledger;
+    // The sources' sends and asks, and the test's asks for counts.
+    assert!(
+        sink_ledger.accepted >= sent,
+        "{sink_ledger:?} against {sent} sent"
+    );
+    assert_eq!(sink_ledger.dead_letters, 0, "{report:#?}");
+}
+
+#[test]
+fn a_panic_on_a_direct_message_loses_that_one_only() {
+    let system = ProcessSystem::new().unwrap();
+    let sink = system.spawn_with(Sink::default(), restarting()).unwrap();
+    let source = system.spawn(Source::default()).unwrap();
+    const END: u64 = 3_000;
+    system
+        .send(
+            &source,
+            SourceMsg::Stream(Plan {
+                fail_at: 500,
+                ..stream(sink, 1, END)
+            }),
+        )
+        .unwrap();
+    // The sink restarts empty-handed at the failure: the rest of the stream after it.
+    let deadline = Instant::now() + WAIT;
+    while Instant::now() < deadline && sent_by(&system, &source) < END {
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    // Before the failure it handles 500 at most, after it 2,499: never the same count.
+    let (handled, out_of_order) = wait_for(&system, &sink, END - 501);
+    assert_eq!(out_of_order, 0);
+    assert_eq!(handled, END - 501, "everything after the failure");
+    assert!(system.direct_routes().1 > 0, "the stream went direct");
+    let report = system.shutdown(ShutdownMode::Drain, WAIT);
+    assert!(report.is_balanced(), "{report:#?}");
+    let failures: Vec<_> = report
+        .failures
+        .iter()
+        .filter(|f| f.actor == sink.id())
+        .collect();
+    assert_eq!(failures.len(), 1, "{failures:?}");
+    assert_eq!(failures[0].phase, Phase::Handle);
+    assert!(matches!(&failures[0].failure, Failure::Panic(m) if m.contains("500")));
+    let ledger = report.actors[sink.id().get() as usize].ledger;
+    assert_eq!(ledger.dead_letters, 1, "{report:#?}");
+    assert!(
+        report
+            .dead_letters
+            .iter()
+            .any(|d| d.to == sink.id() && d.reason == DeadLetterReason::FailedWhileHandling)
+    );
+}
+
+fn kill9(pid: u32) -> bool {
+    std::process::Command::new("kill")
+        .args(["-9", &pid.to_string()])
+        .stderr(std::process::Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
+}
+
+/// Kills, `kills` times, the current process of the sink or of a source while two sources
+/// stream `END` numbers each to the sink; then checks the ledger.
+fn kills_during_direct_streams(kill_sink: bool, kills: usize) {
+    const END: u64 = 100_000;
+    let system = ProcessSystem::new().unwrap();
+    let sink = system.spawn_with(Sink::default(), restarting()).unwrap();
+    let sources: Vec<_> = (0..2)
+        .map(|_| system.spawn_with(Source::default(), restarting()).unwrap())
+        .collect();
+    for (tag, source) in sources.iter().enumerate() {
+        let msg = SourceMsg::Stream(Plan {
+            chunk: 20,
+            ..stream(sink, tag as u64, END)
+        });
+        system.send(source, msg).unwrap();
+    }
+    let deadline = Instant::now() + WAIT;
+    while system.direct_routes().1 == 0 && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_micros(200));
+    }
+    assert!(system.direct_routes().1 > 0, "the streams went direct");
+    let mut killed = 0;
+    for k in 0..kills {
+        let victim = if kill_sink {
+            sink.id()
+        } else {
+            sources[k % 2].id()
+        };
+        std::thread::sleep(Duration::from_millis(3));
+        if let Some(pid) = system.pid_of(victim)
+            && kill9(pid)
+        {
+            killed += 1;
+            // Its next process, before the next kill: each kill is of a live process.
+            let deadline = Instant::now() + WAIT;
+            while system.pid_of(victim).is_none_or(|p| p == pid) && Instant::now() < deadline {
+                std::thread::sleep(Duration::from_micros(100));
+            }
+        }
+    }
+    assert_eq!(killed, kills);
+    if kill_sink {
+        // The sources lived: every send they made returned `Ok`, and each is counted once at
+        // the sink, handled or dead.
+        let deadline = Instant::now() + WAIT;
+        while sources.iter().any(|s| sent_by(&system, s) < END) && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(5));
+        }
+    }
+    let report = system.shutdown(ShutdownMode::Drain, WAIT);
+    assert!(report.is_balanced(), "{report:#?}");
+    let sink_ledger = report.actors[sink.id().get() as usize].ledger;
+    assert!(sink_ledger.handled > 0, "{sink_ledger:?}");
+    if kill_sink {
+        assert_eq!(sink_ledger.accepted, 2 * END, "{sink_ledger:?}");
+        assert!(sink_ledger.dead_letters <= kills as u64, "{sink_ledger:?}");
+    }
+    let signal_9 = report
+        .failures
+        .iter()
+        .filter(|f| f.failure == Failure::Signal(9))
+        .count();
+    assert_eq!(signal_9, killed, "every kill seen");
+}
+
+#[test]
+fn kill_9_of_the_receiver_of_a_direct_route_keeps_the_ledger_balanced() {
+    kills_during_direct_streams(true, 20);
+}
+
+#[test]
+fn kill_9_of_the_sender_of_a_direct_route_keeps_the_ledger_balanced() {
+    kills_during_direct_streams(false, 20);
+}
+
+#[test]
+fn sends_to_a_receiver_that_stopped_are_dead_letters_and_its_routes_close() {
+    let system = ProcessSystem::new().unwrap();
+    let sink = system.spawn(Sink::default()).unwrap();
+    let source = system.spawn(Source::default()).unwrap();
+    system
+        .send(&source, SourceMsg::Stream(stream(sink, 0, 2_000_000)))
+        .unwrap();
+    let deadline = Instant::now() + WAIT;
+    while system.direct_routes().1 == 0 && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_micros(200));
+    }
+    assert!(system.direct_routes().1 > 0, "the stream went direct");
+    system.send(&sink, SinkMsg::Stop).unwrap();
+    let deadline = Instant::now() + WAIT;
+    while system.direct_routes().0 > 0 && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    assert_eq!(
+        system.direct_routes().0,
+        0,
+        "the route closed with its receiver"
+    );
+    // The source goes on sending, now to a receiver that is gone.
+    let before = sent_by(&system, &source);
+    std::thread::sleep(Duration::from_millis(20));
+    assert!(sent_by(&system, &source) > before);
+    let report = system.shutdown(ShutdownMode::DeadLetter, WAIT);
+    assert!(report.is_balanced(), "{report:#?}");
+    let ledger = report.actors[sink.id().get() as usize].ledger;
+    assert!(ledger.dead_letters > 0, "{ledger:?}");
+}
+
+#[test]
+fn what_a_route_carried_before_an_answer_comes_before_what_the_answer_led_to() {
+    let system = ProcessSystem::new().unwrap();
+    // A slow sink, and fewer numbers than a route holds: all of them wait in the route.
+    let sink = system
+        .spawn(Sink {
+            slow: 50,
+            ..Sink::default()
+        })
+        .unwrap();
+    let source = system.spawn(Source::default()).unwrap();
+    const END: u64 = 1_000;
+    system
+        .send(
+            &source,
+            SourceMsg::Stream(Plan {
+                chunk: 10,
+                ..stream(sink, 0, END)
+            }),
+        )
+        .unwrap();
+    let deadline = Instant::now() + WAIT;
+    while sent_by(&system, &source) < END && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_micros(200));
+    }
+    assert!(system.direct_routes().1 > 0, "the stream went direct");
+    // The source has written everything to the sink before it answered; this ask was sent
+    // after the answer, so the sink handles it after all of that, as one mailbox would.
+    let (handled, out_of_order) = system.ask(&sink, SinkMsg::Counts, WAIT).unwrap();
+    assert_eq!((handled, out_of_order), (END, 0));
+    let report = system.shutdown(ShutdownMode::Drain, WAIT);
+    assert!(report.is_balanced(), "{report:#?}");
+}
