@@ -1,6 +1,8 @@
 //! One workload on the process backend, for a profiler (`perf record -e cpu-clock -g` follows
 //! the actors' processes): `cargo run --release -p bench-suite --example process_profile --
-//! <one-way|counting|ping-pong> [size]`.
+//! <one-way|counting|ping-pong|ping-pong-matches> [size]`. `ping-pong-matches` plays `size`
+//! round trips in matches of 200 (or `MATCH_ROUNDS`) on one warmed-up pair, as the criterion
+//! bench does.
 
 use std::time::{Duration, Instant};
 
@@ -17,8 +19,26 @@ fn main() {
         .and_then(|a| a.parse().ok())
         .unwrap_or(1_000_000);
     let system = ProcessSystem::new().expect("system");
+    let pair = if workload == "ping-pong-matches" {
+        let (server, peer) = ping_pong::players(&system).expect("players");
+        ping_pong::play(&system, &server, &peer, 200).expect("a warm-up match");
+        Some((server, peer))
+    } else {
+        None
+    };
+    let rounds: u64 = std::env::var("MATCH_ROUNDS")
+        .ok()
+        .and_then(|r| r.parse().ok())
+        .unwrap_or(200);
     let start = Instant::now();
     let done = match workload.as_str() {
+        "ping-pong-matches" => pair
+            .map(|(server, peer)| {
+                (0..size / rounds)
+                    .map(|_| ping_pong::play(&system, &server, &peer, rounds))
+                    .sum::<Result<u64, _>>()
+            })
+            .expect("players"),
         "one-way" => fan_in::run_from_outside(&system, size),
         "counting" => fan_in::run(&system, 1, size),
         "ping-pong" => ping_pong::run(&system, size),

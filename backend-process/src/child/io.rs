@@ -48,6 +48,13 @@ const SPIN: Duration = Duration::from_micros(5);
 /// socket's closing ends it within this.
 const SLEEP_AT_MOST: Duration = Duration::from_millis(250);
 
+/// How long a process that has just written to a direct route keeps looking for work before
+/// it sleeps, yielding its CPU between looks: an answer may come straight back, and must find
+/// this process awake. Were it to sleep sooner than the receiver can be woken and answer (a
+/// wake-up on another CPU costs some 25 µs here), each would find the other asleep at every
+/// hop, and a conversation would pay two wake-ups a round trip for as long as it lasts.
+const ANSWER_SPIN: Duration = Duration::from_micros(50);
+
 /// How often an actor with this mailbox capacity reports its progress.
 pub(crate) fn progress_every(capacity: Option<usize>) -> usize {
     if capacity.is_some() {
@@ -475,7 +482,10 @@ impl ChildIo {
             return Ok(());
         }
         self.flush_sends()?;
-        let spin = if std::mem::take(&mut self.sends_left) {
+        let wrote_direct = self.outgoing.take_wrote();
+        let spin = if wrote_direct {
+            ANSWER_SPIN
+        } else if std::mem::take(&mut self.sends_left) {
             Duration::ZERO
         } else {
             SPIN
@@ -484,6 +494,10 @@ impl ChildIo {
         while since.elapsed() < spin {
             for _ in 0..32 {
                 std::hint::spin_loop();
+            }
+            if wrote_direct {
+                // The receiver may share this CPU: let it run.
+                std::thread::yield_now();
             }
             if self.ring.has_records() {
                 self.take_ring()?;

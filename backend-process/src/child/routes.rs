@@ -31,6 +31,8 @@ pub(crate) struct Outgoing {
     through_host: HashMap<ActorId, u32>,
     /// Receivers a route was asked for (asked once: the host may refuse, by not answering).
     asked: HashSet<ActorId>,
+    /// A message was written to a route since [`take_wrote`](Self::take_wrote) last asked.
+    wrote: bool,
 }
 
 impl Outgoing {
@@ -52,6 +54,7 @@ impl Outgoing {
         match out.producer.push(payload) {
             Ok(()) => {
                 out.bell.ring();
+                self.wrote = true;
                 Ok(())
             }
             Err(Refused::Closed) => {
@@ -60,6 +63,11 @@ impl Outgoing {
             }
             Err(Refused::TooBig | Refused::Full) => Err(self.give_up(to)),
         }
+    }
+
+    /// Whether a message was written to a route since the last call.
+    pub fn take_wrote(&mut self) -> bool {
+        std::mem::take(&mut self.wrote)
     }
 
     /// Gives up the route to `to`, if there is one, for a message that goes through the host:
