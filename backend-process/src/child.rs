@@ -372,15 +372,17 @@ impl<A: Actor> Runner<A> {
             }
             Err(failure) => {
                 self.stopped(io)?;
-                // Reported before the route moves past it: should this process die before the
-                // host reads the report, the route still says the message was in hand, and
-                // the host counts it once either way.
+                // Should this process die before the host reads the report, the route still
+                // says the message was in hand; after, the report says it: counted once.
                 io.send(ToHost::Failed {
                     seq: None,
                     direct: Some(place),
                     phase: Phase::Handle,
                     failure,
                 })?;
+                // The report leaves before the route moves past the message: the host has it
+                // (and counts the message dead) before the route stops saying it is in hand.
+                io.flush()?;
                 io.incoming.finish(i);
                 self.await_decision(io)?;
                 self.start(io)

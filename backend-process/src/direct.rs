@@ -58,6 +58,29 @@ fn offset(position: u64) -> usize {
     HEADER + SLOT * (position % SLOTS) as usize
 }
 
+/// Copies the payload of slot `position` into `out` (emptied first). A length over the slot's
+/// room (a sender that wrote nonsense) is cut to it: the payload then fails to decode, a
+/// failure of that message only.
+#[allow(unsafe_code)] // bytes are copied out of the mapping; see below
+fn copy_slot(route: &Mapping, position: u64, out: &mut Vec<u8>) {
+    out.clear();
+    // SAFETY: the slot (SLOT bytes at `offset`) lies within the mapping, whose length
+    // `Mapping::new` checked. The bytes are copied with raw pointer copies, never read through
+    // a reference, so another process writing them meanwhile (a sender that misbehaves, or one
+    // writing a slot the host looks at before it is published) yields wrong bytes, not
+    // undefined behaviour; `len` is at most MAX_PAYLOAD, and `out` has room for it
+    // (`reserve`) before its length is set.
+    unsafe {
+        let slot = route.base().add(offset(position));
+        let mut len = [0u8; 4];
+        std::ptr::copy_nonoverlapping(slot, len.as_mut_ptr(), 4);
+        let len = (u32::from_le_bytes(len) as usize).min(MAX_PAYLOAD);
+        out.reserve(len);
+        std::ptr::copy_nonoverlapping(slot.add(4), out.as_mut_ptr(), len);
+        out.set_len(len);
+    }
+}
+
 /// Why a message did not go into the route.
 #[derive(Debug, PartialEq, Eq)]
 pub(crate) enum Refused {
@@ -170,27 +193,23 @@ impl Consumer {
         self.route.word(WRITTEN).load(SeqCst) & !CLOSED
     }
 
+    /// Whether the host has closed the route and every message in it is done with: nothing
+    /// more will come.
+    pub fn is_finished(&self) -> bool {
+        let written = self.route.word(WRITTEN).load(SeqCst);
+        written & CLOSED != 0 && written & !CLOSED <= self.read
+    }
+
     /// Copies the next message's payload into `out` (emptied first) and marks it begun: should
     /// this process die before [`finish`](Self::finish), the host knows it was in hand.
     /// `false` if no message waits.
-    #[allow(unsafe_code)] // the payload is copied out of the mapping; see below
     pub fn begin(&self, out: &mut Vec<u8>) -> bool {
         if !self.has_message() {
             return false;
         }
-        out.clear();
-        // SAFETY: the slot lies within the mapping, and the sender wrote it before it
-        // published `written` past it (read with SeqCst above); it does not write it again
-        // until `read` moves past it.
-        unsafe {
-            let slot = self.route.base().add(offset(self.read));
-            let mut len = [0u8; 4];
-            std::ptr::copy_nonoverlapping(slot, len.as_mut_ptr(), 4);
-            // A length over the slot's room (a sender that wrote nonsense) is cut to it: the
-            // payload then fails to decode, a failure of this message only.
-            let len = (u32::from_le_bytes(len) as usize).min(MAX_PAYLOAD);
-            out.extend_from_slice(std::slice::from_raw_parts(slot.add(4), len));
-        }
+        // The sender wrote the slot before it published `written` past it (read with SeqCst
+        // above), and does not write it again until `read` moves past it.
+        copy_slot(&self.route, self.read, out);
         self.route.word(STARTED).store(self.read + 1, Release);
         true
     }
@@ -231,17 +250,10 @@ impl Ledger {
         self.0.word(WRITTEN).load(Acquire) & !CLOSED
     }
 
-    #[allow(unsafe_code)] // the payload is copied out of the mapping; see below
     fn payload(&self, position: u64) -> Vec<u8> {
-        // SAFETY: the slot lies within the mapping; its bytes may be anything (the sender may
-        // even be writing it, if it is not yet published), and they are only copied.
-        unsafe {
-            let slot = self.0.base().add(offset(position));
-            let mut len = [0u8; 4];
-            std::ptr::copy_nonoverlapping(slot, len.as_mut_ptr(), 4);
-            let len = (u32::from_le_bytes(len) as usize).min(MAX_PAYLOAD);
-            std::slice::from_raw_parts(slot.add(4), len).to_vec()
-        }
+        let mut out = Vec::new();
+        copy_slot(&self.0, position, &mut out);
+        out
     }
 
     /// The receiver's process has died: if it had begun a message and not finished it (and
@@ -260,10 +272,12 @@ impl Ledger {
 
     /// Closes the route for good (the receiver is gone, or done with it): the sender's later
     /// writes fail. Returns how many messages were written, and the payloads of those not
-    /// read, which are dead letters.
-    pub fn close(&self) -> (u64, Vec<Vec<u8>>) {
+    /// read and not dead-lettered already (up to `dead_through`), which are dead letters.
+    pub fn close(&self, dead_through: u64) -> (u64, Vec<Vec<u8>>) {
         let written = self.0.word(WRITTEN).fetch_or(CLOSED, SeqCst) & !CLOSED;
-        let unread = (self.read()..written).map(|p| self.payload(p)).collect();
+        let unread = (self.read().max(dead_through)..written)
+            .map(|p| self.payload(p))
+            .collect();
         (written, unread)
     }
 
@@ -370,10 +384,23 @@ mod tests {
         let mut out = Vec::new();
         assert!(consumer.begin(&mut out));
         consumer.finish();
-        let (written, unread) = ledger.close();
+        let (written, unread) = ledger.close(0);
         assert_eq!(written, 2);
         assert_eq!(unread, vec![b"b".to_vec()]);
         assert_eq!(producer.push(b"c"), Err(Refused::Closed));
         assert_eq!(ledger.written(), 2);
+    }
+
+    #[test]
+    fn a_close_leaves_out_what_the_host_dead_lettered_already() {
+        let (mut producer, consumer, ledger) = route();
+        producer.push(b"a").expect("room");
+        producer.push(b"b").expect("room");
+        let mut out = Vec::new();
+        assert!(consumer.begin(&mut out));
+        // The receiver reported a failure on "a" and the host gave up before it moved on.
+        let (written, unread) = ledger.close(1);
+        assert_eq!(written, 2);
+        assert_eq!(unread, vec![b"b".to_vec()]);
     }
 }

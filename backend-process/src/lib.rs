@@ -8,7 +8,7 @@
 //! `backend_process::process_test_support!();` once. Nothing else is registered.
 //!
 //! # How a message travels
-//! Every message goes through the host (the application's own process), which keeps the ledger
+//! A message goes through the host (the application's own process), which keeps the ledger
 //! (`host.rs`, one `Slot` per actor in `mailbox.rs`). It packs what it accepts into one buffer
 //! per actor (`packed.rs`: no allocation per message), keeps it there until the child confirms
 //! it, and writes it at once, from the accepting thread, into a ring of memory it shares with
@@ -23,6 +23,15 @@
 //! unbounded. Because the journal outlives the child, a `kill -9` loses nothing: the host reads in
 //! it which message was in hand (a dead letter: at most once), which were not started (they go
 //! to the restarted process) and which sends had not left yet (they are delivered).
+//!
+//! Between two actors that talk a lot, messages skip the host: after 16 plain sends to one
+//! actor, a process asks the host for a direct route to it, a ring of shared memory from its
+//! process into the receiver's that the host makes and keeps mapped (`direct.rs`; its rules,
+//! and how order per pair holds when a sender changes way, in `routes.rs`; the two ends in
+//! `child/routes.rs`). The sender writes the message there and rings the receiver's bell; the
+//! receiver frees a slot only once it has handled it, so after a `kill -9` of either end the
+//! host still knows what was in hand and what waits. [`ProcessSystem::direct_routes`] says how
+//! many are open.
 //!
 //! Processes are started by `launch.rs`, which keeps a spare one started ahead of need, so a
 //! spawn or a restart boots a waiting process rather than starting one (about a millisecond).
@@ -40,10 +49,19 @@
 //! * Signals (`Terminated` of a watched actor) survive the death of the receiver's process as
 //!   queued messages do: one its process never began to handle goes to the next process; one
 //!   whose handler had begun is not given again.
-//! * A message sent from a handler leaves the process when the actor runs out of work (or after
-//!   128 messages, or 64 KiB of sends), not at the `send`
-//!   call: a handler that sends and then computes for a second delays its message by that
-//!   second.
+//! * A message sent from a handler through the host leaves the process when the actor runs out
+//!   of work (or after 128 messages, or 64 KiB of sends), not at the `send` call: a handler that
+//!   sends and then computes for a second delays its message by that second. One sent through a
+//!   direct route is in the receiver's hands at the `send` call.
+//! * A process that has just written to a direct route looks for an answer for up to 50 µs,
+//!   yielding its CPU, before it sleeps: a conversation keeps both ends awake.
+//! * Order per pair is kept; so is the order a single mailbox would give when the last hop of a
+//!   chain goes through the host (A writes to B's route, then answers C, and C sends to B
+//!   through the host: B handles A's message first). When that last hop is a direct route too,
+//!   B may handle C's message before A's, as per-pair FIFO allows.
+//! * A direct route's message that B cannot decode fails B (the receiver), not its sender: the
+//!   sender wrote it in shared memory, where the host does not look. Both run the same code,
+//!   so only a process that corrupts its own memory can write one.
 //! * A send from inside an actor cannot wait for the host's answer, so a receiver that is gone,
 //!   full or of another type by then makes the message a dead letter
 //!   ([`Undeliverable`](actor_core::DeadLetterReason::Undeliverable)) instead of an error.

@@ -21,8 +21,8 @@ pub(crate) struct Mapping {
 unsafe impl Send for Mapping {}
 
 // SAFETY: through a shared reference only the header words are reached, and only atomically
-// (`word`); other bytes are reached through `base`, which only the one owner of a journal's or
-// a ring's side uses, through `&mut self`.
+// (`word`); other bytes are reached through `base`, only with raw pointer copies, by the side
+// the protocol of the journal, the ring or the route gives them to at the time.
 #[allow(unsafe_code)]
 unsafe impl Sync for Mapping {}
 

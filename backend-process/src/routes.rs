@@ -23,7 +23,7 @@
 //! next process writes on where the last stopped; a receiver's next process reads on after the
 //! message that was in hand, which is dead-lettered (`direct::Ledger::settle_death`).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use actor_core::{ActorId, DeadLetterReason};
 use ipc_channel::ipc::IpcSharedMemory;
@@ -68,6 +68,10 @@ pub(crate) struct Settled {
 #[derive(Default)]
 pub(crate) struct Routes {
     by_number: BTreeMap<u32, Route>,
+    /// Routes whose sender writes no more (fenced off, or gone): closed once their receiver
+    /// has read them to the end ([`Routes::drained`]), even if it never learns they ended (a
+    /// fenced message the host refused, a reply that came too late, a sender that stopped).
+    closing: BTreeSet<u32>,
     next: u32,
 }
 
@@ -152,10 +156,34 @@ impl Routes {
         match self.by_number.get_mut(&fence.route) {
             Some(r) if r.from == from && r.to == to => {
                 r.closing_at = Some(fence.written);
+                self.closing.insert(fence.route);
                 true
             }
             _ => false,
         }
+    }
+
+    /// `from` is gone for good: it writes to its routes no more.
+    pub fn sender_gone(&mut self, from: ActorId) {
+        for (&number, r) in &mut self.by_number {
+            if r.from == from && r.closing_at.is_none() {
+                r.closing_at = Some(r.ledger.written());
+                self.closing.insert(number);
+            }
+        }
+    }
+
+    /// The routes whose sender writes no more and whose receiver has read them to the end:
+    /// their numbers and receivers, to close with [`done`](Self::done).
+    pub fn drained(&self) -> Vec<(u32, ActorId)> {
+        self.closing
+            .iter()
+            .filter_map(|n| {
+                let r = self.by_number.get(n)?;
+                let end = r.closing_at?.max(r.ledger.written());
+                (r.ledger.done() >= end).then_some((*n, r.to))
+            })
+            .collect()
     }
 
     /// The routes a new process of `from` writes to: the open ones (a fenced one is the
@@ -256,7 +284,8 @@ impl Routes {
 
     fn close(&mut self, number: u32) -> Option<Settled> {
         let r = self.by_number.remove(&number)?;
-        let (written, unread) = r.ledger.close();
+        self.closing.remove(&number);
+        let (written, unread) = r.ledger.close(r.dead_through);
         let read = written - unread.len() as u64;
         Some(Settled {
             accepted: written,
@@ -308,6 +337,10 @@ impl State {
             .is_some_and(|s| s.is_alive() && s.capacity.is_none() && s.type_key == msg_type);
         if !fits || self.slot(from).is_none_or(|s| s.child.is_none()) {
             return;
+        }
+        // Routes no longer written to and read to the end make room first.
+        for (route, receiver) in self.routes.drained() {
+            self.on_route_done(receiver, route);
         }
         let Some(bell) = self.bell_of(to) else { return };
         let Some((route, memory)) = self.routes.open(from, to, msg_type) else {

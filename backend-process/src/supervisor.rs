@@ -235,6 +235,10 @@ impl State {
             }
         }
         self.close_routes_to(id, dead);
+        self.routes.sender_gone(id);
+        for (route, receiver) in self.routes.drained() {
+            self.on_route_done(receiver, route);
+        }
         for watcher in watchers {
             self.signal(
                 watcher,

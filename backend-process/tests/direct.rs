@@ -97,6 +97,7 @@ enum SourceMsg {
     Stream(Plan),
     Pong,
     Sent(ReplyTo<(u64, u64)>),
+    Stop,
 }
 
 impl Actor for Source {
@@ -135,6 +136,7 @@ impl Actor for Source {
             }
             SourceMsg::Pong => {}
             SourceMsg::Sent(reply_to) => ctx.reply(reply_to, (self.sent, self.refused)),
+            SourceMsg::Stop => ctx.stop(),
         }
         Ok(())
     }
@@ -422,4 +424,36 @@ fn what_a_route_carried_before_an_answer_comes_before_what_the_answer_led_to() {
     assert_eq!((handled, out_of_order), (END, 0));
     let report = system.shutdown(ShutdownMode::Drain, WAIT);
     assert!(report.is_balanced(), "{report:#?}");
+}
+
+#[test]
+fn a_route_whose_sender_stopped_is_closed_once_read_to_the_end() {
+    let system = ProcessSystem::new().unwrap();
+    let sink = system.spawn(Sink::default()).unwrap();
+    let source = system.spawn(Source::default()).unwrap();
+    const END: u64 = 500;
+    system
+        .send(&source, SourceMsg::Stream(stream(sink, 0, END)))
+        .unwrap();
+    let deadline = Instant::now() + WAIT;
+    while sent_by(&system, &source) < END && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_micros(200));
+    }
+    assert_eq!(system.direct_routes(), (1, 1));
+    assert_eq!(wait_for(&system, &sink, END), (END, 0));
+    system.send(&source, SourceMsg::Stop).unwrap();
+    let deadline = Instant::now() + WAIT;
+    while system.direct_routes().0 > 0 && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    assert_eq!(system.direct_routes(), (0, 0), "closed with its sender");
+    let report = system.shutdown(ShutdownMode::Drain, WAIT);
+    assert!(report.is_balanced(), "{report:#?}");
+    let ledger = report.actors[sink.id().get() as usize].ledger;
+    assert_eq!(
+        ledger.handled,
+        END + 1,
+        "the numbers and the ask for counts: {ledger:?}"
+    );
+    assert_eq!(ledger.dead_letters, 0);
 }

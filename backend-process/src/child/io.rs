@@ -316,8 +316,13 @@ impl ChildIo {
         // Looked at even with no route known: the host may have written a fenced delivery into
         // the ring before this process has read the grant of its route from the socket.
         if let Some(fence) = self.host_fence()? {
-            let i = self.source_of(fence.route)?;
-            if self.incoming.read(i) < fence.written && self.incoming.has_message(i) {
+            // A route this process does not know is one it is done with: the host's grant of
+            // a route is counted before any delivery written after it, and `take_ring` reads
+            // every counted message before the deliveries it took are looked at.
+            if let Some(i) = self.incoming.index_of(fence.route)
+                && self.incoming.read(i) < fence.written
+                && self.incoming.has_message(i)
+            {
                 return Ok(Some(Next::Direct(i)));
             }
             return Ok(Some(Next::Host));
@@ -332,17 +337,6 @@ impl ChildIo {
             return Ok(Some(Next::Direct(i)));
         }
         Ok(Some(Next::Host))
-    }
-
-    /// The index of route `route` among those this process reads, waiting for the host's
-    /// grant of it if it has not come yet (the host sent it before the delivery that names it).
-    fn source_of(&mut self, route: u32) -> Result<usize, String> {
-        loop {
-            if let Some(i) = self.incoming.index_of(route) {
-                return Ok(i);
-            }
-            self.recv()?;
-        }
     }
 
     /// The fence of the first delivery from the host, if it has one.

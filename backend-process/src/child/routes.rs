@@ -177,6 +177,10 @@ impl Incoming {
     /// the delivery was accepted, before it was taken), never too little, and never for ever:
     /// the mark moves only at a take, and takes wait until there is nothing to handle.
     pub fn took_from_host(&mut self) {
+        // Routes the host has closed behind their last message (their sender is gone, or
+        // fenced them off in a message that never came) are forgotten here.
+        self.sources.retain(|s| !s.consumer.is_finished());
+        self.turn = 0;
         for source in &mut self.sources {
             source.before_host = source.consumer.written();
         }
