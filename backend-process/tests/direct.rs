@@ -284,9 +284,21 @@ fn kill9(pid: u32) -> bool {
         .is_ok_and(|s| s.success())
 }
 
+/// Whose processes a test kills.
+#[derive(Clone, Copy, PartialEq)]
+enum Victims {
+    Sink,
+    Sources,
+    /// The sink, a source, the sink, the other source, and so on: each killed source is given
+    /// a new stream (with a tag of its own) to go on with.
+    Both,
+}
+
 /// Kills, `kills` times, the current process of the sink or of a source while two sources
-/// stream `END` numbers each to the sink; then checks the ledger.
-fn kills_during_direct_streams(kill_sink: bool, kills: usize) {
+/// stream `END` numbers each to the sink; then checks the ledger, and that every killed
+/// process is gone.
+fn kills_during_direct_streams(victims: Victims, kills: usize) {
+    let kill_sink = victims == Victims::Sink;
     const END: u64 = 100_000;
     let system = ProcessSystem::new().unwrap();
     let sink = system.spawn_with(Sink::default(), restarting()).unwrap();
@@ -306,17 +318,27 @@ fn kills_during_direct_streams(kill_sink: bool, kills: usize) {
     }
     assert!(system.direct_routes().1 > 0, "the streams went direct");
     let mut killed = 0;
+    let mut pids = Vec::new();
     for k in 0..kills {
-        let victim = if kill_sink {
-            sink.id()
-        } else {
-            sources[k % 2].id()
+        let source = match victims {
+            Victims::Sink => None,
+            Victims::Sources => Some(&sources[k % 2]),
+            Victims::Both => (k % 2 == 1).then(|| &sources[(k / 2) % 2]),
         };
+        let victim = source.map_or(sink.id(), |s| s.id());
         std::thread::sleep(Duration::from_millis(3));
         if let Some(pid) = system.pid_of(victim)
             && kill9(pid)
         {
             killed += 1;
+            pids.push(pid);
+            if let Some(source) = source.filter(|_| victims == Victims::Both) {
+                let plan = Plan {
+                    chunk: 20,
+                    ..stream(sink, 1_000 + k as u64, 5_000)
+                };
+                system.send(source, SourceMsg::Stream(plan)).unwrap();
+            }
             // Its next process, before the next kill: each kill is of a live process.
             let deadline = Instant::now() + WAIT;
             while system.pid_of(victim).is_none_or(|p| p == pid) && Instant::now() < deadline {
@@ -347,16 +369,27 @@ fn kills_during_direct_streams(kill_sink: bool, kills: usize) {
         .filter(|f| f.failure == Failure::Signal(9))
         .count();
     assert_eq!(signal_9, killed, "every kill seen");
+    for pid in pids {
+        assert!(
+            !std::path::Path::new(&format!("/proc/{pid}")).exists(),
+            "process {pid} is still there"
+        );
+    }
 }
 
 #[test]
 fn kill_9_of_the_receiver_of_a_direct_route_keeps_the_ledger_balanced() {
-    kills_during_direct_streams(true, 20);
+    kills_during_direct_streams(Victims::Sink, 20);
 }
 
 #[test]
 fn kill_9_of_the_sender_of_a_direct_route_keeps_the_ledger_balanced() {
-    kills_during_direct_streams(false, 20);
+    kills_during_direct_streams(Victims::Sources, 20);
+}
+
+#[test]
+fn two_hundred_kills_of_both_ends_of_direct_routes_keep_the_ledger_balanced() {
+    kills_during_direct_streams(Victims::Both, 200);
 }
 
 #[test]
