@@ -70,6 +70,11 @@ impl<'a> Record<'a> {
         })
     }
 
+    /// Whether this is a plain message (no ask, no fence): its body is the message.
+    pub fn is_plain(&self) -> bool {
+        self.kind == PLAIN
+    }
+
     /// Whether this is a marker for a record that comes on the socket.
     pub fn is_by_socket(&self) -> bool {
         self.kind == BY_SOCKET

@@ -313,12 +313,14 @@ impl ChildIo {
         if !self.has_deliveries() {
             return Ok(self.incoming.next_ready().map(Next::Direct));
         }
-        // Looked at even with no route known: the host may have written a fenced delivery into
-        // the ring before this process has read the grant of its route from the socket.
+        // A route this process does not know is one it is done with (a fence naming it is
+        // met): the host's grant of a route is counted before any delivery written after it,
+        // and `take_ring` reads every counted message before the deliveries it took are
+        // looked at. So with no route, the host's first delivery is next.
+        if self.incoming.is_empty() {
+            return Ok(Some(Next::Host));
+        }
         if let Some(fence) = self.host_fence()? {
-            // A route this process does not know is one it is done with: the host's grant of
-            // a route is counted before any delivery written after it, and `take_ring` reads
-            // every counted message before the deliveries it took are looked at.
             if let Some(i) = self.incoming.index_of(fence.route)
                 && self.incoming.read(i) < fence.written
                 && self.incoming.has_message(i)
@@ -343,6 +345,8 @@ impl ChildIo {
     fn host_fence(&mut self) -> Result<Option<Fence>, String> {
         self.settle_front()?;
         Ok(match self.reading.front() {
+            // A plain message carries no fence.
+            Some(Ok(record)) if record.is_plain() => None,
             Some(Ok(record)) => match record.delivery() {
                 Ok(DeliveryRef::Message { after, .. } | DeliveryRef::AskOutcome { after, .. }) => {
                     after
