@@ -332,8 +332,7 @@ impl ChildIo {
         if let Some(i) = self.incoming.owed_before_host() {
             return Ok(Some(Next::Direct(i)));
         }
-        if !self.incoming.is_empty()
-            && self.incoming.direct_turn()
+        if self.incoming.direct_turn()
             && let Some(i) = self.incoming.next_ready()
         {
             return Ok(Some(Next::Direct(i)));
