@@ -1,14 +1,15 @@
 //! One workload on the process backend, for a profiler (`perf record -e cpu-clock -g` follows
 //! the actors' processes): `cargo run --release -p bench-suite --example process_profile --
-//! <one-way|counting|ping-pong|ping-pong-matches> [size]`. `ping-pong-matches` plays `size`
+//! <one-way|counting|ping-pong|ping-pong-matches|seed> [size]`. `ping-pong-matches` plays `size`
 //! round trips in matches of 200 (or `MATCH_ROUNDS`) on one warmed-up pair, as the criterion
-//! bench does.
+//! bench does; `seed` is the seed's test 5 (spawns included) counting down `size` in all, after its
+//! test 1 (one thread) for the speedup.
 
 use std::time::{Duration, Instant};
 
 use actor_core::{Backend, ShutdownMode};
 use backend_process::ProcessSystem;
-use bench_suite::workloads::{fan_in, ping_pong};
+use bench_suite::workloads::{fan_in, ping_pong, seed};
 
 fn main() {
     backend_process::init();
@@ -30,6 +31,12 @@ fn main() {
         .ok()
         .and_then(|r| r.parse().ok())
         .unwrap_or(200);
+    // The seed's speedup needs its test 1 (one thread, all of n) in the same run.
+    let one_thread = (workload == "seed").then(|| {
+        let start = Instant::now();
+        let counted = seed::count_down(size);
+        (start.elapsed(), counted)
+    });
     let start = Instant::now();
     let done = match workload.as_str() {
         "ping-pong-matches" => pair
@@ -42,13 +49,22 @@ fn main() {
         "one-way" => fan_in::run_from_outside(&system, size),
         "counting" => fan_in::run(&system, 1, size),
         "ping-pong" => ping_pong::run(&system, size),
+        "seed" => seed::run_actors(&system, size, 5).map(|outcome| outcome.counted),
         other => panic!("unknown workload {other}"),
     }
     .expect("the workload runs");
     let elapsed = start.elapsed();
     println!(
-        "{workload} on processes: {done} units, {:.1} ns each",
+        "{workload} on processes: {done} units in {:.1} ms, {:.1} ns each",
+        elapsed.as_secs_f64() * 1e3,
         elapsed.as_nanos() as f64 / size as f64
     );
+    if let Some((alone, counted)) = one_thread {
+        println!(
+            "one thread: {counted} units in {:.1} ms; speedup {:.3}",
+            alone.as_secs_f64() * 1e3,
+            alone.as_secs_f64() / elapsed.as_secs_f64()
+        );
+    }
     system.shutdown(ShutdownMode::Drain, Duration::from_secs(30));
 }
