@@ -34,7 +34,8 @@
 //! marker, takes the record from there, so the order is kept.
 
 use std::sync::Arc;
-use std::sync::atomic::{Ordering::Acquire, Ordering::Release, Ordering::SeqCst};
+use std::sync::atomic::compiler_fence;
+use std::sync::atomic::{Ordering, Ordering::Acquire, Ordering::Release, Ordering::SeqCst};
 
 use ipc_channel::ipc::IpcSharedMemory;
 
@@ -77,6 +78,8 @@ pub(crate) struct Producer {
     /// The child's `read` when last looked at: the host looks again only when this leaves too
     /// little room, so a stream does not pull the child's line to the host on every record.
     read_seen: u64,
+    /// How `write` is published (`bell::publish_ordering`).
+    publish: Ordering,
 }
 
 impl Producer {
@@ -88,6 +91,7 @@ impl Producer {
             ring,
             write,
             read_seen: write,
+            publish: crate::bell::publish_ordering(),
         };
         producer.free();
         Some(producer)
@@ -118,14 +122,20 @@ impl Producer {
         self.free_seen() >= needed || self.free() >= needed
     }
 
+    /// Whether the child has yet to take some of what was written.
+    #[cfg(test)]
+    pub fn has_unread(&mut self) -> bool {
+        self.free() < CAPACITY
+    }
+
     /// Whether any record of up to [`MAX_RECORD`] bytes fits, with the end of the lap it may
     /// have to skip.
     pub fn has_room(&mut self) -> bool {
         self.has_free(2 * MAX_RECORD)
     }
 
-    /// Writes one record (of at most [`MAX_RECORD`] bytes) if it fits, and publishes it with a
-    /// `SeqCst` store: ring the child's bell after it.
+    /// Writes one record (of at most [`MAX_RECORD`] bytes) if it fits, and publishes it as the
+    /// bell asks (`bell::publish_ordering`): ring the child's bell after it.
     #[allow(unsafe_code)] // the record is copied into the mapping; see below
     pub fn push(&mut self, record: &[u8]) -> Result<(), Full> {
         let len = record.len();
@@ -159,9 +169,11 @@ impl Producer {
             );
         }
         self.write += len as u64;
-        // `SeqCst`, as the bell's own words and the child's look at `write` before it sleeps
-        // (`bell.rs`): either the child sees this record or the bell sees it asleep.
-        self.ring.word(WRITE).store(self.write, SeqCst);
+        // `SeqCst`, or a release store whose fence the child completes before it sleeps
+        // (`bell.rs`): either the child sees this record or the bell sees it asleep. The
+        // compiler fence keeps the look at the bell, which comes next, after this store.
+        self.ring.word(WRITE).store(self.write, self.publish);
+        compiler_fence(SeqCst);
         Ok(())
     }
 }
