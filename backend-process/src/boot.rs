@@ -14,6 +14,7 @@ use crossbeam_channel::Sender;
 use ipc_channel::ipc::IpcReceiverSet;
 
 use crate::host::State;
+use crate::in_flight::InFlight;
 use crate::launch::{CONNECT_TIMEOUT, Launched};
 use crate::link::ChildLink;
 use crate::mailbox::{Slot, Status};
@@ -81,7 +82,7 @@ impl State {
             status: Status::Starting,
             child: None,
             queue: Packed::default(),
-            in_flight: Packed::default(),
+            in_flight: InFlight::default(),
             ledger: Ledger::default(),
             restarts: 0,
             budget: RestartBudget::new(options.supervision),
@@ -267,7 +268,7 @@ impl State {
         slot.child = Some(child);
         slot.status = Status::Starting;
         // Whatever was in the dead process's hands and not started goes to the new one.
-        let undelivered = std::mem::take(&mut slot.in_flight);
+        let undelivered = slot.in_flight.take_all();
         slot.queue.put_after(undelivered);
         slot.pump();
         self.by_channel.insert(channel, id);

@@ -77,6 +77,7 @@ mod child;
 mod context;
 mod direct;
 mod host;
+mod in_flight;
 mod journal;
 mod launch;
 mod link;

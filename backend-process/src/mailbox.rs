@@ -6,6 +6,7 @@ use std::collections::VecDeque;
 
 use actor_core::{ActorId, ExitReason, Ledger, RestartBudget, Signal};
 
+use crate::in_flight::InFlight;
 use crate::link::ChildLink;
 use crate::packed::Packed;
 use crate::wire::{DeliveryRef, TypeKey};
@@ -37,7 +38,7 @@ pub(crate) struct Slot {
     /// Accepted, not yet sent to the process.
     pub queue: Packed,
     /// Sent to the process, not yet reported handled; the first one may be in hand.
-    pub in_flight: Packed,
+    pub in_flight: InFlight,
     pub ledger: Ledger,
     pub restarts: u32,
     pub budget: RestartBudget,

@@ -204,26 +204,10 @@ impl Packed {
         self.drop_front(taken, 1);
     }
 
-    /// Drops the records numbered up to `seq` from the front; returns how many. Each header is
-    /// read once, and the buffer is settled once for the lot (the host confirms a thousand
-    /// records at a time).
-    pub fn pop_through(&mut self, seq: u64) -> u64 {
-        let (mut popped, mut taken) = (0, 0);
-        while let Some(record) = self
-            .bytes
-            .get(self.start + taken..)
-            .and_then(Record::at)
-            .filter(|record| record.seq <= seq)
-        {
-            taken += record.bytes.len();
-            popped += 1;
-        }
-        self.drop_front(taken, popped);
-        popped as u64
-    }
-
-    /// Drops the first `taken` bytes, `records` records, not yet read.
-    fn drop_front(&mut self, taken: usize, records: usize) {
+    /// Drops the first `taken` bytes, `records` records, not yet read (bounded to what is
+    /// left).
+    pub fn drop_front(&mut self, taken: usize, records: usize) {
+        let taken = taken.min(self.bytes.len() - self.start);
         if taken == 0 {
             return;
         }
@@ -369,7 +353,8 @@ mod tests {
                 after: None,
             }
         ));
-        assert_eq!(queue.pop_through(5), 2);
+        queue.pop_front();
+        queue.pop_front();
         let last = queue.front().unwrap().unwrap();
         assert_eq!(last.seq, 8);
         assert!(matches!(

@@ -215,10 +215,7 @@ impl State {
         }
         // Counted as records, so that one the host could not read back still counts.
         slot.ledger.dead_letters += (slot.in_flight.len() + slot.queue.len()) as u64;
-        let left = [
-            std::mem::take(&mut slot.in_flight),
-            std::mem::take(&mut slot.queue),
-        ];
+        let left = [slot.in_flight.take_all(), std::mem::take(&mut slot.queue)];
         let watchers = std::mem::take(&mut slot.watchers);
         slot.signals = Vec::new();
         slot.signals_sent = Default::default();
