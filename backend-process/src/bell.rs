@@ -6,7 +6,8 @@
 //! ```text
 //! offset 0   sleeping   1 while the child sleeps, or is about to; 0 once it is awake or rung
 //!        8   light      1 if the host publishes its deliveries with a release store alone
-//!                       (see below), written by the host before it hands the bell out
+//!                       (see below): written by the host at each boot of a process, before
+//!                       the boot message, so what a dead process left here does not count
 //! ```
 //!
 //! The word is its own futex: the child waits on it while it reads 1, and the one who rings
@@ -14,7 +15,7 @@
 //! sleeps, then looks for work once more, then waits; whoever gives work publishes it, then
 //! looks at the bell: both with sequentially consistent operations, so either the child sees
 //! the work or the giver sees it asleep, never neither. A child that writes nonsense here
-//! costs whoever rings a wasted `futex` call at most.
+//! costs whoever rings a wasted `futex` call at most, and itself missed rings.
 //!
 //! The fence that makes this hold costs the giver a drain of its store buffer on every
 //! delivery: on x86 a sequentially consistent store is an `xchg`, and it was four fifths of
@@ -24,8 +25,10 @@
 //! more, asks the kernel for a barrier on every CPU that runs a host thread
 //! (`membarrier(MEMBARRIER_CMD_GLOBAL_EXPEDITED)`). Either the host's look at the bell came
 //! after that barrier, and sees the child asleep, or its store came before it, and the child
-//! sees the work. The child goes to sleep only after it has found no work for a while
-//! (`child/io.rs`), so the system call is off the path of a stream. Where the kernel has no
+//! sees the work. In a stream the child looks for work for a while before it sleeps
+//! (`child/io.rs`), so the system call is off the stream's path; a child that has just sent
+//! an ask's request through the host sleeps at once, and pays it (about a microsecond, beside
+//! the tens a wake-up across CPUs costs here) on each such wait. Where the kernel has no
 //! such barrier the host publishes with `SeqCst` as before; should the child's barrier ever
 //! fail, it sleeps a millisecond at most, so a missed ring costs a millisecond, not a stall.
 //! Direct routes between children publish with a read-modify-write, a full fence on its own.
@@ -49,16 +52,14 @@ const UNFENCED_SLEEP: Duration = Duration::from_millis(1);
 
 /// A new bell, for one child process (the host keeps it and sends the child a copy).
 pub(crate) fn create() -> IpcSharedMemory {
-    let mut bytes = [0; LEN];
-    let light = u64::from(publish_ordering() == Release);
-    bytes[LIGHT..LIGHT + 8].copy_from_slice(&light.to_ne_bytes());
-    IpcSharedMemory::from_bytes(&bytes)
+    IpcSharedMemory::from_byte(0, LEN)
 }
 
 /// How the host publishes the work it then rings for: `Release` if this process has
 /// registered for the child's barrier (once, at the first call), else `SeqCst`. The host
 /// must keep the compiler from moving the bell's look before that store
-/// (`compiler_fence(SeqCst)`); the child's barrier does the rest.
+/// (`compiler_fence(SeqCst)`); the child's barrier does the rest. [`Bell::for_host`] tells
+/// the child which it is.
 pub(crate) fn publish_ordering() -> Ordering {
     static REGISTERED: OnceLock<bool> = OnceLock::new();
     let registered = *REGISTERED.get_or_init(|| {
@@ -76,17 +77,28 @@ pub(crate) struct Bell {
 }
 
 impl Bell {
+    /// The host's copy of a bell made by [`create`], for a process about to be booted: says
+    /// in the bell how the host publishes ([`publish_ordering`]), for that process to read at
+    /// its boot. `None` if it is too small to be one.
+    pub fn for_host(memory: IpcSharedMemory) -> Option<Self> {
+        let light = publish_ordering() == Release;
+        let mapping = Mapping::new(memory, LEN, LEN)?;
+        mapping.word(LIGHT).store(u64::from(light), Relaxed);
+        Some(Self { mapping, light })
+    }
+
     /// Takes a copy of a bell made by [`create`]. `None` if it is too small to be one.
     pub fn new(memory: IpcSharedMemory) -> Option<Self> {
         let mapping = Mapping::new(memory, LEN, LEN)?;
-        // Written before the memory was handed out, which orders it before this load.
+        // Written before the boot message that handed the memory to this process, which
+        // orders it before this load.
         let light = mapping.word(LIGHT).load(Relaxed) != 0;
         Some(Self { mapping, light })
     }
 
     /// Wakes the child if it sleeps. Call it after the work is published with a `SeqCst`
-    /// store (or read-modify-write), or, from the host, with [`publish_ordering`]. `true` if
-    /// this call woke it.
+    /// store (or read-modify-write), or, from the host, with [`publish_ordering`] followed by
+    /// a `compiler_fence(SeqCst)`. `true` if this call woke it.
     pub fn ring(&self) -> bool {
         let sleeping = self.mapping.half_word(SLEEPING);
         if sleeping.load(SeqCst) == 1 && sleeping.swap(0, SeqCst) == 1 {
@@ -182,11 +194,16 @@ mod tests {
     fn a_record_published_as_the_child_falls_asleep_always_wakes_it() {
         use std::sync::atomic::AtomicU32;
         const ROUNDS: u32 = 20_000;
-        let (host, child) = pair();
+        let memory = create();
+        let host = Bell::for_host(memory.clone()).expect("a bell");
+        let child = Bell::new(memory).expect("a bell");
+        assert_eq!(
+            child.light, host.light,
+            "the child reads what the host wrote"
+        );
         let memory = crate::ring::create();
         let mut producer = crate::ring::Producer::new(memory.clone()).expect("a ring");
         let mut consumer = crate::ring::Consumer::new(memory).expect("a ring");
-        assert_eq!(host.light, publish_ordering() == Release);
         let go = std::sync::Arc::new(AtomicU32::new(u32::MAX));
         let timeout = Duration::from_secs(1);
         let sleeper = std::thread::spawn({
@@ -224,6 +241,19 @@ mod tests {
         assert_eq!(missed, 0, "sleeps that ran to their timeout");
         let expected: Vec<u8> = (0..ROUNDS).map(|round| round as u8).collect();
         assert!(taken == expected);
+    }
+
+    #[test]
+    fn each_boot_says_afresh_how_the_host_publishes() {
+        let memory = create();
+        let scribbler = Bell::new(memory.clone()).expect("a bell");
+        // A dead process left the word wrong; the host's next boot writes it again.
+        let wrong = u64::from(publish_ordering() != Release);
+        scribbler.mapping.word(LIGHT).store(wrong, Relaxed);
+        let host = Bell::for_host(memory.clone()).expect("a bell");
+        let next = Bell::new(memory).expect("a bell");
+        assert_eq!(next.light, publish_ordering() == Release);
+        assert_eq!(next.light, host.light);
     }
 
     #[test]

@@ -10,6 +10,10 @@ use std::collections::VecDeque;
 use crate::packed::{Packed, Record};
 use crate::wire::DeliveryRef;
 
+/// An emptied index with room for more records than this is freed rather than kept (a
+/// megabyte).
+const SHRINK_ABOVE: usize = 65_536;
+
 /// The deliveries in a process's hands, oldest first.
 #[derive(Default)]
 pub(crate) struct InFlight {
@@ -65,6 +69,10 @@ impl InFlight {
         self.packed.drop_front((end - self.dropped) as usize, count);
         self.dropped = end;
         self.ends.drain(..count);
+        // As the packed buffer does (`packed.rs`): an idle actor does not keep a burst's peak.
+        if self.ends.is_empty() && self.ends.capacity() > SHRINK_ABOVE {
+            self.ends = VecDeque::new();
+        }
     }
 
     pub fn len(&self) -> usize {

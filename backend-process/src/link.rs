@@ -132,7 +132,7 @@ impl ChildLink {
         ring: IpcSharedMemory,
         bell: IpcSharedMemory,
     ) -> std::io::Result<Self> {
-        let (Some(ring), Some(bell)) = (Producer::new(ring), Bell::new(bell)) else {
+        let (Some(ring), Some(bell)) = (Producer::new(ring), Bell::for_host(bell)) else {
             let _ = process.kill();
             let _ = process.wait();
             return Err(std::io::Error::other("the ring or the bell is too small"));

@@ -184,7 +184,7 @@ pub(crate) struct Sent(Arc<Mapping>);
 
 impl Sent {
     /// The host has counted `count` messages (two threads write: the count only grows).
-    /// `SeqCst`, as `Producer::push`: the bell is rung after it.
+    /// `SeqCst`, a full fence on its own: the bell is rung after it.
     pub fn raise_to(&self, count: u64) {
         self.0.word(SENT).fetch_max(count, SeqCst);
     }
