@@ -100,15 +100,7 @@ impl InFlight {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::wire::Bytes;
-
-    fn message(payload: &[u8]) -> DeliveryRef<'_> {
-        DeliveryRef::Message {
-            payload: Bytes(payload),
-            ask: None,
-            after: None,
-        }
-    }
+    use crate::packed::tests::message;
 
     #[test]
     fn a_report_drops_every_delivery_up_to_its_number_and_no_more() {

@@ -207,6 +207,7 @@ impl Packed {
     /// Drops the first `taken` bytes, `records` records, not yet read (bounded to what is
     /// left).
     pub fn drop_front(&mut self, taken: usize, records: usize) {
+        debug_assert!(taken <= self.bytes.len() - self.start, "more than is left");
         let taken = taken.min(self.bytes.len() - self.start);
         if taken == 0 {
             return;
@@ -275,11 +276,12 @@ pub(crate) fn encode_into<T: serde::Serialize>(value: &T, out: &mut Vec<u8>) -> 
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use actor_core::{AskError, Asker};
 
-    fn message(payload: &[u8]) -> DeliveryRef<'_> {
+    /// A plain message's delivery, for tests here and in `in_flight.rs`.
+    pub(crate) fn message(payload: &[u8]) -> DeliveryRef<'_> {
         DeliveryRef::Message {
             payload: Bytes(payload),
             ask: None,
