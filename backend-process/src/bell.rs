@@ -217,7 +217,7 @@ mod tests {
                     let since = std::time::Instant::now();
                     child.sleep(|| consumer.has_records(), timeout);
                     missed += usize::from(since.elapsed() >= timeout);
-                    while !consumer.take(&mut taken) {
+                    while !consumer.take(&mut taken, false) {
                         std::hint::spin_loop();
                     }
                 }

@@ -18,9 +18,9 @@ use ipc_channel::ipc::{self, IpcSender};
 use crate::bell::Bell;
 use crate::context::ProcessContext;
 use crate::journal;
-use crate::packed::Packed;
+use crate::packed::Record;
 use crate::ring;
-use crate::wire::{DeliveryRef, Payload, ToChild, ToHost, Uplink, decode};
+use crate::wire::{DeliveryRef, Fence, Payload, ToChild, ToHost, Uplink, decode};
 
 mod io;
 mod routes;
@@ -186,6 +186,16 @@ fn caught<T>(run: impl FnOnce() -> Result<T, ActorError>) -> Result<T, Failure> 
     }
 }
 
+/// A delivery from the host, opened (`Runner::open`).
+enum Opened<M> {
+    /// A message to handle (or the reason it cannot be).
+    Message(Result<M, Failure>),
+    /// The outcome of an ask, for the closure that turns it into a message.
+    Outcome(Completion<M>, Result<Payload, AskError>),
+    /// The outcome of an ask nobody waits for.
+    Unawaited,
+}
+
 /// How an actor's process ends.
 enum End {
     /// Stopped (by itself or by shutdown): exit normally.
@@ -226,7 +236,7 @@ impl<A: Actor> Runner<A> {
             // Looked at while direct routes have work too, or what comes through the host
             // would wait for them to run dry.
             if !io.has_deliveries() {
-                io.take_ring()?;
+                io.take_ring(true)?;
             }
             io.read_ahead()?;
             if io.shutdown {
@@ -243,15 +253,7 @@ impl<A: Actor> Runner<A> {
                 }
             } else {
                 match io.next()? {
-                    Some(Next::Host) => {
-                        // Out of `io` while its first delivery is handled: the handler borrows
-                        // `io`.
-                        let mut reading = io.take_reading()?;
-                        let handled = self.deliver(io, &reading);
-                        reading.pop_front();
-                        io.put_back_reading(reading);
-                        handled?;
-                    }
+                    Some(Next::Host) => self.deliver(io)?,
                     Some(Next::Direct(i)) => self.deliver_direct(io, i)?,
                     None => {
                         io.wait()?;
@@ -295,46 +297,34 @@ impl<A: Actor> Runner<A> {
         }
     }
 
-    /// Handles the first delivery in `reading`, decoding its message where it lies. `Err` if
-    /// the bytes from the host are not deliveries at all (nothing after them can be framed, so
-    /// this process cannot go on).
-    fn deliver(&mut self, io: &mut ChildIo, reading: &Packed) -> Result<(), String> {
-        let record = match reading.front() {
-            Some(record) => record?,
-            None => return Ok(()),
+    /// Handles the first delivery from the host. Its message is decoded out of the record
+    /// where it lies, and the record dropped, before the handler runs: the handler borrows
+    /// `io`, the record's buffer with it. `Err` if the bytes from the host are not deliveries
+    /// at all (nothing after them can be framed, so this process cannot go on).
+    fn deliver(&mut self, io: &mut ChildIo) -> Result<(), String> {
+        io.settle_front()?;
+        let (seq, fence, opened, taken) = {
+            let record = match io.reading.front() {
+                Some(record) => record?,
+                None => return Ok(()),
+            };
+            let (fence, opened) = self.open(&record);
+            (record.seq, fence, opened, record.bytes.len())
         };
-        let seq = record.seq;
+        io.reading.drop_front(taken, 1);
         io.begin(seq);
-        let delivery = record.delivery();
         // Past its fence, a route its sender gave up may be done with.
-        if let Ok(
-            DeliveryRef::Message {
-                after: Some(fence), ..
-            }
-            | DeliveryRef::AskOutcome {
-                after: Some(fence), ..
-            },
-        ) = &delivery
-            && io.incoming.retire(*fence)
+        if let Some(fence) = fence
+            && io.incoming.retire(fence)
         {
             io.send(ToHost::RouteDone { route: fence.route })?;
         }
-        let msg = match delivery {
-            Ok(DeliveryRef::Message { payload, .. }) => {
-                decode::<A::Msg>(payload.0).map_err(Failure::Transport)
-            }
-            Ok(DeliveryRef::AskOutcome {
-                request, outcome, ..
-            }) => match self.asks.remove(&request) {
-                // The asker's own closure: a panic in it is this actor's failure.
-                Some(complete) => {
-                    let outcome = outcome.map(|reply| reply.0.to_vec());
-                    caught(|| Ok(complete(outcome)))
-                }
-                // Nobody waits for it (a previous instance asked): nothing to do.
-                None => return io.finish(seq),
-            },
-            Err(e) => Err(Failure::Transport(e)),
+        let msg = match opened {
+            Opened::Message(msg) => msg,
+            // The asker's own closure: a panic in it is this actor's failure.
+            Opened::Outcome(complete, outcome) => caught(|| Ok(complete(outcome))),
+            // Nobody waits for it (a previous instance asked): nothing to do.
+            Opened::Unawaited => return io.finish(seq),
         };
         let result = msg.and_then(|msg| {
             let mut ctx = ProcessContext::new(io, &mut self.asks);
@@ -345,6 +335,32 @@ impl<A: Actor> Runner<A> {
             // Not `finish`ed: should this process die before the host reads the `Failed`
             // frame, the journal still says the message was in hand.
             Err(failure) => self.fail(io, Some(seq), Phase::Handle, failure),
+        }
+    }
+
+    /// What a delivery from the host holds, decoded into values of their own, and its fence.
+    /// A plain message (most deliveries) is decoded straight from the record's body.
+    fn open(&mut self, record: &Record<'_>) -> (Option<Fence>, Opened<A::Msg>) {
+        let decoded = |payload: &[u8]| Opened::Message(decode(payload).map_err(Failure::Transport));
+        if let Some(body) = record.plain_body() {
+            return (None, decoded(body));
+        }
+        match record.delivery() {
+            Ok(DeliveryRef::Message { payload, after, .. }) => (after, decoded(payload.0)),
+            Ok(DeliveryRef::AskOutcome {
+                request,
+                outcome,
+                after,
+            }) => (
+                after,
+                match self.asks.remove(&request) {
+                    Some(complete) => {
+                        Opened::Outcome(complete, outcome.map(|reply| reply.0.to_vec()))
+                    }
+                    None => Opened::Unawaited,
+                },
+            ),
+            Err(e) => (None, Opened::Message(Err(Failure::Transport(e)))),
         }
     }
 

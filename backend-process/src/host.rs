@@ -3,7 +3,7 @@
 //! started from that thread.
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use actor_core::{
@@ -15,6 +15,7 @@ use ipc_channel::ipc::{IpcReceiverSet, IpcSender};
 
 use crate::boot::{Awaiting, SpawnReply};
 use crate::launch::Launcher;
+use crate::leased::{Guard, LeasedMutex};
 use crate::mailbox::{Slot, Status};
 use crate::timer::Timer;
 use crate::wire::{Bytes, DeliveryRef, Fence, MsgType, Payload, ToChild, ToHost, TypeKey};
@@ -85,15 +86,13 @@ pub(crate) struct State {
 
 /// The host's shared parts: the state, and the way to wake the router.
 pub(crate) struct Host {
-    pub state: Mutex<State>,
+    pub state: LeasedMutex<State>,
     commands: Sender<Command_>,
     wake: Mutex<IpcSender<()>>,
 }
 
-pub(crate) fn lock(host: &Host) -> MutexGuard<'_, State> {
-    host.state
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner)
+pub(crate) fn lock(host: &Host) -> Guard<'_, State> {
+    host.state.lock()
 }
 
 impl Host {
@@ -132,7 +131,7 @@ impl Host {
             routes: crate::routes::Routes::default(),
         };
         let host = Arc::new(Host {
-            state: Mutex::new(state),
+            state: LeasedMutex::new(state),
             commands,
             wake: Mutex::new(wake),
         });

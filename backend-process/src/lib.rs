@@ -19,8 +19,9 @@
 //! (`journal.rs`): the number of the message it has started and of the one it has finished,
 //! and every frame it sends (a message, a reply, a watch). The frames leave in batches, one IPC
 //! write when the actor runs out of work (or every 128 messages), carrying the progress with
-//! them; progress alone is reported every 4,096 messages by an actor whose mailbox is
-//! unbounded. Because the journal outlives the child, a `kill -9` loses nothing: the host reads in
+//! them; progress alone is reported every 16,384 messages by an actor whose mailbox is
+//! unbounded. A thread that sends a stream holds a lease on the host's lock (`leased.rs`) and
+//! takes it without a locked instruction. Because the journal outlives the child, a `kill -9` loses nothing: the host reads in
 //! it which message was in hand (a dead letter: at most once), which were not started (they go
 //! to the restarted process) and which sends had not left yet (they are delivered).
 //!
@@ -80,6 +81,7 @@ mod host;
 mod in_flight;
 mod journal;
 mod launch;
+mod leased;
 mod link;
 mod mailbox;
 mod mapping;

@@ -75,6 +75,11 @@ impl<'a> Record<'a> {
         self.kind == PLAIN
     }
 
+    /// A plain message's body: the message's own bytes.
+    pub fn plain_body(&self) -> Option<&'a [u8]> {
+        self.is_plain().then_some(self.body)
+    }
+
     /// Whether this is a marker for a record that comes on the socket.
     pub fn is_by_socket(&self) -> bool {
         self.kind == BY_SOCKET

@@ -194,6 +194,48 @@ impl Sent {
 #[derive(Debug, PartialEq, Eq)]
 pub(crate) struct Full;
 
+/// Bytes a patient take waits for while the host writes on: an eighth of the ring, some
+/// 1,600 small messages.
+pub(crate) const SLACK: u64 = 32 * 1024;
+
+/// How a patient take waits for the host to write [`SLACK`] bytes: in rounds of a few pauses
+/// (a pause is about 10 ns here), until the host writes nothing in a round (it has paused, and
+/// what it wrote is taken at once: a lone message waits one round, about a third of a
+/// microsecond) or the rounds run out (some 20 µs).
+struct Patience {
+    pauses_a_round: u32,
+    rounds: u32,
+}
+
+impl Default for Patience {
+    fn default() -> Self {
+        Self {
+            pauses_a_round: 32,
+            rounds: 64,
+        }
+    }
+}
+
+impl Patience {
+    /// Waits, from `write` seen with `read` taken; returns the last `write` seen.
+    fn wait(&self, ring: &Mapping, read: u64, mut write: u64) -> u64 {
+        for _ in 0..self.rounds {
+            if write - read >= SLACK {
+                break;
+            }
+            for _ in 0..self.pauses_a_round {
+                std::hint::spin_loop();
+            }
+            let now = ring.word(WRITE).load(Acquire);
+            if now == write {
+                break;
+            }
+            write = now;
+        }
+        write
+    }
+}
+
 /// The child's side: takes records.
 pub(crate) struct Consumer {
     ring: Mapping,
@@ -211,11 +253,21 @@ impl Consumer {
 
     /// Appends to `out` every record written since the last take, and frees their room.
     /// `false` if there was none.
+    ///
+    /// A `patient` take of fewer than [`SLACK`] bytes first lets the host write on, while it
+    /// does ([`Patience`]): a child that keeps up with a stream would otherwise take each
+    /// record as it is written, from the cache line the host is writing the next one into,
+    /// and each such line then moves from core to core and back. Taking at once, one-way ran
+    /// 73 ns a message against 51 with patience (`process_profile one-way 10000000`, medians
+    /// of three, the sender on its lease: `leased.rs`), and 88 against 58 before the lease.
     #[allow(unsafe_code)] // records are copied out of the mapping; see below
-    pub fn take(&mut self, out: &mut Vec<u8>) -> bool {
-        let write = self.ring.word(WRITE).load(Acquire);
+    pub fn take(&mut self, out: &mut Vec<u8>, patient: bool) -> bool {
+        let mut write = self.ring.word(WRITE).load(Acquire);
         if write == self.read {
             return false;
+        }
+        if patient {
+            write = Patience::default().wait(&self.ring, self.read, write);
         }
         while self.read < write {
             let lap_start = self.read - self.read % CAPACITY as u64;
@@ -283,15 +335,15 @@ mod tests {
             let record: Vec<u8> =
                 std::iter::repeat_n((n % 251) as u8, 1 + (n as usize * 37) % 4000).collect();
             if producer.push(&record).is_err() {
-                assert!(consumer.take(&mut got));
+                assert!(consumer.take(&mut got, false));
                 producer.push(&record).expect("room after a take");
             }
             expected.extend_from_slice(&record);
         }
-        consumer.take(&mut got);
+        consumer.take(&mut got, false);
         assert_eq!(got.len(), expected.len());
         assert!(got == expected);
-        assert!(!consumer.take(&mut got));
+        assert!(!consumer.take(&mut got, false));
     }
 
     #[test]
@@ -310,7 +362,7 @@ mod tests {
         assert_eq!(producer.push(&record), Err(Full));
         assert_eq!(producer.push(&vec![0; MAX_RECORD + 1]), Err(Full));
         let mut out = Vec::new();
-        assert!(consumer.take(&mut out));
+        assert!(consumer.take(&mut out, false));
         assert_eq!(out.len(), CAPACITY);
         assert!(producer.has_room());
     }
@@ -321,7 +373,7 @@ mod tests {
         let record = vec![3u8; 1000];
         producer.push(&record).expect("room");
         let mut out = Vec::new();
-        assert!(consumer.take(&mut out));
+        assert!(consumer.take(&mut out, false));
         // Room enough from the first look: the child's new `read` is not looked at.
         producer.push(&record).expect("room");
         assert!(producer.has_room());
@@ -331,7 +383,7 @@ mod tests {
         while producer.free_seen() >= record.len() {
             producer.push(&record).expect("room");
         }
-        consumer.take(&mut out);
+        consumer.take(&mut out, false);
         producer.push(&record).expect("room after a new look");
         assert_eq!(producer.read_seen, consumer.read);
     }

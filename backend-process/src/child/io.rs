@@ -34,9 +34,13 @@ pub(super) const PROGRESS_EVERY: usize = 128;
 /// router and the child about a fifth of a stream's CPU. Every 1,024, each report still took
 /// the host's lock from a thread sending a stream, which then woke the router waiting on it
 /// (a futex call at its unlock): every 4,096, one-way ran 57.6-67.8 ns a message against
-/// 66.4-69.9 (`process_profile one-way 3000000`, alternated). It stays well under what the ring
-/// holds (about 13,000 small messages), and a process that runs out of work reports at once.
-const UNBOUNDED_PROGRESS_EVERY: usize = 4096;
+/// 66.4-69.9 (`process_profile one-way 3000000`, alternated). Every 16,384: each report takes
+/// the host's lock from the thread that holds its lease (`leased.rs`), a recall of some 15 µs
+/// here; every 4,096 the recalls cost the lease all it saved (68.7 ns a message against 51.6,
+/// medians of five). The host keeps the deliveries a report frees (some 330 KB of small
+/// ones); the ring is freed as the process takes from it, not by reports. A process that runs
+/// out of work reports at once.
+const UNBOUNDED_PROGRESS_EVERY: usize = 16384;
 
 /// How long a process that has found the ring empty keeps looking before it reports its
 /// progress and sleeps on its bell: a sender a little slower than this process would otherwise
@@ -356,23 +360,23 @@ impl ChildIo {
         })
     }
 
-    /// Takes every record the ring holds; `Ok(false)` if it held none.
+    /// Takes every record the ring holds; `Ok(false)` if it held none. A `patient` take, made
+    /// while this process is at work, lets the host write on for a moment first
+    /// (`ring::Consumer::take`); one made on waking is not.
     ///
     /// Then reads every message counted on the socket: a direct route granted before these
     /// records were written is counted by then (`link.rs`), and must be known before
     /// [`Incoming::took_from_host`] marks what the routes owe them.
-    pub(super) fn take_ring(&mut self) -> Result<bool, String> {
+    pub(super) fn take_ring(&mut self, patient: bool) -> Result<bool, String> {
         let ring = &mut self.ring;
         if self.reading.is_empty() && self.deliveries.is_empty() {
             // The usual case: what was read is done with, and its buffer takes the new records.
-            // (Should this run while a handler has the buffer out, `put_back_reading` keeps
-            // what it took.)
-            if !self.reading.refill(|bytes| ring.take(bytes)) {
+            if !self.reading.refill(|bytes| ring.take(bytes, patient)) {
                 return Ok(false);
             }
         } else {
             let mut bytes = Vec::new();
-            if !ring.take(&mut bytes) {
+            if !ring.take(&mut bytes, patient) {
                 return Ok(false);
             }
             self.deliveries.push_back(Packed::from_bytes(bytes));
@@ -389,16 +393,10 @@ impl ChildIo {
         Ok(true)
     }
 
-    /// The buffer to read the next delivery from, taken out (empty if there is none).
-    pub(super) fn take_reading(&mut self) -> Result<Packed, String> {
-        self.settle_front()?;
-        Ok(std::mem::take(&mut self.reading))
-    }
-
     /// Makes `reading` the buffer whose first record is the next delivery (if there is one):
     /// a marker for a delivery that comes on the socket is replaced by that delivery, waited
     /// for if it has not come yet.
-    fn settle_front(&mut self) -> Result<(), String> {
+    pub(super) fn settle_front(&mut self) -> Result<(), String> {
         if self.reading.is_empty() {
             self.reading = self.deliveries.pop_front().unwrap_or_default();
         }
@@ -421,18 +419,6 @@ impl ChildIo {
             self.reading = self.by_socket.pop_front().unwrap_or_default();
         }
         Ok(())
-    }
-
-    /// Puts back the buffer [`take_reading`](Self::take_reading) took out, its first delivery
-    /// handled. Records taken from the ring meanwhile (into `reading`, which looked empty)
-    /// are newer than it, so they go after it.
-    pub(super) fn put_back_reading(&mut self, reading: Packed) {
-        if self.reading.is_empty() {
-            self.reading = reading;
-        } else if !reading.is_empty() {
-            let newer = std::mem::replace(&mut self.reading, reading);
-            self.deliveries.push_front(newer);
-        }
     }
 
     /// Reads whatever has arrived on the socket, without waiting. `Err` when the host is gone.
@@ -475,7 +461,7 @@ impl ChildIo {
     /// it is owed and sleeps on its bell, which the host rings after it writes to the ring or
     /// to the socket.
     pub(super) fn wait(&mut self) -> Result<(), String> {
-        if self.take_ring()? {
+        if self.take_ring(true)? {
             return Ok(());
         }
         self.flush_sends()?;
@@ -497,7 +483,7 @@ impl ChildIo {
                 std::thread::yield_now();
             }
             if self.ring.has_records() {
-                self.take_ring()?;
+                self.take_ring(true)?;
                 return Ok(());
             }
             if self.incoming.has_ready() {
@@ -525,7 +511,7 @@ impl ChildIo {
                 Err(e) => return Err(format!("the host is gone: {e:?}")),
             }
         }
-        self.take_ring()?;
+        self.take_ring(false)?;
         Ok(())
     }
 
