@@ -286,44 +286,48 @@ mod tests {
 
     /// Two threads, each adding to a count in two steps that a second holder inside at the
     /// same time would tear: one in long runs (so it holds the lease), the other now and then
-    /// (so it recalls it). Every increment must survive.
+    /// (so it recalls it), until it has recalled the lease 200 times. Every increment must
+    /// survive.
     #[test]
     fn a_lessee_and_a_recaller_are_never_inside_together() {
         struct Pair {
             a: u64,
             b: u64,
         }
-        let lock = Arc::new(LeasedMutex::new(Pair { a: 0, b: 0 }));
-        let runs = 200u64;
-        let run = u64::from(LEASE_AFTER) * 2;
-        let streamer = {
-            let lock = Arc::clone(&lock);
-            std::thread::spawn(move || {
-                for _ in 0..runs * run {
-                    let mut pair = lock.lock();
-                    let a = pair.a;
-                    pair.a = std::hint::black_box(a) + 1;
-                    pair.b += 1;
-                    assert_eq!(pair.a, pair.b, "torn by another holder");
-                }
-            })
-        };
-        let (mut takes, mut recalls) = (0u64, 0u64);
-        while !streamer.is_finished() {
-            recalls += u64::from(lock.lease.load(Relaxed) != 0);
-            let mut pair = lock.lock();
+        fn add(pair: &mut Pair) {
             let a = pair.a;
             pair.a = std::hint::black_box(a) + 1;
             pair.b += 1;
-            assert_eq!(pair.a, pair.b, "torn by the lessee");
-            drop(pair);
+            assert_eq!(pair.a, pair.b, "torn by another holder");
+        }
+        let lock = Arc::new(LeasedMutex::new(Pair { a: 0, b: 0 }));
+        let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let streamer = {
+            let (lock, stop) = (Arc::clone(&lock), Arc::clone(&stop));
+            std::thread::spawn(move || {
+                let mut takes = 0u64;
+                while !stop.load(Relaxed) {
+                    add(&mut lock.lock());
+                    takes += 1;
+                }
+                takes
+            })
+        };
+        let (mut takes, mut recalls) = (0u64, 0u64);
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+        while recalls < 200 && std::time::Instant::now() < deadline {
+            recalls += u64::from(lock.lease.load(Relaxed) != 0);
+            add(&mut lock.lock());
             takes += 1;
             std::thread::sleep(std::time::Duration::from_micros(20));
         }
-        streamer.join().expect("the streamer");
+        stop.store(true, Relaxed);
+        let streamed = streamer.join().expect("the streamer");
         let pair = lock.lock();
-        assert_eq!(pair.a, runs * run + takes);
-        assert_eq!(pair.b, pair.a);
-        assert!(recalls > 0, "the streamer never held a lease to recall");
+        assert_eq!(pair.a, streamed + takes, "an increment was lost");
+        assert_eq!(
+            recalls, 200,
+            "the streamer held a lease {recalls} times in a minute"
+        );
     }
 }
