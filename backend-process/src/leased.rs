@@ -27,11 +27,19 @@
 //! lease, and pay nothing more than a mutex. Where the kernel has no such barrier, no lease is
 //! ever given. Registering for the barrier takes the kernel some 16 ms (a grace period), so it
 //! is done when the lock is made, not on a stream's first lease.
+//!
+//! A thread holds one lease at most, so its flag says it is inside one lock, the one leased to
+//! it: a recaller waits for the lessee to leave that lock, not another it may hold on the way
+//! (two systems in one process, each with its lock, must not wait on each other where two
+//! mutexes would not), and the lessee, leaving, wakes whoever recalls that lock. A lessee that
+//! takes its lock again on its lease while inside panics, where a second guard would be a
+//! second `&mut` to the same data; taken again the usual way, the lock deadlocks as a mutex
+//! would.
 
 use std::cell::UnsafeCell;
 use std::marker::PhantomData;
 use std::ops::{Deref, DerefMut};
-use std::sync::atomic::{AtomicU32, AtomicU64, Ordering::Acquire, Ordering::Relaxed};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering::Acquire, Ordering::Relaxed};
 use std::sync::atomic::{Ordering::Release, Ordering::SeqCst, compiler_fence};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 
@@ -42,30 +50,33 @@ use rustix::thread::{MembarrierCommand, futex, membarrier, membarrier_query};
 /// than a recall; threads that take turns never reach it.
 pub(crate) const LEASE_AFTER: u32 = 1024;
 
-/// A thread, as the lock knows it: a number, and how many leased locks it is inside (a count,
-/// not a flag, so that leaving one lock does not say it has left another it holds). Only the
-/// thread itself writes it.
+/// A thread, as the lock knows it: a number, whether a lock is leased to it, and whether it is
+/// inside that lock on its lease. Only the thread itself writes `inside`; `leased` is set by
+/// the thread and cleared by whoever withdraws its lease.
 struct Thread {
     id: u64,
+    /// 1 while inside the lock leased to it, else 0: a `u32` for the futex a recaller waits on.
     inside: AtomicU32,
+    leased: AtomicBool,
 }
 
 thread_local! {
     static THREAD: Arc<Thread> = Arc::new(Thread {
         id: next_thread_id(),
         inside: AtomicU32::new(0),
+        leased: AtomicBool::new(false),
     });
 }
 
 impl Thread {
-    /// Leaves a lock entered on its lease, whose lease is then read by `lease` (called after
-    /// the count is stored). A recaller waits on the count once its barrier has run: either
-    /// the store came before the barrier (the recaller sees it and does not wait) or the read
-    /// of the lease comes after (and sees it withdrawn, and wakes the recaller).
+    /// Leaves the lock leased to it, whose lease is then read by `lease` (called after the
+    /// flag is stored). A recaller waits on the flag once its barrier has run: either the
+    /// store came before the barrier (the recaller sees it and does not wait) or the read of
+    /// the lease comes after (and sees it withdrawn, and wakes the recaller, the only thread
+    /// that can be waiting: it holds that lock's `lending`).
     fn leave(&self, lease: impl FnOnce() -> u64) {
-        let depth = self.inside.load(Relaxed);
         // Release: the next holder sees what was written inside.
-        self.inside.store(depth.saturating_sub(1), Release);
+        self.inside.store(0, Release);
         compiler_fence(SeqCst);
         if lease() != self.id {
             let _ = futex::wake(&self.inside, futex::Flags::PRIVATE, 1);
@@ -105,10 +116,11 @@ pub(crate) struct LeasedMutex<T> {
     data: UnsafeCell<T>,
 }
 
-// SAFETY: the data is reached only through a `Guard`, and a guard exists for one thread at a
-// time: one that holds `lending`'s lock, or the lessee inside on its lease, and a lease is
-// recalled (the lessee seen outside, and unable to enter again) before the lock's holder
-// gets its guard. So `T` is only ever sent between threads, never shared.
+// SAFETY: the data is reached only through a `Guard`, and one guard exists at a time: held by
+// the thread that holds `lending`'s lock, or by the lessee inside on its lease (once: it
+// panics rather than enter again while inside), and a lease is recalled (the lessee seen
+// outside, and unable to enter again) before the lock's holder gets its guard. So `T` is
+// only ever sent between threads, never shared.
 #[allow(unsafe_code)]
 unsafe impl<T: Send> Sync for LeasedMutex<T> {}
 
@@ -126,26 +138,13 @@ impl<T> LeasedMutex<T> {
 
     /// Takes the lock: on the lease if this thread holds it, else the usual way (recalling the
     /// lease from whoever holds it).
+    ///
+    /// # Panics
+    ///
+    /// If this thread holds the lease and is inside already (a second guard would alias the
+    /// first). Taken again by a thread inside the usual way, it deadlocks, as a mutex does.
     pub fn lock(&self) -> Guard<'_, T> {
-        let leased = THREAD
-            .try_with(|me| {
-                if self.lease.load(Relaxed) != me.id {
-                    return false;
-                }
-                let depth = me.inside.load(Relaxed);
-                me.inside.store(depth + 1, Relaxed);
-                // The recaller's barrier orders this store before the load below.
-                compiler_fence(SeqCst);
-                if self.lease.load(Relaxed) == me.id {
-                    return true;
-                }
-                // Recalled between the two looks: the recaller may have seen this thread
-                // inside, and waits for it to leave.
-                me.leave(|| self.lease.load(Relaxed));
-                false
-            })
-            .unwrap_or(false);
-        if leased {
+        if THREAD.try_with(|me| self.enter_on_lease(me)) == Ok(true) {
             return Guard {
                 lock: self,
                 lending: None,
@@ -163,6 +162,9 @@ impl<T> LeasedMutex<T> {
             if lessee.id != me {
                 recall(&lessee);
             }
+            // Release: the lessee's next lease, taken with an Acquire, comes after this one
+            // is withdrawn.
+            lessee.leased.store(false, Release);
         }
         lending.streak = match lending.streak {
             (id, count) if id == me => (id, count.saturating_add(1)),
@@ -172,6 +174,41 @@ impl<T> LeasedMutex<T> {
             lock: self,
             lending: Some(lending),
             not_send: PhantomData,
+        }
+    }
+
+    /// Enters on the lease, if `me` holds it and it is not withdrawn while entering.
+    fn enter_on_lease(&self, me: &Thread) -> bool {
+        if self.lease.load(Relaxed) != me.id {
+            return false;
+        }
+        // A thread holds one lease at most: inside already, it is inside this lock.
+        assert!(
+            me.inside.load(Relaxed) == 0,
+            "the host's lock was taken again on the thread that holds it"
+        );
+        me.inside.store(1, Relaxed);
+        // The recaller's barrier orders this store before the load below.
+        compiler_fence(SeqCst);
+        if self.lease.load(Relaxed) == me.id {
+            return true;
+        }
+        // Recalled between the two looks: the recaller may have seen this thread inside, and
+        // waits for it to leave.
+        me.leave(|| self.lease.load(Relaxed));
+        false
+    }
+}
+
+impl<T> Drop for LeasedMutex<T> {
+    fn drop(&mut self) {
+        // The lessee may take another lock's lease now.
+        let lending = self
+            .lending
+            .get_mut()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some(lessee) = lending.lessee.take() {
+            lessee.leased.store(false, Release);
         }
     }
 }
@@ -186,14 +223,10 @@ fn recall(lessee: &Thread) {
     }
     // Acquire: what the lessee wrote inside is seen once it is seen outside. The lessee,
     // leaving, looks at the lease and wakes this thread if it finds it withdrawn (`Guard`'s
-    // drop): its store of the count either came before the barrier (and `wait` sees it) or
+    // drop): its store of the flag either came before the barrier (and `wait` sees it) or
     // its look at the lease comes after (and sees it withdrawn).
-    loop {
-        let depth = lessee.inside.load(Acquire);
-        if depth == 0 {
-            return;
-        }
-        let _ = futex::wait(&lessee.inside, futex::Flags::PRIVATE, depth, None);
+    while lessee.inside.load(Acquire) != 0 {
+        let _ = futex::wait(&lessee.inside, futex::Flags::PRIVATE, 1, None);
     }
 }
 
@@ -227,11 +260,27 @@ impl<T> Drop for Guard<'_, T> {
     fn drop(&mut self) {
         match &mut self.lending {
             None => {
-                let _ = THREAD.try_with(|me| me.leave(|| self.lock.lease.load(Relaxed)));
+                // A lessee's guard is made inside `THREAD.try_with`, and is not `Send`: its
+                // thread's local can only be gone if the guard was kept in another thread
+                // local, past it. Left inside, the lessee would hang every recaller: better to
+                // stop the process.
+                THREAD
+                    .try_with(|me| me.leave(|| self.lock.lease.load(Relaxed)))
+                    .unwrap_or_else(|_| std::process::abort());
             }
             Some(lending) => {
                 if lending.streak.1 >= LEASE_AFTER && can_recall() {
-                    if let Ok(me) = THREAD.try_with(Arc::clone) {
+                    // One lease a thread: one that holds another's goes on the usual way,
+                    // paying no locked instruction more than a mutex to find out.
+                    let take_lease = |me: &Arc<Thread>| {
+                        (!me.leased.load(Relaxed)
+                            && me
+                                .leased
+                                .compare_exchange(false, true, Acquire, Relaxed)
+                                .is_ok())
+                        .then(|| Arc::clone(me))
+                    };
+                    if let Ok(Some(me)) = THREAD.try_with(take_lease) {
                         self.lock.lease.store(me.id, Release);
                         lending.lessee = Some(me);
                     }
@@ -282,6 +331,86 @@ mod tests {
         drop(to_other);
         turns.join().expect("the other thread");
         assert_eq!(*lock.lock(), 4 * u64::from(LEASE_AFTER));
+    }
+
+    /// Takes `lock` until this thread holds its lease, if it can.
+    fn stream(lock: &LeasedMutex<u64>) {
+        for _ in 0..=LEASE_AFTER {
+            *lock.lock() += 1;
+        }
+    }
+
+    /// Runs `take` on another thread and says whether it ended within ten seconds (a thread
+    /// that hangs is left to the test's end, which then fails).
+    fn ends_soon(take: impl FnOnce() + Send + 'static) -> bool {
+        let (done, ended) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            take();
+            let _ = done.send(());
+        });
+        ended
+            .recv_timeout(std::time::Duration::from_secs(10))
+            .is_ok()
+    }
+
+    /// Two locks (two systems in one process): this thread holds the lease of one and takes
+    /// the other, and another thread taking the second must not wait for this thread to leave
+    /// the first, nor a recall of the first for this thread to leave the second.
+    #[test]
+    fn a_thread_holds_one_lease_and_a_recall_waits_for_that_lock_only() {
+        let (first, second) = (Arc::new(LeasedMutex::new(0)), Arc::new(LeasedMutex::new(0)));
+        let me = THREAD.with(|me| me.id);
+        stream(&first);
+        stream(&second);
+        assert_eq!(first.lease.load(Relaxed), me, "leased after a streak");
+        assert_eq!(
+            second.lease.load(Relaxed),
+            0,
+            "a second lease to the same thread"
+        );
+        {
+            let _inside_first = first.lock();
+            let other = Arc::clone(&second);
+            assert!(
+                ends_soon(move || *other.lock() += 1),
+                "the second lock waited for this thread to leave the first"
+            );
+        }
+        {
+            let _inside_second = second.lock();
+            let other = Arc::clone(&first);
+            assert!(
+                ends_soon(move || *other.lock() += 1),
+                "the recall of the first lock waited for this thread to leave the second"
+            );
+        }
+        assert_eq!(first.lease.load(Relaxed), 0, "recalled by the other thread");
+        stream(&second);
+        assert_eq!(
+            second.lease.load(Relaxed),
+            me,
+            "leased once the first was recalled"
+        );
+        drop(second);
+        stream(&first);
+        assert_eq!(
+            first.lease.load(Relaxed),
+            me,
+            "leased once the second was dropped"
+        );
+    }
+
+    #[test]
+    fn a_lessee_taking_its_lock_again_while_inside_panics_and_the_lock_goes_on() {
+        let lock = Arc::new(LeasedMutex::new(0));
+        stream(&lock);
+        let outer = lock.lock();
+        let again = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| *lock.lock() += 1));
+        assert!(again.is_err(), "a second guard on the lease");
+        drop(outer);
+        let other = Arc::clone(&lock);
+        assert!(ends_soon(move || *other.lock() += 1), "the recall hung");
+        assert_eq!(*lock.lock(), u64::from(LEASE_AFTER) + 2);
     }
 
     /// Two threads, each adding to a count in two steps that a second holder inside at the

@@ -357,9 +357,11 @@ impl Backend for ProcessSystem {
                 ask: None,
                 after: None,
             };
-            state
-                .accept(to, Some(TypeKey::of::<M>()), &delivery, false)
-                .map_err(|reason| SendError::new(to, reason, msg))
+            let accepted = state.accept(to, Some(TypeKey::of::<M>()), &delivery, false);
+            // `msg` is dropped (on success) after the lock is given back: its `Drop` is the
+            // user's code, and may send.
+            drop(state);
+            accepted.map_err(|reason| SendError::new(to, reason, msg))
         })
     }
 
@@ -369,6 +371,8 @@ impl Backend for ProcessSystem {
         make: impl FnOnce(ReplyTo<R>) -> M,
         timeout: Duration,
     ) -> Result<R, AskError> {
+        // Read before the lock is taken: `id` may be the user's code.
+        let to = to.id();
         let (reply, replies) = bounded(1);
         let request = {
             let mut state = lock(&self.host);
@@ -397,7 +401,7 @@ impl Backend for ProcessSystem {
                 ask: Some((Asker::External, request)),
                 after: None,
             };
-            if let Err(reason) = state.accept(to.id(), Some(TypeKey::of::<M>()), &delivery, false) {
+            if let Err(reason) = state.accept(to, Some(TypeKey::of::<M>()), &delivery, false) {
                 state.asks.remove(&(Asker::External, request));
                 return Err(AskError::Rejected(reason));
             }
