@@ -63,7 +63,8 @@ pub enum DeadLetterReason {
     Shutdown,
     /// The process backend could not deliver a message that an actor in another process sent
     /// without waiting for an answer: the receiver was gone, full, unknown or of another type
-    /// by the time the message reached the host.
+    /// by the time the message reached the host, or the bytes its sender wrote to a direct
+    /// route did not decode.
     Undeliverable,
 }
 

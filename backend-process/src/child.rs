@@ -23,7 +23,7 @@ use crate::ring;
 use crate::wire::{DeliveryRef, Fence, Payload, ToChild, ToHost, Uplink, decode};
 
 mod io;
-mod routes;
+pub(crate) mod routes;
 pub(crate) use io::{ChildIo, Next, progress_every};
 
 /// Set in a child's environment: the name of the host's bootstrap server.
@@ -373,14 +373,29 @@ impl<A: Actor> Runner<A> {
             io.direct_payload = payload;
             return Ok(());
         }
-        let place = (io.incoming.route(i), io.incoming.read(i));
-        let result = decode::<A::Msg>(&payload)
-            .map_err(Failure::Transport)
-            .and_then(|msg| {
-                let mut ctx = ProcessContext::new(io, &mut self.asks);
-                caught(|| self.current.handle(&mut ctx, msg))
-            });
+        let (route, place) = (io.incoming.route(i), io.incoming.read(i));
+        let decoded = decode::<A::Msg>(&payload);
         io.direct_payload = payload;
+        let msg = match decoded {
+            Ok(msg) => msg,
+            // Bytes that no message decodes from are the sender's fault (as a frame that does
+            // not decode is), not this actor's, which goes on. Reported before the route moves
+            // past the message, as a failure is, so that it is counted dead once.
+            Err(error) => {
+                io.send(ToHost::Undecodable {
+                    route,
+                    place,
+                    error,
+                })?;
+                io.flush()?;
+                io.incoming.finish(i);
+                return io.progress();
+            }
+        };
+        let result = {
+            let mut ctx = ProcessContext::new(io, &mut self.asks);
+            caught(|| self.current.handle(&mut ctx, msg))
+        };
         match result {
             Ok(()) => {
                 io.incoming.finish(i);
@@ -392,7 +407,7 @@ impl<A: Actor> Runner<A> {
                 // says the message was in hand; after, the report says it: counted once.
                 io.send(ToHost::Failed {
                     seq: None,
-                    direct: Some(place),
+                    direct: Some((route, place)),
                     phase: Phase::Handle,
                     failure,
                 })?;

@@ -504,6 +504,11 @@ impl State {
             ToHost::OpenRoute { to, msg_type } => self.open_route(id, to, msg_type),
             ToHost::Switched { route } => self.on_switched(id, route),
             ToHost::RouteDone { route } => self.on_route_done(id, route),
+            ToHost::Undecodable {
+                route,
+                place,
+                error,
+            } => self.undecodable_on_direct(id, route, place, &error),
             ToHost::Spawn {
                 token,
                 entry,

@@ -46,7 +46,13 @@
 //! * The bootstrap socket lives in a fresh private (0700) temporary directory, and the child
 //!   proves itself with a secret from its environment.
 //! * A frame from a child that does not decode, or is over the frame limit, fails that actor
-//!   only.
+//!   only. So does a message it wrote to a direct route that its receiver cannot decode (the
+//!   route's slot is its frame): the receiver reports it and goes on, the message is a dead
+//!   letter ([`Undeliverable`](actor_core::DeadLetterReason::Undeliverable)) on its account,
+//!   and the host fails the sender. Both run the same code, so only a process that corrupts
+//!   its own memory can write one. A message through the host is a payload in a frame that
+//!   decoded, and the host's records do not say who sent it: one that does not decode fails
+//!   its receiver.
 //! * Signals (`Terminated` of a watched actor) survive the death of the receiver's process as
 //!   queued messages do: one its process never began to handle goes to the next process; one
 //!   whose handler had begun is not given again.
@@ -60,9 +66,6 @@
 //!   chain goes through the host (A writes to B's route, then answers C, and C sends to B
 //!   through the host: B handles A's message first). When that last hop is a direct route too,
 //!   B may handle C's message before A's, as per-pair FIFO allows.
-//! * A direct route's message that B cannot decode fails B (the receiver), not its sender: the
-//!   sender wrote it in shared memory, where the host does not look. Both run the same code,
-//!   so only a process that corrupts its own memory can write one.
 //! * A send from inside an actor cannot wait for the host's answer, so a receiver that is gone,
 //!   full or of another type by then makes the message a dead letter
 //!   ([`Undeliverable`](actor_core::DeadLetterReason::Undeliverable)) instead of an error.
@@ -106,6 +109,12 @@ pub mod fault_injection {
     /// `false` outside one.
     pub fn send_undecodable_frame() -> bool {
         crate::child::send_garbage()
+    }
+
+    /// Makes the next message this actor's process writes to a direct route one that does not
+    /// decode (a varint cut short), as a process with corrupted memory might write.
+    pub fn garble_next_direct_message() {
+        crate::child::routes::GARBLE_NEXT.store(true, std::sync::atomic::Ordering::Relaxed);
     }
 
     /// Makes this actor's process abort right after it sends its next batch to the host, before

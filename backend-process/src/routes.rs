@@ -125,6 +125,11 @@ impl Routes {
         self.by_number.get(&route).map(|r| r.to)
     }
 
+    /// The sender of `route`.
+    pub fn sender(&self, route: u32) -> Option<ActorId> {
+        self.by_number.get(&route).map(|r| r.from)
+    }
+
     /// The sender of `route` (which must be `from`) writes to it from now on, after every
     /// delivery through the host up to `last`. Returns what to give the receiver's process,
     /// which has `pending` to handle (`gate_among`).
@@ -395,6 +400,32 @@ impl State {
                 slot.ledger.dead_letters += 1;
             }
             self.keep_dead_letter(to, DeadLetterReason::FailedWhileHandling, None);
+        }
+    }
+
+    /// A message `to` read from `route` did not decode: the route's sender wrote it, as it
+    /// would have written a frame that does not decode, and it is the sender that fails
+    /// (`on_bad_frame`); `to` goes on, and the message is a dead letter on its account.
+    pub(crate) fn undecodable_on_direct(
+        &mut self,
+        to: ActorId,
+        route: u32,
+        place: u64,
+        error: &str,
+    ) {
+        if self.routes.receiver(route) != Some(to) {
+            return;
+        }
+        if self.routes.failed_on(to, route, place) {
+            if let Some(slot) = self.slot_mut(to) {
+                slot.ledger.dead_letters += 1;
+            }
+            self.keep_dead_letter(to, DeadLetterReason::Undeliverable, None);
+        }
+        if let Some(from) = self.routes.sender(route) {
+            let why =
+                format!("undecodable: a message it wrote to actor {to}'s direct route ({error})");
+            self.on_bad_frame(from, &why);
         }
     }
 

@@ -123,7 +123,8 @@ impl State {
                     | ToHost::Reply { .. }
                     | ToHost::Watch { .. }
                     | ToHost::Switched { .. }
-                    | ToHost::RouteDone { .. }),
+                    | ToHost::RouteDone { .. }
+                    | ToHost::Undecodable { .. }),
                 ) if frame.payload_len() <= self.max_frame => self.on_frame(set, id, Ok(frame)),
                 Ok(_) => {}
                 Err(_) => break,

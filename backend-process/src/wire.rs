@@ -347,6 +347,13 @@ pub(crate) enum ToHost<'a> {
     RouteDone {
         route: u32,
     },
+    /// The message at `place` of direct route `route` did not decode: its sender wrote bytes
+    /// no message decodes from. The receiver has gone on past it.
+    Undecodable {
+        route: u32,
+        place: u64,
+        error: String,
+    },
     Spawn {
         token: u64,
         entry: u64,

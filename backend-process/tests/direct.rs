@@ -95,6 +95,8 @@ struct Plan {
 #[derive(Debug, Serialize, Deserialize)]
 enum SourceMsg {
     Stream(Plan),
+    /// Sends `to` one number whose bytes, written to a route, do not decode.
+    Garble(Addr<SinkMsg>),
     Pong,
     Sent(ReplyTo<(u64, u64)>),
     Stop,
@@ -133,6 +135,17 @@ impl Actor for Source {
                     ctx.send(&me, more)
                         .map_err(|e| ActorError::new(e.to_string()))?;
                 }
+            }
+            SourceMsg::Garble(to) => {
+                backend_process::fault_injection::garble_next_direct_message();
+                let garbage = SinkMsg::Num {
+                    tag: 0,
+                    n: 0,
+                    pad: Vec::new(),
+                    fail: false,
+                };
+                let sent = ctx.send(&to, garbage);
+                self.count(sent.is_ok());
             }
             SourceMsg::Pong => {}
             SourceMsg::Sent(reply_to) => ctx.reply(reply_to, (self.sent, self.refused)),
@@ -273,6 +286,51 @@ fn a_panic_on_a_direct_message_loses_that_one_only() {
             .dead_letters
             .iter()
             .any(|d| d.to == sink.id() && d.reason == DeadLetterReason::FailedWhileHandling)
+    );
+}
+
+/// A message on a route that does not decode is its sender's fault, as a frame that does not
+/// decode is: the sender fails (and is restarted), the message is a dead letter on the
+/// receiver's account, and the receiver goes on with its state.
+#[test]
+fn an_undecodable_direct_message_fails_its_sender_not_its_receiver() {
+    let system = ProcessSystem::new().unwrap();
+    let sink = system.spawn(Sink::default()).unwrap();
+    let source = system.spawn(Source::default()).unwrap();
+    const END: u64 = 1_000;
+    let plan = stream(sink, 1, END);
+    system.send(&source, SourceMsg::Stream(plan)).unwrap();
+    assert_eq!(wait_for(&system, &sink, END), (END, 0));
+    assert!(system.direct_routes().1 > 0, "the stream went direct");
+    system.send(&source, SourceMsg::Garble(sink)).unwrap();
+    // Once the sink has reported, the host restarts the source, and a new one has sent nothing
+    // (an ask in hand at the restart fails: asked again).
+    let deadline = Instant::now() + WAIT;
+    while system.ask(&source, SourceMsg::Sent, WAIT) != Ok((0, 0)) {
+        assert!(Instant::now() < deadline, "the source was not restarted");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    assert_eq!(
+        wait_for(&system, &sink, END),
+        (END, 0),
+        "the sink kept its state and handled nothing more"
+    );
+    let report = system.shutdown(ShutdownMode::Drain, WAIT);
+    assert!(report.is_balanced(), "{report:#?}");
+    assert_eq!(report.failures.len(), 1, "{:#?}", report.failures);
+    let failure = &report.failures[0];
+    assert_eq!(failure.actor, source.id());
+    assert!(
+        matches!(&failure.failure, Failure::Transport(why) if why.contains("undecodable")),
+        "{failure:?}"
+    );
+    let ledger = report.actors[sink.id().get() as usize].ledger;
+    assert_eq!(ledger.dead_letters, 1, "{report:#?}");
+    assert!(
+        report
+            .dead_letters
+            .iter()
+            .any(|d| d.to == sink.id() && d.reason == DeadLetterReason::Undeliverable)
     );
 }
 

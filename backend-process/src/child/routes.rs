@@ -3,6 +3,7 @@
 //! the ones it reads from.
 
 use std::collections::{HashMap, HashSet};
+use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
 
 use actor_core::ActorId;
 
@@ -14,6 +15,10 @@ use crate::wire::{Fence, RouteGrant, SourceGrant, TypeKey};
 /// route to it: a few messages are not worth a route (two shared memories, and a message each
 /// way), a conversation is.
 const ASK_AFTER: u32 = 16;
+
+/// For tests (`fault_injection::garble_next_direct_message`): the next message written to a
+/// route is replaced by one byte that starts a varint and never ends it.
+pub(crate) static GARBLE_NEXT: AtomicBool = AtomicBool::new(false);
 
 struct RouteOut {
     route: u32,
@@ -51,6 +56,9 @@ impl Outgoing {
         if out.msg_type != msg_type {
             return Err(self.give_up(to));
         }
+        // A load first: a swap on every message would be a locked instruction each.
+        let garbled = GARBLE_NEXT.load(Relaxed) && GARBLE_NEXT.swap(false, Relaxed);
+        let payload = if garbled { &[0xFF][..] } else { payload };
         match out.producer.push(payload) {
             Ok(()) => {
                 out.bell.ring();
