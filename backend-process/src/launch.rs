@@ -39,6 +39,11 @@ pub(crate) static START_DELAY_MS: AtomicU64 = AtomicU64::new(0);
 /// For tests (`fault_injection::fail_process_starts`): every process start fails.
 pub(crate) static START_FAILS: AtomicBool = AtomicBool::new(false);
 
+/// For tests (`fault_injection::impostor_connects_first`): the next start's bootstrap socket is
+/// connected to, before the child exists, by someone who does not know the token; the start's
+/// outcome is told here.
+pub(crate) static IMPOSTOR: Mutex<Option<std::sync::mpsc::Sender<String>>> = Mutex::new(None);
+
 /// A started, connected child process, waiting for its `Boot`.
 pub(crate) struct Launched {
     pub process: Child,
@@ -201,6 +206,8 @@ impl Drop for Launcher {
 /// fresh temporary directory created with the process's umask, so the directory and the socket
 /// are narrowed to the owner before the child exists. Whoever connects first must then prove it
 /// is the child, with a random token passed in its environment (unreadable by other users).
+/// (The kernel's word on who connected, `SO_PEERCRED`, would do as well, but ipc-channel's
+/// `accept` keeps the connection's descriptor to itself.)
 pub(crate) fn launch() -> Result<Launched, String> {
     let delay = START_DELAY_MS.load(Relaxed);
     if delay > 0 {
@@ -213,6 +220,33 @@ pub(crate) fn launch() -> Result<Launched, String> {
         IpcOneShotServer::<Uplink>::new().map_err(|e| format!("bootstrap server: {e}"))?;
     make_private(&name)?;
     let token = secret();
+    let impostor = IMPOSTOR.lock().ok().and_then(|mut told| told.take());
+    if impostor.is_some() {
+        connect_as_impostor(&name, token.wrapping_add(1));
+    }
+    let launched = start(server, name, token);
+    if let Some(told) = impostor {
+        let _ = told.send(
+            launched
+                .as_ref()
+                .map_or_else(Clone::clone, |_| "accepted".into()),
+        );
+    }
+    launched
+}
+
+/// Connects to a bootstrap socket and says hello with the wrong token.
+fn connect_as_impostor(name: &str, token: u64) {
+    if let (Ok((to_child, _)), Ok(host)) = (
+        ipc_channel::ipc::channel::<ToChild>(),
+        IpcSender::<Uplink>::connect(name.to_string()),
+    ) {
+        let _ = host.send(Uplink::Hello { to_child, token });
+    }
+}
+
+/// Starts the child that is to connect to `server` (called `name`), and waits until it has.
+fn start(server: IpcOneShotServer<Uplink>, name: String, token: u64) -> Result<Launched, String> {
     let mut process = Command::new("/proc/self/exe")
         .args([CHILD_TEST, "--nocapture", "--quiet", "--test-threads=1"])
         .env(SERVER_ENV, &name)

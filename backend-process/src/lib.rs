@@ -129,6 +129,17 @@ pub mod fault_injection {
         crate::launch::START_DELAY_MS.store(millis, std::sync::atomic::Ordering::Relaxed);
     }
 
+    /// Makes the next process this (host) process starts be raced by a connection to its
+    /// bootstrap socket that does not know the start's secret, made before the child exists.
+    /// Returns where the start's outcome is told: the reason it failed, or `"accepted"`.
+    pub fn impostor_connects_first() -> std::sync::mpsc::Receiver<String> {
+        let (tell, told) = std::sync::mpsc::channel();
+        *crate::launch::IMPOSTOR
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(tell);
+        told
+    }
+
     /// Makes every process this (host) process starts from now on fail to start (`true`), or
     /// start again (`false`).
     pub fn fail_process_starts(fail: bool) {

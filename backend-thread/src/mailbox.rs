@@ -3,13 +3,14 @@
 //!
 //! A send has to do four things as one: check that the mailbox is open (and, if bounded, not
 //! full), count the message accepted, enqueue it, and learn whether the receiver was idle (then
-//! the sender schedules it). Under one lock that costs a send one lock of one cache line, a stop
-//! is simply "close, take everything" with no sender half-way in to wait for, and a mailbox
-//! that never held more than one message at a time holds no allocation. (The lock-free design it replaces paid two contended
-//! read-modify-writes a send, a kilobyte-sized queue segment for each actor's first message and
-//! 128-byte-aligned padding on every index: most of the cost of a short-lived actor.) The lock
-//! is held for a few instructions at a time and never while a handler runs, so a send never
-//! waits for the receiver's work: it stays a non-blocking send in the sense of rule 4.
+//! the sender schedules it). Under one lock that costs a send one lock of one cache line, a
+//! stop is simply "close, take everything" with no sender half-way in to wait for, and a
+//! mailbox that never held more than one message at a time holds no allocation. (The lock-free
+//! design it replaces paid two contended read-modify-writes a send, a kilobyte-sized queue
+//! segment for each actor's first message and 128-byte-aligned padding on every index: most of
+//! the cost of a short-lived actor.) The lock is held for a few instructions at a time and
+//! never while a handler runs, so a send never waits for the receiver's work: it stays a
+//! non-blocking send in the sense of rule 4.
 //!
 //! The runner settles the messages it handled (`handled`) when it next takes the lock to fetch
 //! work, and gives up the schedule in that same lock when there is none: "idle" and "every
