@@ -61,6 +61,11 @@ pub fn init() {
 static RAW_TO_HOST: std::sync::OnceLock<std::sync::Mutex<IpcSender<u8>>> =
     std::sync::OnceLock::new();
 
+/// Set by a fault-injection test (`fault_injection::ignore_frame_limit`): sends over the frame
+/// limit go to the host, which must refuse them itself.
+pub(crate) static IGNORE_FRAME_LIMIT: std::sync::atomic::AtomicBool =
+    std::sync::atomic::AtomicBool::new(false);
+
 /// Set by a fault-injection test: abort right after the next batch is sent, before the
 /// journal moves on to the next one (the host must not deliver that batch's frames twice).
 pub(crate) static ABORT_AFTER_BATCH: std::sync::atomic::AtomicBool =

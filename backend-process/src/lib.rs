@@ -117,6 +117,12 @@ pub mod fault_injection {
         crate::child::routes::GARBLE_NEXT.store(true, std::sync::atomic::Ordering::Relaxed);
     }
 
+    /// Makes this actor's process send frames over the frame limit instead of refusing them,
+    /// so that the host sees one.
+    pub fn ignore_frame_limit() {
+        crate::child::IGNORE_FRAME_LIMIT.store(true, std::sync::atomic::Ordering::Relaxed);
+    }
+
     /// Makes this actor's process abort right after it sends its next batch to the host, before
     /// its journal moves on: the host has the batch and the journal still holds it.
     pub fn abort_after_next_batch() {

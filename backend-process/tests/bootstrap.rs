@@ -1,7 +1,8 @@
-//! The bootstrap socket a child connects to: whoever connects first must know the start's
-//! secret. One test in this file: it plays an impostor on the test binary's next start.
+//! The bootstrap socket a child connects to: no other user can reach it, and whoever connects
+//! first must know the start's secret. (A test here plays an impostor on the test binary's
+//! next start: kept apart from other tests' starts.)
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use actor_core::{Backend, ShutdownMode};
 use backend_process::{ProcessSystem, fault_injection};
@@ -30,4 +31,53 @@ fn a_connection_without_the_secret_is_refused_and_the_spawn_goes_on() {
     let report = system.shutdown(ShutdownMode::Drain, WAIT);
     assert!(report.is_balanced(), "{report:#?}");
     assert!(report.failures.is_empty(), "{report:#?}");
+}
+
+/// The bootstrap sockets of this process's children, each with its directory: a child finds
+/// its socket in its environment (`ACTOR_PROCESS_SERVER`). Looking only there, the test sees
+/// no other program's socket in the shared temporary directory.
+fn childrens_bootstrap_sockets() -> Vec<std::path::PathBuf> {
+    let mut sockets = Vec::new();
+    for child in common::children_of(std::process::id()) {
+        let environ = std::fs::read(format!("/proc/{child}/environ")).unwrap_or_default();
+        for var in environ.split(|&b| b == 0) {
+            if let Some(path) = var.strip_prefix(b"ACTOR_PROCESS_SERVER=") {
+                sockets.push(std::path::PathBuf::from(
+                    String::from_utf8_lossy(path).into_owned(),
+                ));
+            }
+        }
+    }
+    sockets
+}
+
+#[test]
+fn no_other_user_can_reach_a_bootstrap_socket() {
+    use std::os::unix::fs::PermissionsExt;
+    // Catch the bootstrap socket of a spawn while it exists: watch this process's children for
+    // one whose socket is still there while the system spawns actors.
+    let system = ProcessSystem::new().unwrap();
+    let watcher = std::thread::spawn(|| {
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while Instant::now() < deadline {
+            for socket in childrens_bootstrap_sockets() {
+                let dir = socket.parent().map(std::fs::metadata);
+                if let (Some(Ok(d)), Ok(s)) = (dir, std::fs::metadata(&socket)) {
+                    return Some((
+                        d.permissions().mode() & 0o777,
+                        s.permissions().mode() & 0o777,
+                    ));
+                }
+            }
+        }
+        None
+    });
+    for _ in 0..50 {
+        system.spawn(Pid).unwrap();
+    }
+    let seen = watcher.join().unwrap();
+    system.shutdown(ShutdownMode::Drain, WAIT);
+    let (dir_mode, socket_mode) = seen.expect("a bootstrap socket was seen");
+    assert_eq!(dir_mode & 0o077, 0, "directory mode {dir_mode:o}");
+    assert_eq!(socket_mode & 0o077, 0, "socket mode {socket_mode:o}");
 }

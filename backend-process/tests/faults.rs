@@ -1,12 +1,13 @@
-//! Faults only processes can survive: an abort, an exit, `kill -9` of a child with messages
-//! queued, a restart storm, random kills during a stream. Each leaves the ledger balanced and no
-//! child process behind, alive or unreaped.
+//! Faults only processes can survive: an abort, an exit, a panic in `started`, `kill -9` of a
+//! child with messages queued, a send to an actor whose process is gone, a restart storm,
+//! random kills during a stream. Each leaves the ledger balanced, the other actors' processes
+//! untouched, and no child process behind, alive or unreaped.
 
 use std::time::{Duration, Instant};
 
 use actor_core::{
-    Actor, ActorError, ActorRef, Backend, Context, ExitReason, Failure, Phase, ReplyTo,
-    RestartLimit, ShutdownMode, SpawnOptions, Supervision,
+    Actor, ActorError, ActorRef, AskError, Backend, Context, DeadLetterReason, ExitReason, Failure,
+    Phase, ReplyTo, RestartLimit, SendFailure, ShutdownMode, SpawnOptions, Supervision,
 };
 use backend_process::ProcessSystem;
 
@@ -81,7 +82,9 @@ fn kill9(pid: u32) -> bool {
 fn an_abort_is_seen_with_its_signal_and_the_actor_restarts() {
     let system = ProcessSystem::new().unwrap();
     let actor = system.spawn(Fragile::default()).unwrap();
+    let bystander = system.spawn(Fragile::default()).unwrap();
     let first = pid_of(&system, &actor);
+    let bystanders = pid_of(&system, &bystander);
     system.send(&actor, FragileMsg::Abort).unwrap();
     for _ in 0..3 {
         system.send(&actor, FragileMsg::Work).unwrap();
@@ -89,6 +92,12 @@ fn an_abort_is_seen_with_its_signal_and_the_actor_restarts() {
     // The restarted process has handled the three queued messages and this one.
     assert_eq!(system.ask(&actor, FragileMsg::Count, WAIT), Ok(4));
     assert_ne!(pid_of(&system, &actor), first, "a new process");
+    assert_eq!(
+        pid_of(&system, &bystander),
+        bystanders,
+        "the other one untouched"
+    );
+    assert_eq!(system.ask(&bystander, FragileMsg::Count, WAIT), Ok(3));
     let report = system.shutdown(ShutdownMode::Drain, WAIT);
     let failure = &report.failures[0];
     assert_eq!(
@@ -97,6 +106,7 @@ fn an_abort_is_seen_with_its_signal_and_the_actor_restarts() {
     );
     let ledger = report.actor(actor.id()).unwrap().ledger;
     assert_eq!((ledger.dead_letters, ledger.handled), (1, 6));
+    assert_eq!(report.failures.len(), 1, "{:#?}", report.failures);
     assert!(report.is_balanced());
     assert!(gone_within(first, WAIT), "the aborted process was reaped");
 }
@@ -124,6 +134,8 @@ fn an_exit_is_seen_with_its_code() {
 fn kill_9_with_messages_queued_loses_only_the_one_in_hand() {
     let system = ProcessSystem::new().unwrap();
     let actor = system.spawn(Fragile::default()).unwrap();
+    let bystander = system.spawn(Fragile::default()).unwrap();
+    let bystanders = pid_of(&system, &bystander);
     let pid = pid_of(&system, &actor);
     system.send(&actor, FragileMsg::Sleep(300)).unwrap();
     for _ in 0..20 {
@@ -136,7 +148,13 @@ fn kill_9_with_messages_queued_loses_only_the_one_in_hand() {
         Ok(21),
         "the 20 queued and the count"
     );
+    assert_eq!(
+        pid_of(&system, &bystander),
+        bystanders,
+        "the other one untouched"
+    );
     let report = system.shutdown(ShutdownMode::Drain, WAIT);
+    assert_eq!(report.failures.len(), 1, "{:#?}", report.failures);
     assert_eq!(report.failures[0].failure, Failure::Signal(9));
     let ledger = report.actor(actor.id()).unwrap().ledger;
     assert_eq!(
@@ -193,7 +211,7 @@ fn random_kills_during_a_stream_keep_the_ledger_balanced() {
     let mut last_killed = [None; 2];
     let mut accepted = 0u64;
     let mut seed = 0x2545_f491_4f6c_dd1d_u64;
-    for kill in 0..KILLS {
+    for _ in 0..KILLS {
         for _ in 0..20 {
             seed ^= seed << 13;
             seed ^= seed >> 7;
@@ -205,7 +223,7 @@ fn random_kills_during_a_stream_keep_the_ledger_balanced() {
         }
         // Each kill ends a live process: the victim's next one, once it has one (the stream
         // is faster than a restart, so the process on record may be one already killed).
-        let victim = kill % 2;
+        let victim = (seed >> 32) as usize % 2;
         let deadline = Instant::now() + WAIT;
         let pid = loop {
             match system.pid_of(actors[victim].id()) {
@@ -236,20 +254,136 @@ fn random_kills_during_a_stream_keep_the_ledger_balanced() {
             }
         }
     }
+    pids.extend(actors.iter().filter_map(|a| system.pid_of(a.id())));
     let report = system.shutdown(ShutdownMode::Drain, WAIT);
     assert!(report.is_balanced(), "{report:#?}");
     let total = report.total();
     assert_eq!(total.accepted, accepted);
-    assert_eq!(pids.len(), KILLS, "every kill found a live process");
+    assert_eq!(pids.len(), KILLS + 2, "every kill found a live process");
     let killed = report
         .failures
         .iter()
         .filter(|f| f.failure == Failure::Signal(9))
         .count();
     assert_eq!(killed, KILLS, "every kill seen, with its signal");
+    // The killed processes and the last two, alive or unreaped: none is left.
     for pid in pids {
         assert!(gone_within(pid, WAIT), "process {pid} is still there");
     }
+}
+
+/// Panics in `started`, every instance: each failure is seen with its phase and message, the
+/// restarts stop at the limit, and the message waiting for it is a dead letter.
+#[derive(Clone, serde::Serialize, serde::Deserialize)]
+struct PanicsInStarted;
+
+impl Actor for PanicsInStarted {
+    type Msg = FragileMsg;
+
+    fn started<C: Context<Self>>(&mut self, _: &mut C) -> Result<(), ActorError> {
+        panic!("no start today");
+    }
+
+    fn handle<C: Context<Self>>(&mut self, _: &mut C, _: FragileMsg) -> Result<(), ActorError> {
+        Ok(())
+    }
+}
+
+#[test]
+fn a_panic_in_started_is_seen_with_its_message_and_restarted_up_to_the_limit() {
+    let system = ProcessSystem::new().unwrap();
+    let bystander = system.spawn(Fragile::default()).unwrap();
+    let bystanders = pid_of(&system, &bystander);
+    let limit = Supervision::Restart(RestartLimit::new(2, Duration::from_secs(60)));
+    let actor = system
+        .spawn_with(PanicsInStarted, SpawnOptions::new().supervision(limit))
+        .unwrap();
+    system.send(&actor, FragileMsg::Work).unwrap();
+    // Given up after the third failure: then a send is refused.
+    let deadline = Instant::now() + WAIT;
+    while system.send(&actor, FragileMsg::Work).is_ok() {
+        assert!(Instant::now() < deadline, "never given up");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    assert_eq!(
+        pid_of(&system, &bystander),
+        bystanders,
+        "the other one untouched"
+    );
+    let report = system.shutdown(ShutdownMode::Drain, WAIT);
+    assert!(report.is_balanced(), "{report:#?}");
+    let failures: Vec<_> = report.failures.iter().map(|f| (f.actor, f.phase)).collect();
+    assert_eq!(failures, vec![(actor.id(), Phase::Started); 3]);
+    assert!(
+        report
+            .failures
+            .iter()
+            .all(|f| matches!(&f.failure, Failure::Panic(why) if why.contains("no start today")))
+    );
+    let record = report.actor(actor.id()).unwrap();
+    assert_eq!(record.restarts, 2);
+    assert!(matches!(
+        &record.exit,
+        ExitReason::Failed(Failure::Panic(_))
+    ));
+    assert_eq!(record.ledger.handled, 0);
+    assert_eq!(record.ledger.dead_letters, record.ledger.accepted);
+    assert_eq!(report.escalations.len(), 1);
+}
+
+/// A send to an actor whose process is gone: while its supervisor restarts it, the send is
+/// accepted and the next process handles it; once the supervisor has given up, the send is
+/// refused, saying so, and the message comes back.
+#[test]
+fn a_send_to_an_actor_whose_process_is_gone() {
+    let system = ProcessSystem::new().unwrap();
+    let restarted = system.spawn(Fragile::default()).unwrap();
+    let pid = pid_of(&system, &restarted);
+    assert!(kill9(pid));
+    assert!(gone_within(pid, WAIT), "reaped");
+    system.send(&restarted, FragileMsg::Work).unwrap();
+    assert_eq!(
+        system.ask(&restarted, FragileMsg::Count, WAIT),
+        Ok(2),
+        "handled by the next process"
+    );
+
+    let options = SpawnOptions::new().supervision(Supervision::Stop);
+    let stopped = system.spawn_with(Fragile::default(), options).unwrap();
+    let pid = pid_of(&system, &stopped);
+    assert!(kill9(pid));
+    let deadline = Instant::now() + WAIT;
+    let refused = loop {
+        match system.send(&stopped, FragileMsg::Sleep(7)) {
+            Err(refused) => break refused,
+            Ok(()) => assert!(Instant::now() < deadline, "never refused"),
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    };
+    assert!(
+        matches!(refused.reason(), SendFailure::Stopped),
+        "{refused}"
+    );
+    assert!(matches!(refused.into_message(), FragileMsg::Sleep(7)));
+    assert_eq!(
+        system.ask(&stopped, FragileMsg::Count, WAIT),
+        Err(AskError::Rejected(SendFailure::Stopped))
+    );
+    let report = system.shutdown(ShutdownMode::Drain, WAIT);
+    assert!(report.is_balanced(), "{report:#?}");
+    assert_eq!(
+        report.actor(stopped.id()).unwrap().exit,
+        ExitReason::Failed(Failure::Signal(9))
+    );
+    // What was accepted between the kill and the host seeing it: dead letters.
+    assert!(
+        report
+            .dead_letters
+            .iter()
+            .filter(|d| d.to == stopped.id())
+            .all(|d| d.reason == DeadLetterReason::ReceiverGone),
+        "{report:#?}"
+    );
 }
 
 #[test]
@@ -284,183 +418,6 @@ fn no_child_outlives_shutdown_or_drop() {
         gone_within(pid, Duration::from_secs(1)),
         "process {pid} outlived drop"
     );
-}
-
-/// Misbehaves on purpose, for the bad-input tests.
-#[derive(Clone, Default, serde::Serialize, serde::Deserialize)]
-struct Saboteur;
-
-#[derive(Debug, serde::Serialize, serde::Deserialize)]
-enum SabotageMsg {
-    /// Sends the host a frame that does not decode.
-    Garbage,
-    /// Sends `bytes` bytes to this actor.
-    Huge {
-        to: actor_core::Addr<Vec<u8>>,
-        bytes: usize,
-    },
-    Ping(ReplyTo<()>),
-}
-
-impl Actor for Saboteur {
-    type Msg = SabotageMsg;
-
-    fn handle<C: Context<Self>>(
-        &mut self,
-        ctx: &mut C,
-        msg: SabotageMsg,
-    ) -> Result<(), ActorError> {
-        match msg {
-            SabotageMsg::Garbage => {
-                assert!(backend_process::fault_injection::send_undecodable_frame());
-                std::thread::sleep(Duration::from_secs(5)); // the host kills this process first
-            }
-            SabotageMsg::Huge { to, bytes } => {
-                ctx.send(&to, vec![7u8; bytes])
-                    .map_err(|e| ActorError::new(e.to_string()))?;
-                std::thread::sleep(Duration::from_secs(5));
-            }
-            SabotageMsg::Ping(reply_to) => ctx.reply(reply_to, ()),
-        }
-        Ok(())
-    }
-}
-
-#[derive(Clone, Default, serde::Serialize, serde::Deserialize)]
-struct Bytes;
-
-impl Actor for Bytes {
-    type Msg = Vec<u8>;
-    fn handle<C: Context<Self>>(&mut self, _: &mut C, _: Vec<u8>) -> Result<(), ActorError> {
-        Ok(())
-    }
-}
-
-#[test]
-fn an_undecodable_frame_fails_only_the_actor_that_sent_it() {
-    let system = ProcessSystem::new().unwrap();
-    let saboteur = system.spawn(Saboteur).unwrap();
-    let bystander = system.spawn(Fragile::default()).unwrap();
-    system.send(&saboteur, SabotageMsg::Garbage).unwrap();
-    // The saboteur is restarted and answers; the bystander never noticed.
-    assert_eq!(system.ask(&saboteur, SabotageMsg::Ping, WAIT), Ok(()));
-    assert_eq!(system.ask(&bystander, FragileMsg::Count, WAIT), Ok(1));
-    let report = system.shutdown(ShutdownMode::Drain, WAIT);
-    let failure = &report.failures[0];
-    assert_eq!(failure.actor, saboteur.id());
-    assert!(
-        matches!(&failure.failure, Failure::Transport(why) if why.contains("undecodable")),
-        "{failure:?}"
-    );
-    assert!(report.failures.iter().all(|f| f.actor == saboteur.id()));
-    assert!(report.is_balanced());
-}
-
-#[test]
-fn an_oversized_message_is_refused_inside_and_outside() {
-    let config = backend_process::ProcessConfig::default().max_frame(64 * 1024);
-    let system = ProcessSystem::with_config(config).unwrap();
-    let sink = system.spawn(Bytes).unwrap();
-    let err = system.send(&sink, vec![0u8; 100 * 1024]).unwrap_err();
-    assert!(
-        matches!(err.reason(), actor_core::SendFailure::Transport(_)),
-        "{err}"
-    );
-    assert_eq!(
-        err.into_message().len(),
-        100 * 1024,
-        "the message comes back"
-    );
-    let saboteur = system.spawn(Saboteur).unwrap();
-    system
-        .send(
-            &saboteur,
-            SabotageMsg::Huge {
-                to: sink,
-                bytes: 100 * 1024,
-            },
-        )
-        .unwrap();
-    assert_eq!(
-        system.ask(&saboteur, SabotageMsg::Ping, WAIT),
-        Ok(()),
-        "restarted"
-    );
-    system.send(&sink, vec![1u8; 1024]).unwrap();
-    let report = system.shutdown(ShutdownMode::Drain, WAIT);
-    // The child refuses the oversized send itself (the host would kill a child that did not).
-    let refused = &report.failures[0].failure;
-    assert!(
-        matches!(refused, Failure::Error(why) if why.contains("frame limit")),
-        "{report:#?}"
-    );
-    assert_eq!(
-        report.actor(sink.id()).unwrap().ledger.handled,
-        1,
-        "only the small one arrived"
-    );
-    assert!(report.is_balanced());
-}
-
-/// The bootstrap sockets of this process's children, each with its directory: a child finds
-/// its socket in its environment (`ACTOR_PROCESS_SERVER`). Looking only there, the test sees
-/// no other program's socket in the shared temporary directory.
-fn childrens_bootstrap_sockets() -> Vec<std::path::PathBuf> {
-    let me = std::process::id().to_string();
-    let mut sockets = Vec::new();
-    for entry in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
-        let proc_dir = entry.path();
-        let Ok(stat) = std::fs::read_to_string(proc_dir.join("stat")) else {
-            continue;
-        };
-        // `pid (comm) state ppid ...`: the name may hold spaces, so split after its `)`.
-        let parent = stat
-            .rsplit_once(')')
-            .and_then(|(_, rest)| rest.split_whitespace().nth(1));
-        if parent != Some(me.as_str()) {
-            continue;
-        }
-        let environ = std::fs::read(proc_dir.join("environ")).unwrap_or_default();
-        for var in environ.split(|&b| b == 0) {
-            if let Some(path) = var.strip_prefix(b"ACTOR_PROCESS_SERVER=") {
-                sockets.push(std::path::PathBuf::from(
-                    String::from_utf8_lossy(path).into_owned(),
-                ));
-            }
-        }
-    }
-    sockets
-}
-
-#[test]
-fn no_other_user_can_reach_a_bootstrap_socket() {
-    use std::os::unix::fs::PermissionsExt;
-    // Catch the bootstrap socket of a spawn while it exists: watch this process's children for
-    // one whose socket is still there while the system spawns actors.
-    let system = ProcessSystem::new().unwrap();
-    let watcher = std::thread::spawn(|| {
-        let deadline = Instant::now() + Duration::from_secs(5);
-        while Instant::now() < deadline {
-            for socket in childrens_bootstrap_sockets() {
-                let dir = socket.parent().map(std::fs::metadata);
-                if let (Some(Ok(d)), Ok(s)) = (dir, std::fs::metadata(&socket)) {
-                    return Some((
-                        d.permissions().mode() & 0o777,
-                        s.permissions().mode() & 0o777,
-                    ));
-                }
-            }
-        }
-        None
-    });
-    for _ in 0..50 {
-        system.spawn(Fragile::default()).unwrap();
-    }
-    let seen = watcher.join().unwrap();
-    system.shutdown(ShutdownMode::Drain, WAIT);
-    let (dir_mode, socket_mode) = seen.expect("a bootstrap socket was seen");
-    assert_eq!(dir_mode & 0o077, 0, "directory mode {dir_mode:o}");
-    assert_eq!(socket_mode & 0o077, 0, "socket mode {socket_mode:o}");
 }
 
 /// Bounces a big payload back and forth: `n` more times.
