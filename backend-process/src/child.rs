@@ -8,6 +8,14 @@
 //! as an offset from `init`: the child is the same executable image (`/proc/self/exe`, checked
 //! by device and inode), so the same function lies at the same offset, whatever the address
 //! space layout. This is how `procspawn` does it, and it is why nothing has to be registered.
+//!
+//! `procspawn` itself is not used: it runs one call in a process and hands back its result
+//! (`spawn(args, f) -> JoinHandle<R>`, or a pool of such calls), where an actor's process is
+//! long-lived and talks both ways. What this backend needs around that (a journal and a ring
+//! that outlive the child, spare processes booted into an actor later, `PR_SET_PDEATHSIG` set
+//! from threads that live as long as the system, the token check, and the exit status reaped
+//! by the host for the supervisor) would sit beside it, not on it; and it would bring a second
+//! `ipc-channel` (it is on 0.22).
 
 use std::collections::HashMap;
 use std::os::unix::fs::MetadataExt;

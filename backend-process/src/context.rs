@@ -26,6 +26,32 @@ use crate::wire::{Bytes, Fence, ToChild, ToHost, TypeKey, decode, encode};
 /// letter with reason [`Undeliverable`](actor_core::DeadLetterReason::Undeliverable): counted,
 /// never silently lost. Sends from outside any actor, through the system, get these errors
 /// synchronously.
+///
+/// Actor code does not name it: a handler is generic over `C: Context<Self>`, and on this
+/// backend `C` is a `ProcessContext`.
+///
+/// # Example
+/// ```
+/// use std::time::Duration;
+/// use actor_core::{Actor, ActorError, Backend, Context, ReplyTo};
+///
+/// /// Doubles what it is asked, in its own process.
+/// #[derive(Clone, serde::Serialize, serde::Deserialize)]
+/// struct Doubler;
+/// impl Actor for Doubler {
+///     type Msg = (u64, ReplyTo<u64>);
+///     fn handle<C: Context<Self>>(&mut self, ctx: &mut C, (n, reply_to): Self::Msg) -> Result<(), ActorError> {
+///         ctx.reply(reply_to, 2 * n); // `ctx` is a `ProcessContext<Doubler>` here
+///         Ok(())
+///     }
+/// }
+///
+/// backend_process::init(); // first, in `main`
+/// let system = backend_process::ProcessSystem::new()?;
+/// let doubler = system.spawn(Doubler).unwrap();
+/// assert_eq!(system.ask(&doubler, |r| (21, r), Duration::from_secs(5)), Ok(42));
+/// # Ok::<(), std::io::Error>(())
+/// ```
 pub struct ProcessContext<'a, A: Actor> {
     io: &'a mut ChildIo,
     asks: &'a mut HashMap<u64, Completion<A::Msg>>,

@@ -156,6 +156,20 @@ pub mod fault_injection {
 /// Lets a test binary's processes become actor processes: write it once in each test file that
 /// uses a [`ProcessSystem`]. It adds a test named `__actor_process_child` that calls [`init`]
 /// (and does nothing in the test run itself).
+///
+/// # Example
+/// ```
+/// // tests/my_actors.rs
+/// backend_process::process_test_support!();
+///
+/// #[test]
+/// fn my_actor_runs_in_a_process_of_its_own() {
+///     let system = backend_process::ProcessSystem::new().unwrap();
+///     // ... spawn, send, ask, shut down
+/// }
+/// # fn main() {}
+/// ```
+#[allow(clippy::test_attr_in_doctest)] // the example shows a test file, not a test to run
 #[macro_export]
 macro_rules! process_test_support {
     () => {

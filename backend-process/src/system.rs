@@ -58,6 +58,13 @@ impl ProcessConfig {
     }
 
     /// Sets the number of spare processes.
+    ///
+    /// # Example
+    /// ```
+    /// // A burst of spawns at start-up: four processes ready ahead of need.
+    /// let config = backend_process::ProcessConfig::default().spare_processes(4);
+    /// assert_eq!(config.spare_processes, 4);
+    /// ```
     pub fn spare_processes(mut self, spares: usize) -> Self {
         self.spare_processes = spares;
         self
@@ -104,6 +111,18 @@ impl ProcessSystem {
     ///
     /// # Errors
     /// The operating system refused a thread or a channel.
+    ///
+    /// # Example
+    /// ```
+    /// use std::time::Duration;
+    /// use actor_core::{Backend, ShutdownMode};
+    ///
+    /// backend_process::init(); // first, in `main`
+    /// let system = backend_process::ProcessSystem::new()?;
+    /// let report = system.shutdown(ShutdownMode::Drain, Duration::from_secs(5));
+    /// assert!(report.actors.is_empty() && report.is_balanced());
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn new() -> std::io::Result<Self> {
         Self::with_config(ProcessConfig::default())
     }
@@ -112,6 +131,17 @@ impl ProcessSystem {
     ///
     /// # Errors
     /// The operating system refused a thread or a channel.
+    ///
+    /// # Example
+    /// ```
+    /// use backend_process::{ProcessConfig, ProcessSystem};
+    ///
+    /// backend_process::init(); // first, in `main`
+    /// // Messages of up to 1 MiB; each process started when it is needed.
+    /// let config = ProcessConfig::default().max_frame(1 << 20).spare_processes(0);
+    /// let system = ProcessSystem::with_config(config)?;
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn with_config(config: ProcessConfig) -> std::io::Result<Self> {
         let (host, router) = Host::start(&config)?;
         Ok(Self {
@@ -122,6 +152,29 @@ impl ProcessSystem {
 
     /// The process id of an actor's current process, if it has one (for tests and tools that
     /// want to signal it).
+    ///
+    /// # Example
+    /// ```
+    /// use std::time::Duration;
+    /// use actor_core::{Actor, ActorError, ActorRef, Backend, Context, ReplyTo};
+    ///
+    /// #[derive(Clone, serde::Serialize, serde::Deserialize)]
+    /// struct Pid;
+    /// impl Actor for Pid {
+    ///     type Msg = ReplyTo<u32>;
+    ///     fn handle<C: Context<Self>>(&mut self, ctx: &mut C, reply_to: Self::Msg) -> Result<(), ActorError> {
+    ///         ctx.reply(reply_to, std::process::id());
+    ///         Ok(())
+    ///     }
+    /// }
+    ///
+    /// backend_process::init(); // first, in `main`
+    /// let system = backend_process::ProcessSystem::new()?;
+    /// let actor = system.spawn(Pid).unwrap();
+    /// let answered = system.ask(&actor, |r| r, Duration::from_secs(5)).unwrap();
+    /// assert_eq!(system.pid_of(actor.id()), Some(answered));
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn pid_of(&self, id: ActorId) -> Option<u32> {
         lock(&self.host)
             .slot(id)
@@ -149,6 +202,12 @@ impl ProcessSystem {
             return ShutdownReport::default();
         };
         let deadline = actor_core::deadline_after(timeout);
+        // What has not stopped by then is killed, with a tenth of the time (100 ms at most)
+        // left to see it die and settle its account (a kill and its reaping take well under a
+        // millisecond here), so that the report comes within the timeout.
+        let kill_at = deadline
+            .checked_sub((timeout / 10).min(Duration::from_millis(100)))
+            .unwrap_or(deadline);
         lock(&self.host).closed = true;
         if mode == ShutdownMode::Drain {
             let idle = |state: &crate::host::State| {
@@ -157,7 +216,7 @@ impl ProcessSystem {
                     .iter()
                     .all(|s| !s.is_alive() || (s.is_idle() && !state.routes.has_unread_to(s.id)))
             };
-            while Instant::now() < deadline && !idle(&lock(&self.host)) {
+            while Instant::now() < kill_at && !idle(&lock(&self.host)) {
                 std::thread::sleep(Duration::from_micros(500));
             }
         }
@@ -190,11 +249,11 @@ impl ProcessSystem {
                 .iter()
                 .all(|s| matches!(s.status, Status::Gone(_)))
         };
-        while Instant::now() < deadline && !all_gone(&self.host) {
+        while Instant::now() < kill_at && !all_gone(&self.host) {
             std::thread::sleep(Duration::from_micros(500));
         }
         // What did not stop in time is killed; the router sees each death and settles its
-        // account.
+        // account (or, where it has not by the deadline, this thread does, below).
         let mut unresponsive = Vec::new();
         for slot in &mut lock(&self.host).slots {
             if !matches!(slot.status, Status::Gone(_))
@@ -204,7 +263,7 @@ impl ProcessSystem {
                 unresponsive.push(slot.id);
             }
         }
-        let grace = Instant::now() + Duration::from_secs(2);
+        let grace = deadline.max(Instant::now() + Duration::from_millis(20));
         while Instant::now() < grace && !all_gone(&self.host) {
             std::thread::sleep(Duration::from_micros(500));
         }
