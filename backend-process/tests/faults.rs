@@ -25,6 +25,8 @@ struct Fragile {
 enum FragileMsg {
     Work,
     Sleep(u64),
+    /// Creates the file at the path, then sleeps: the test sees the message is in hand.
+    MarkThenSleep(std::path::PathBuf, u64),
     Abort,
     Exit(i32),
     /// Replies with how many messages this instance has handled.
@@ -41,6 +43,10 @@ impl Actor for Fragile {
         match msg {
             FragileMsg::Work => {}
             FragileMsg::Sleep(millis) => std::thread::sleep(Duration::from_millis(millis)),
+            FragileMsg::MarkThenSleep(marker, millis) => {
+                std::fs::write(marker, b"in hand").map_err(|e| ActorError::new(e.to_string()))?;
+                std::thread::sleep(Duration::from_millis(millis));
+            }
             FragileMsg::Abort => std::process::abort(),
             FragileMsg::Exit(code) => std::process::exit(code),
             FragileMsg::Count(reply_to) => ctx.reply(reply_to, self.handled),
@@ -137,11 +143,20 @@ fn kill_9_with_messages_queued_loses_only_the_one_in_hand() {
     let bystander = system.spawn(Fragile::default()).unwrap();
     let bystanders = pid_of(&system, &bystander);
     let pid = pid_of(&system, &actor);
-    system.send(&actor, FragileMsg::Sleep(300)).unwrap();
+    let marker = std::env::temp_dir().join(format!("actor-process-in-hand-{}", std::process::id()));
+    let _ = std::fs::remove_file(&marker);
+    system
+        .send(&actor, FragileMsg::MarkThenSleep(marker.clone(), 60_000))
+        .unwrap();
     for _ in 0..20 {
         system.send(&actor, FragileMsg::Work).unwrap();
     }
-    std::thread::sleep(Duration::from_millis(100)); // the sleep is in hand
+    let deadline = Instant::now() + WAIT;
+    while !marker.exists() {
+        assert!(Instant::now() < deadline, "the sleep never began");
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    std::fs::remove_file(&marker).unwrap();
     assert!(kill9(pid));
     assert_eq!(
         system.ask(&actor, FragileMsg::Count, WAIT),
