@@ -38,6 +38,9 @@ pub(crate) use io::{ChildIo, Next, progress_every};
 pub(crate) const SERVER_ENV: &str = "ACTOR_PROCESS_SERVER";
 /// Set in a child's environment: the host's pid, and its executable's device and inode.
 pub(crate) const HOST_ENV: &str = "ACTOR_PROCESS_HOST";
+/// Set in a child's environment by a test (`fault_injection::children_without_death_signal`):
+/// the child does not ask to die with the host, so that only its closed channel tells it.
+pub(crate) const NO_DEATH_SIGNAL_ENV: &str = "ACTOR_PROCESS_NO_DEATH_SIGNAL";
 /// Set in a child's environment: a secret the child proves it is the one the host started with
 /// (another user cannot read this process's environment).
 pub(crate) const TOKEN_ENV: &str = "ACTOR_PROCESS_TOKEN";
@@ -112,8 +115,10 @@ fn child_main(server: &str) -> Result<(), String> {
         .and_then(|t| t.parse().ok())
         .ok_or("no token")?;
     // Die with the host, even by SIGKILL; then check it is not already gone.
-    rustix::process::set_parent_process_death_signal(Some(rustix::process::Signal::KILL))
-        .map_err(|e| format!("PR_SET_PDEATHSIG: {e}"))?;
+    if std::env::var_os(NO_DEATH_SIGNAL_ENV).is_none() {
+        rustix::process::set_parent_process_death_signal(Some(rustix::process::Signal::KILL))
+            .map_err(|e| format!("PR_SET_PDEATHSIG: {e}"))?;
+    }
     let parent = rustix::process::getppid().map_or(0, |p| p.as_raw_nonzero().get());
     if parent.to_string() != host_pid {
         return Err("the host is gone".into());

@@ -21,7 +21,7 @@ use std::time::{Duration, Instant};
 use crossbeam_channel::{Receiver, Sender, bounded};
 use ipc_channel::ipc::{IpcOneShotServer, IpcReceiver, IpcSender};
 
-use crate::child::{HOST_ENV, SERVER_ENV, TOKEN_ENV, image_identity};
+use crate::child::{HOST_ENV, NO_DEATH_SIGNAL_ENV, SERVER_ENV, TOKEN_ENV, image_identity};
 use crate::wire::{ToChild, Uplink};
 
 /// The test-harness filter that makes a re-executed test binary run only the test that calls
@@ -38,6 +38,10 @@ pub(crate) static START_DELAY_MS: AtomicU64 = AtomicU64::new(0);
 
 /// For tests (`fault_injection::fail_process_starts`): every process start fails.
 pub(crate) static START_FAILS: AtomicBool = AtomicBool::new(false);
+
+/// For tests (`fault_injection::children_without_death_signal`): the children started from now
+/// on do not set `PR_SET_PDEATHSIG`.
+pub(crate) static NO_DEATH_SIGNAL: AtomicBool = AtomicBool::new(false);
 
 /// For tests (`fault_injection::impostor_connects_first`): the next start's bootstrap socket is
 /// connected to, before the child exists, by someone who does not know the token; the start's
@@ -247,7 +251,8 @@ fn connect_as_impostor(name: &str, token: u64) {
 
 /// Starts the child that is to connect to `server` (called `name`), and waits until it has.
 fn start(server: IpcOneShotServer<Uplink>, name: String, token: u64) -> Result<Launched, String> {
-    let mut process = Command::new("/proc/self/exe")
+    let mut command = Command::new("/proc/self/exe");
+    command
         .args([CHILD_TEST, "--nocapture", "--quiet", "--test-threads=1"])
         .env(SERVER_ENV, &name)
         .env(TOKEN_ENV, token.to_string())
@@ -255,9 +260,11 @@ fn start(server: IpcOneShotServer<Uplink>, name: String, token: u64) -> Result<L
             HOST_ENV,
             format!("{}/{}", std::process::id(), image_identity()),
         )
-        .stdin(Stdio::null())
-        .spawn()
-        .map_err(|e| format!("spawn: {e}"))?;
+        .stdin(Stdio::null());
+    if NO_DEATH_SIGNAL.load(Relaxed) {
+        command.env(NO_DEATH_SIGNAL_ENV, "1");
+    }
+    let mut process = command.spawn().map_err(|e| format!("spawn: {e}"))?;
     let (accepted, accepting) = bounded(1);
     if let Err(e) = std::thread::Builder::new()
         .name("actors-process-accept".into())

@@ -146,6 +146,13 @@ pub mod fault_injection {
         told
     }
 
+    /// Makes the processes this (host) process starts from now on not ask the kernel to kill
+    /// them when it dies (`PR_SET_PDEATHSIG`): then only their closed channel to it tells them
+    /// it is gone.
+    pub fn children_without_death_signal() {
+        crate::launch::NO_DEATH_SIGNAL.store(true, std::sync::atomic::Ordering::Relaxed);
+    }
+
     /// Makes every process this (host) process starts from now on fail to start (`true`), or
     /// start again (`false`).
     pub fn fail_process_starts(fail: bool) {

@@ -39,6 +39,13 @@ fn host_that_waits_to_be_killed() {
 
 #[test]
 #[ignore = "a helper run in a child process"]
+fn host_whose_children_do_not_die_with_it() {
+    backend_process::fault_injection::children_without_death_signal();
+    host(|| std::thread::sleep(Duration::from_secs(60)));
+}
+
+#[test]
+#[ignore = "a helper run in a child process"]
 fn host_that_panics() {
     host(|| panic!("the host panics"));
 }
@@ -112,6 +119,21 @@ fn actors_die_within_a_second_of_a_host_killed_with_sigkill() {
     assert!(
         all_dead_within(&children, Duration::from_secs(1)),
         "a child outlived its host"
+    );
+}
+
+/// Without `PR_SET_PDEATHSIG`, the closed channel alone: an actor's process looks at it at
+/// least every 250 ms while it waits for work.
+#[test]
+fn actors_whose_host_is_killed_see_their_channel_closed_and_exit() {
+    let (mut host, pids) = start_host("host_whose_children_do_not_die_with_it");
+    assert_eq!(pids.len(), 3);
+    assert!(pids.iter().all(|p| !is_dead(*p)), "the actors are running");
+    host.kill().unwrap(); // SIGKILL
+    host.wait().unwrap();
+    assert!(
+        all_dead_within(&pids, Duration::from_secs(1)),
+        "an actor outlived its host"
     );
 }
 
