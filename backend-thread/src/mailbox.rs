@@ -24,9 +24,13 @@ use actor_core::{ActorId, Ledger, SendFailure, Signal};
 use crossbeam_utils::Backoff;
 
 use crate::cell::lock;
+
+#[path = "mailbox_queues.rs"]
+mod queues;
 use crate::life::Life;
-use crate::queue::{Queue, Taken};
+use crate::queue::Queue;
 use crate::runner_only::RunnerOnly;
+use queues::{Batch, Queues, take_sys, trim};
 
 /// A message and, if it is an `ask`, its request number (so the asker hears of a failure).
 /// Request numbers start at 1, so the number costs a queued message 8 bytes, not 16: a
@@ -47,105 +51,6 @@ pub(crate) enum SysMsg<M> {
     Signal(Signal),
     /// Stop now (shutdown): finish nothing more, dead-letter the rest.
     Shutdown,
-}
-
-/// The oldest system message, the others of a batch into `batch`. Out of line: the path of
-/// messages (`Mailbox::next`) stays small enough to be compiled as one piece.
-#[inline(never)]
-fn take_sys<M>(queues: &mut Queues<M>, batch: &mut Taken<SysMsg<M>>) -> Option<SysMsg<M>> {
-    // One system message (the usual case) is cheaper popped than taken.
-    if queues.sys.len() == 1 {
-        queues.sys.pop_front()
-    } else {
-        queues.sys.take_all(batch);
-        batch.pop_front()
-    }
-}
-
-/// Frees the spare chunks of an idle actor's queues beyond what it keeps.
-#[cold]
-fn trim<M>(queues: &mut Queues<M>, batch: &mut Batch<M>) {
-    let spare = (queues.main.trim(), batch.msgs.trim());
-    drop((spare, queues.sys.trim(), batch.sys.trim()));
-}
-
-/// What the runner has taken from the mailbox in a batch and not handled yet: still queued as
-/// far as the rules go (kept across a restart, dead letters at a stop). System messages are
-/// taken in batches too: a parent told of ten thousand children's ends takes the lock once a
-/// batch, not once a signal, and the children, queueing them, never wait for a large buffer
-/// to be moved under the lock (the queue is in chunks).
-struct Batch<M> {
-    sys: Taken<SysMsg<M>>,
-    msgs: Taken<Envelope<M>>,
-}
-
-impl<M> Batch<M> {
-    const fn new() -> Self {
-        Self {
-            sys: Taken::new(),
-            msgs: Taken::new(),
-        }
-    }
-}
-
-/// Everything the lock guards.
-struct Queues<M> {
-    /// The actor the mailbox serves now: a cell is used again by a later actor of the same
-    /// type (`registry.rs`), and a message for an earlier one is refused here, under the lock
-    /// where it would otherwise be accepted.
-    owner: ActorId,
-    /// The bound on `main`, if any.
-    capacity: Option<usize>,
-    main: Queue<Envelope<M>>,
-    sys: Queue<SysMsg<M>>,
-    accepted: u64,
-    handled: u64,
-    dead_letters: u64,
-    /// Set once the actor has stopped: every later send is refused.
-    closed: bool,
-    /// Set while the actor is scheduled to run or running: it runs on one thread at a time.
-    scheduled: bool,
-    /// Who watches the actor and how it ended: here, so that a watch and the actor's end are
-    /// checked against the owner and `closed` in the same lock (see `life.rs`).
-    life: Life,
-}
-
-impl<M> Queues<M> {
-    /// Marks the actor scheduled; `true` if it was not, and the caller must make it run.
-    fn claim(&mut self) -> bool {
-        !std::mem::replace(&mut self.scheduled, true)
-    }
-
-    /// Gives up the schedule unless work is left; `true` if the actor is to run again.
-    fn release(&mut self) -> bool {
-        self.scheduled = !self.main.is_empty() || !self.sys.is_empty();
-        self.scheduled
-    }
-
-    /// Open to messages for `to`: it is the actor served now, and it has not stopped.
-    fn open_to(&self, to: ActorId) -> bool {
-        self.owner == to && !self.closed
-    }
-
-    /// Why a message for `to` is not taken: `to` stopped (it is this cell's owner, or an
-    /// earlier one), or it never was (a later use of the cell than any yet: a made-up id).
-    fn refusal(&self, to: ActorId) -> Option<SendFailure> {
-        if self.open_to(to) {
-            None
-        } else if crate::registry::use_of(to) > crate::registry::use_of(self.owner) {
-            Some(SendFailure::UnknownActor)
-        } else {
-            Some(SendFailure::Stopped)
-        }
-    }
-
-    fn ledger(&self) -> Ledger {
-        Ledger {
-            accepted: self.accepted,
-            handled: self.handled,
-            dead_letters: self.dead_letters,
-        }
-    }
 }
 
 /// A message that may not be refused, arriving where its receiver is gone.
