@@ -266,6 +266,8 @@ impl State {
             }
         };
         slot.child = Some(child);
+        // A failure decided for the last process is not this one's.
+        slot.doomed = None;
         slot.status = Status::Starting;
         // Whatever was in the dead process's hands and not started goes to the new one.
         let undelivered = slot.in_flight.take_all();

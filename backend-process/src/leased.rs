@@ -185,7 +185,7 @@ impl<T> LeasedMutex<T> {
         // A thread holds one lease at most: inside already, it is inside this lock.
         assert!(
             me.inside.load(Relaxed) == 0,
-            "the host's lock was taken again on the thread that holds it"
+            "a LeasedMutex was taken again on the thread that holds its lease, inside it"
         );
         me.inside.store(1, Relaxed);
         // The recaller's barrier orders this store before the load below.

@@ -49,8 +49,9 @@
 //!   only. So does a message it wrote to a direct route that its receiver cannot decode (the
 //!   route's slot is its frame): the receiver reports it and goes on, the message is a dead
 //!   letter ([`Undeliverable`](actor_core::DeadLetterReason::Undeliverable)) on its account,
-//!   and the host fails the sender. Both run the same code, so only a process that corrupts
-//!   its own memory can write one. A message through the host is a payload in a frame that
+//!   and the host fails the sender (its next process, if the one that wrote it has died
+//!   since). Both run the same code, so only a process that corrupts its own memory can
+//!   write one. A message through the host is a payload in a frame that
 //!   decoded, and the host's records do not say who sent it: one that does not decode fails
 //!   its receiver.
 //! * Signals (`Terminated` of a watched actor) survive the death of the receiver's process as
@@ -112,7 +113,9 @@ pub mod fault_injection {
     }
 
     /// Makes the next message this actor's process writes to a direct route one that does not
-    /// decode (a varint cut short), as a process with corrupted memory might write.
+    /// decode (a varint cut short: for message types that begin with one, an enum or a
+    /// length), as a process with corrupted memory might write. Until a message goes to a
+    /// route, the next that does is the one.
     pub fn garble_next_direct_message() {
         crate::child::routes::GARBLE_NEXT.store(true, std::sync::atomic::Ordering::Relaxed);
     }

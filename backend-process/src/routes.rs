@@ -405,7 +405,11 @@ impl State {
 
     /// A message `to` read from `route` did not decode: the route's sender wrote it, as it
     /// would have written a frame that does not decode, and it is the sender that fails
-    /// (`on_bad_frame`); `to` goes on, and the message is a dead letter on its account.
+    /// (`on_bad_frame`); `to` goes on, and the message is a dead letter on its account. Once
+    /// per message (a report replayed from a dead receiver's journal is not counted again),
+    /// and only while the sender has a process to fail: one already dead or restarting has
+    /// failed already. (The route outlives processes, so a sender whose process that wrote the
+    /// message has died since has its next one failed.)
     pub(crate) fn undecodable_on_direct(
         &mut self,
         to: ActorId,
@@ -413,16 +417,16 @@ impl State {
         place: u64,
         error: &str,
     ) {
-        if self.routes.receiver(route) != Some(to) {
+        if self.routes.receiver(route) != Some(to) || !self.routes.failed_on(to, route, place) {
             return;
         }
-        if self.routes.failed_on(to, route, place) {
-            if let Some(slot) = self.slot_mut(to) {
-                slot.ledger.dead_letters += 1;
-            }
-            self.keep_dead_letter(to, DeadLetterReason::Undeliverable, None);
+        if let Some(slot) = self.slot_mut(to) {
+            slot.ledger.dead_letters += 1;
         }
-        if let Some(from) = self.routes.sender(route) {
+        self.keep_dead_letter(to, DeadLetterReason::Undeliverable, None);
+        if let Some(from) = self.routes.sender(route)
+            && self.slot(from).is_some_and(|s| s.child.is_some())
+        {
             let why =
                 format!("undecodable: a message it wrote to actor {to}'s direct route ({error})");
             self.on_bad_frame(from, &why);

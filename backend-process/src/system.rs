@@ -203,8 +203,10 @@ impl ProcessSystem {
         };
         let deadline = actor_core::deadline_after(timeout);
         // What has not stopped by then is killed, with a tenth of the time (100 ms at most)
-        // left to see it die and settle its account (a kill and its reaping take well under a
-        // millisecond here), so that the report comes within the timeout.
+        // left to see it die and settle its account: a kill and its reaping take well under a
+        // millisecond here, so the report usually comes within the timeout. (The router is
+        // given up to 2 s more if it needs them: what a killed process sent before it died
+        // must be read and counted, and completeness comes first.)
         let kill_at = deadline
             .checked_sub((timeout / 10).min(Duration::from_millis(100)))
             .unwrap_or(deadline);
@@ -263,7 +265,7 @@ impl ProcessSystem {
                 unresponsive.push(slot.id);
             }
         }
-        let grace = deadline.max(Instant::now() + Duration::from_millis(20));
+        let grace = Instant::now() + Duration::from_secs(2);
         while Instant::now() < grace && !all_gone(&self.host) {
             std::thread::sleep(Duration::from_micros(500));
         }

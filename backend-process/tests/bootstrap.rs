@@ -1,6 +1,6 @@
 //! The bootstrap socket a child connects to: no other user can reach it, and whoever connects
 //! first must know the start's secret. (A test here plays an impostor on the test binary's
-//! next start: kept apart from other tests' starts.)
+//! next start: the tests of this file take turns, so that the start is its own.)
 
 use std::time::{Duration, Instant};
 
@@ -11,6 +11,15 @@ backend_process::process_test_support!();
 
 const WAIT: Duration = Duration::from_secs(20);
 
+/// Held by each test while it runs.
+static TURNS: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+fn my_turn() -> std::sync::MutexGuard<'static, ()> {
+    TURNS
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
 mod common;
 use common::Pid;
 
@@ -19,6 +28,7 @@ use common::Pid;
 /// gives the spawn its process.
 #[test]
 fn a_connection_without_the_secret_is_refused_and_the_spawn_goes_on() {
+    let _turn = my_turn();
     let system = ProcessSystem::new().expect("a system");
     let told = fault_injection::impostor_connects_first();
     let actor = system.spawn(Pid).expect("spawn");
@@ -53,6 +63,7 @@ fn childrens_bootstrap_sockets() -> Vec<std::path::PathBuf> {
 
 #[test]
 fn no_other_user_can_reach_a_bootstrap_socket() {
+    let _turn = my_turn();
     use std::os::unix::fs::PermissionsExt;
     // Catch the bootstrap socket of a spawn while it exists: watch this process's children for
     // one whose socket is still there while the system spawns actors.

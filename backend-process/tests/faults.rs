@@ -412,10 +412,10 @@ fn no_child_outlives_shutdown_or_drop() {
     std::thread::sleep(Duration::from_millis(50));
     let start = Instant::now();
     let report = system.shutdown(ShutdownMode::DeadLetter, Duration::from_millis(300));
-    // Within its timeout, give or take a scheduler's delay (the kill leaves 30 ms for the
-    // deaths to be seen).
+    // Within its timeout, give or take a busy machine's delays (the kill leaves 30 ms for the
+    // deaths to be seen, and they are seen in well under one).
     let took = start.elapsed();
-    assert!(took < Duration::from_millis(300 + 200), "{took:?}");
+    assert!(took < Duration::from_millis(300 + 1_000), "{took:?}");
     assert!(report.is_balanced(), "{report:#?}");
     assert_eq!(
         report.unresponsive,

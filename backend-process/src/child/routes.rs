@@ -17,7 +17,8 @@ use crate::wire::{Fence, RouteGrant, SourceGrant, TypeKey};
 const ASK_AFTER: u32 = 16;
 
 /// For tests (`fault_injection::garble_next_direct_message`): the next message written to a
-/// route is replaced by one byte that starts a varint and never ends it.
+/// route is replaced by one byte that starts a varint and never ends it (which no message
+/// type that begins with a varint, an enum or a length, decodes from).
 pub(crate) static GARBLE_NEXT: AtomicBool = AtomicBool::new(false);
 
 struct RouteOut {
