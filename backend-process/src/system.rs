@@ -207,9 +207,10 @@ impl ProcessSystem {
         // millisecond here, so the report usually comes within the timeout. (The router is
         // given up to 2 s more if it needs them: what a killed process sent before it died
         // must be read and counted, and completeness comes first.)
-        let kill_at = deadline
-            .checked_sub((timeout / 10).min(Duration::from_millis(100)))
-            .unwrap_or(deadline);
+        let slice = (timeout / 10).min(Duration::from_millis(100));
+        let kill_at = deadline.checked_sub(slice).unwrap_or(deadline);
+        // A drain that runs long leaves the stop its slice too: idle actors run `stopped`.
+        let drain_until = kill_at.checked_sub(slice).unwrap_or(kill_at);
         lock(&self.host).closed = true;
         if mode == ShutdownMode::Drain {
             let idle = |state: &crate::host::State| {
@@ -218,7 +219,7 @@ impl ProcessSystem {
                     .iter()
                     .all(|s| !s.is_alive() || (s.is_idle() && !state.routes.has_unread_to(s.id)))
             };
-            while Instant::now() < kill_at && !idle(&lock(&self.host)) {
+            while Instant::now() < drain_until && !idle(&lock(&self.host)) {
                 std::thread::sleep(Duration::from_micros(500));
             }
         }

@@ -401,6 +401,43 @@ fn a_send_to_an_actor_whose_process_is_gone() {
     );
 }
 
+/// Writes a file when it stops.
+#[derive(Clone, serde::Serialize, serde::Deserialize)]
+struct MarksItsStop(std::path::PathBuf);
+
+impl Actor for MarksItsStop {
+    type Msg = ();
+
+    fn handle<C: Context<Self>>(&mut self, _: &mut C, (): ()) -> Result<(), ActorError> {
+        Ok(())
+    }
+
+    fn stopped(&mut self) {
+        let _ = std::fs::write(&self.0, b"stopped");
+    }
+}
+
+/// A drain that never ends (one actor is busy for a minute) still leaves the others time to
+/// stop: an idle actor runs `stopped` before the busy one is killed.
+#[test]
+fn a_drain_that_runs_out_leaves_the_idle_actors_time_to_stop() {
+    let system = ProcessSystem::new().unwrap();
+    let marker = std::env::temp_dir().join(format!("actor-process-stopped-{}", std::process::id()));
+    let _ = std::fs::remove_file(&marker);
+    let idle = system.spawn(MarksItsStop(marker.clone())).unwrap();
+    system.send(&idle, ()).unwrap();
+    let busy = system.spawn(Fragile::default()).unwrap();
+    let pid = pid_of(&system, &busy);
+    system.send(&busy, FragileMsg::Sleep(60_000)).unwrap();
+    let report = system.shutdown(ShutdownMode::Drain, Duration::from_secs(1));
+    assert_eq!(report.unresponsive, vec![busy.id()], "{report:#?}");
+    assert_eq!(report.actor(idle.id()).unwrap().exit, ExitReason::Shutdown);
+    assert!(marker.exists(), "the idle actor ran `stopped`");
+    std::fs::remove_file(&marker).unwrap();
+    assert!(report.is_balanced(), "{report:#?}");
+    assert!(gone_within(pid, WAIT));
+}
+
 #[test]
 fn no_child_outlives_shutdown_or_drop() {
     let system = ProcessSystem::new().unwrap();
