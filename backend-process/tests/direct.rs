@@ -17,6 +17,9 @@ backend_process::process_test_support!();
 
 const WAIT: Duration = Duration::from_secs(30);
 
+mod common;
+use common::kill9;
+
 /// Checks that each sender's numbers come in order, within each of its incarnations.
 #[derive(Clone, Default, Serialize, Deserialize)]
 struct Sink {
@@ -332,14 +335,6 @@ fn an_undecodable_direct_message_fails_its_sender_not_its_receiver() {
             .iter()
             .any(|d| d.to == sink.id() && d.reason == DeadLetterReason::Undeliverable)
     );
-}
-
-fn kill9(pid: u32) -> bool {
-    std::process::Command::new("kill")
-        .args(["-9", &pid.to_string()])
-        .stderr(std::process::Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success())
 }
 
 /// Whose processes a test kills.

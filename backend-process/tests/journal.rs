@@ -13,6 +13,8 @@ backend_process::process_test_support!();
 
 const WAIT: Duration = Duration::from_secs(10);
 
+mod common;
+
 /// Counts what it is sent.
 #[derive(Clone, Default, serde::Serialize, serde::Deserialize)]
 struct Tally {
@@ -127,14 +129,6 @@ fn wait_for_sum(system: &ProcessSystem, tally: &Addr<TallyMsg>, want: u64) -> u6
     }
 }
 
-fn kill9(pid: u32) {
-    let killed = std::process::Command::new("kill")
-        .args(["-9", &pid.to_string()])
-        .status()
-        .is_ok_and(|s| s.success());
-    assert!(killed, "process {pid} was there to kill");
-}
-
 #[test]
 fn sends_of_a_handler_killed_mid_way_are_delivered() {
     // More than one journal's worth: some leave while the handler runs (the outbox fills up),
@@ -169,7 +163,7 @@ fn sends_of_a_handler_killed_mid_way_are_delivered() {
     }
     let _ = std::fs::remove_file(&done);
     assert_eq!(sum(&system, &sent), 0, "the marker waits in the journal");
-    kill9(pid);
+    assert!(common::kill9(pid), "process {pid} was there to kill");
     assert_eq!(wait_for_sum(&system, &sent, 1), 1, "the marker arrived");
     assert_eq!(sum(&system, &tally), COUNT, "every send arrived, once");
     let report = system.shutdown(ShutdownMode::Drain, WAIT);

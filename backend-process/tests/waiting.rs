@@ -14,11 +14,6 @@ const WAIT: Duration = Duration::from_secs(20);
 mod common;
 use common::Pid;
 
-fn kill9(pid: u32) {
-    let pid = rustix::process::Pid::from_raw(i32::try_from(pid).expect("a pid")).expect("a pid");
-    rustix::process::kill_process(pid, rustix::process::Signal::KILL).expect("kill -9");
-}
-
 /// Waits until `pid_of` gives a process other than `old`, and returns it.
 fn next_process(system: &ProcessSystem, id: actor_core::ActorId, old: u32) -> u32 {
     let deadline = Instant::now() + WAIT;
@@ -47,10 +42,10 @@ fn an_actor_waiting_for_a_process_holds_up_no_other_actor() {
     fault_injection::delay_process_starts(2000);
     // The first restart takes the spare if one is ready (else it waits for one); the launcher
     // then starts its replacement, slowly.
-    kill9(first);
+    assert!(common::kill9(first), "kill -9");
     let second = next_process(&system, victim.id(), first);
     // The second finds no spare: the victim waits, without a process.
-    kill9(second);
+    assert!(common::kill9(second), "kill -9");
     let deadline = Instant::now() + WAIT;
     while system.pid_of(victim.id()) == Some(second) {
         assert!(
@@ -79,7 +74,7 @@ fn an_actor_waiting_for_a_process_holds_up_no_other_actor() {
 
     // Killed once more, it waits again (the spare being made is two seconds off), and a shutdown
     // that does not drain stops it there: its message is a dead letter, nothing is lost.
-    kill9(third);
+    assert!(common::kill9(third), "kill -9");
     let deadline = Instant::now() + WAIT;
     while system.pid_of(victim.id()).is_some() {
         assert!(
