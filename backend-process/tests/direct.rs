@@ -282,14 +282,7 @@ fn a_panic_on_a_direct_message_loses_that_one_only() {
     assert_eq!(failures.len(), 1, "{failures:?}");
     assert_eq!(failures[0].phase, Phase::Handle);
     assert!(matches!(&failures[0].failure, Failure::Panic(m) if m.contains("500")));
-    let ledger = report.actors[sink.id().get() as usize].ledger;
-    assert_eq!(ledger.dead_letters, 1, "{report:#?}");
-    assert!(
-        report
-            .dead_letters
-            .iter()
-            .any(|d| d.to == sink.id() && d.reason == DeadLetterReason::FailedWhileHandling)
-    );
+    assert_one_dead_letter(&report, sink.id(), DeadLetterReason::FailedWhileHandling);
 }
 
 /// A message on a route that does not decode is its sender's fault, as a frame that does not
@@ -327,13 +320,23 @@ fn an_undecodable_direct_message_fails_its_sender_not_its_receiver() {
         matches!(&failure.failure, Failure::Transport(why) if why.contains("undecodable")),
         "{failure:?}"
     );
-    let ledger = report.actors[sink.id().get() as usize].ledger;
+    assert_one_dead_letter(&report, sink.id(), DeadLetterReason::Undeliverable);
+}
+
+/// `to` has exactly one dead letter, kept with `reason`.
+fn assert_one_dead_letter(
+    report: &actor_core::ShutdownReport,
+    to: actor_core::ActorId,
+    reason: DeadLetterReason,
+) {
+    let ledger = report.actors[to.get() as usize].ledger;
     assert_eq!(ledger.dead_letters, 1, "{report:#?}");
     assert!(
         report
             .dead_letters
             .iter()
-            .any(|d| d.to == sink.id() && d.reason == DeadLetterReason::Undeliverable)
+            .any(|d| d.to == to && d.reason == reason),
+        "{report:#?}"
     );
 }
 

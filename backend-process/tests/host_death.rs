@@ -117,9 +117,10 @@ fn all_dead_within(pids: &[u32], limit: Duration) -> bool {
     pids.iter().all(|p| is_dead(*p))
 }
 
-#[test]
-fn actors_die_within_a_second_of_a_host_killed_with_sigkill() {
-    let (mut host, pids) = start_host("host_that_waits_to_be_killed");
+/// Runs `helper` as a host, kills it with SIGKILL once its actors run, and checks that every
+/// child it had is dead within a second.
+fn kill_host_and_see_its_children_die(helper: &str) {
+    let (mut host, pids) = start_host(helper);
     assert_eq!(pids.len(), 3);
     assert!(pids.iter().all(|p| !is_dead(*p)), "the actors are running");
     let children = every_child(&host, &pids);
@@ -131,20 +132,16 @@ fn actors_die_within_a_second_of_a_host_killed_with_sigkill() {
     );
 }
 
+#[test]
+fn actors_die_within_a_second_of_a_host_killed_with_sigkill() {
+    kill_host_and_see_its_children_die("host_that_waits_to_be_killed");
+}
+
 /// Without `PR_SET_PDEATHSIG`, the closed channel alone: an actor's process looks at it at
 /// least every 250 ms while it waits for work.
 #[test]
 fn actors_whose_host_is_killed_see_their_channel_closed_and_exit() {
-    let (mut host, pids) = start_host("host_whose_children_do_not_die_with_it");
-    assert_eq!(pids.len(), 3);
-    assert!(pids.iter().all(|p| !is_dead(*p)), "the actors are running");
-    let children = every_child(&host, &pids);
-    host.kill().unwrap(); // SIGKILL
-    host.wait().unwrap();
-    assert!(
-        all_dead_within(&children, Duration::from_secs(1)),
-        "a child outlived its host"
-    );
+    kill_host_and_see_its_children_die("host_whose_children_do_not_die_with_it");
 }
 
 #[test]
