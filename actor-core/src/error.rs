@@ -130,27 +130,6 @@ pub enum AskError {
     BadReply(String),
 }
 
-impl AskError {
-    /// For in-process backends: a reply that travelled type-erased, taken back as `R`, or
-    /// [`AskError::BadReply`] if it is not one.
-    ///
-    /// # Errors
-    /// The reply is of another type.
-    ///
-    /// # Example
-    /// ```
-    /// use actor_core::AskError;
-    /// let reply: Box<dyn std::any::Any + Send> = Box::new(5u32);
-    /// assert_eq!(AskError::take_reply::<u32>(reply), Ok(5));
-    /// ```
-    pub fn take_reply<R: 'static>(reply: Box<dyn std::any::Any + Send>) -> Result<R, AskError> {
-        reply
-            .downcast::<R>()
-            .map(|r| *r)
-            .map_err(|_| AskError::BadReply(format!("expected {}", std::any::type_name::<R>())))
-    }
-}
-
 /// Why an actor could not be spawned.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error, serde::Serialize, serde::Deserialize)]
 pub enum SpawnError {

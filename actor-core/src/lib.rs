@@ -31,8 +31,10 @@
 //! [`Backend::ask`].
 //!
 //! The rules every backend keeps (per-pair FIFO, no silent loss, at most once, supervision, clean
-//! stop, bad input as typed errors) are in `shared/DESIGN.md`; the `conformance` feature provides
-//! the suite that proves them, generic over a [`Backend`].
+//! stop, bad input as typed errors) are stated in the repository's `docs/rules.md`; the
+//! `conformance` feature provides the suite that proves them, generic over a [`Backend`]. Their
+//! bookkeeping is written once, in [`kernel`], the interface for backend authors: every backend
+//! calls it, so that a decision (restart or stop, late or not) is the same on all of them.
 //!
 //! # Example
 //! The same actor, run here on the inline backend:
@@ -73,11 +75,11 @@ mod actor;
 mod addr;
 mod context;
 mod error;
+pub mod kernel;
 mod report;
 pub mod seed;
 mod supervision;
 mod system;
-mod time;
 
 #[cfg(feature = "conformance")]
 pub mod conformance;
@@ -89,8 +91,5 @@ pub use error::{AskError, SendError, SendFailure, SpawnError};
 pub use report::{
     ActorReport, DeadLetter, DeadLetterReason, FailureRecord, Forgotten, Ledger, ShutdownReport,
 };
-pub use supervision::{
-    ExitReason, Failure, Phase, RestartBudget, RestartLimit, Signal, Supervision,
-};
+pub use supervision::{ExitReason, Failure, Phase, RestartLimit, Signal, Supervision};
 pub use system::{Backend, Placement, ShutdownMode, SpawnOptions};
-pub use time::deadline_after;

@@ -1,9 +1,9 @@
 //! Failures and what is done about them: causes, exit reasons, signals, restart limits.
 //!
-//! Every backend reports failures with the same [`Failure`] causes and decides restarts with the
-//! same [`RestartBudget`], so that supervision means the same thing everywhere.
+//! Every backend reports failures with the same [`Failure`] causes and decides restarts in the
+//! same place ([`kernel::supervisor`](crate::kernel::supervisor)), so that supervision means the
+//! same thing everywhere.
 
-use std::collections::VecDeque;
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
@@ -36,27 +36,6 @@ pub enum Failure {
     /// The actor sent something the backend could not carry or decode (process backend).
     #[error("transport failure: {0}")]
     Transport(String),
-}
-
-impl Failure {
-    /// The failure a caught panic stands for, with the panic's message when it has one.
-    ///
-    /// # Example
-    /// ```
-    /// use actor_core::Failure;
-    /// let payload = std::panic::catch_unwind(|| panic!("boom")).unwrap_err();
-    /// assert_eq!(Failure::from_panic(payload.as_ref()), Failure::Panic("boom".into()));
-    /// ```
-    pub fn from_panic(payload: &(dyn std::any::Any + Send)) -> Self {
-        let message = if let Some(s) = payload.downcast_ref::<&str>() {
-            (*s).to_string()
-        } else if let Some(s) = payload.downcast_ref::<String>() {
-            s.clone()
-        } else {
-            "a panic with a non-string payload".to_string()
-        };
-        Self::Panic(message)
-    }
 }
 
 /// Where in an actor's life a failure happened.
@@ -161,53 +140,5 @@ pub enum Supervision {
 impl Default for Supervision {
     fn default() -> Self {
         Self::Restart(RestartLimit::default())
-    }
-}
-
-/// The restart decision, shared by every backend: a record of recent restarts checked against a
-/// [`Supervision`] policy.
-///
-/// # Example
-/// ```
-/// use std::time::Duration;
-/// use actor_core::{RestartBudget, RestartLimit, Supervision};
-/// let mut budget = RestartBudget::new(Supervision::Restart(RestartLimit::new(1, Duration::from_secs(1))));
-/// assert!(budget.try_restart(Duration::from_millis(0)));
-/// assert!(!budget.try_restart(Duration::from_millis(10)));   // second failure within 1 s
-/// assert!(budget.try_restart(Duration::from_millis(2000)));  // the window has moved on
-/// ```
-#[derive(Clone, Debug)]
-pub struct RestartBudget {
-    policy: Supervision,
-    recent: VecDeque<Duration>,
-}
-
-impl RestartBudget {
-    /// A budget with no restarts spent.
-    pub fn new(policy: Supervision) -> Self {
-        Self {
-            policy,
-            recent: VecDeque::new(),
-        }
-    }
-
-    /// Called on a failure at time `now` (the backend's clock): `true` if the actor is to be
-    /// restarted (and the restart is counted), `false` if it must stop and escalate.
-    pub fn try_restart(&mut self, now: Duration) -> bool {
-        let Supervision::Restart(limit) = self.policy else {
-            return false;
-        };
-        while let Some(&oldest) = self.recent.front() {
-            if now.saturating_sub(oldest) >= limit.within {
-                self.recent.pop_front();
-            } else {
-                break;
-            }
-        }
-        if self.recent.len() >= limit.max_restarts as usize {
-            return false;
-        }
-        self.recent.push_back(now);
-        true
     }
 }

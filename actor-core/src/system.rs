@@ -130,8 +130,11 @@ pub trait Backend: Sized {
 
     /// Sends `msg` to `to` from outside any actor, waiting up to `timeout` for room in a full
     /// bounded mailbox (backpressure for producers that are not actors). It retries with a
-    /// growing pause taken with [`sleep`](Backend::sleep), so on the inline backend "waiting"
-    /// runs actors until the receiver has made room, in virtual time.
+    /// growing pause taken with [`sleep`](Backend::sleep), and measures `timeout` on the
+    /// backend's clock ([`now`](Backend::now)): on the inline backend "waiting" runs actors
+    /// until the receiver has made room, in virtual time, and the time it reaches does not
+    /// depend on the machine's speed. A pause that does not move the clock (the inline
+    /// backend's step limit, reached by actors that keep each other busy) ends the wait.
     ///
     /// # Errors
     /// As for [`send`](Backend::send); a mailbox still full after `timeout` gives
@@ -142,17 +145,21 @@ pub trait Backend: Sized {
         msg: M,
         timeout: Duration,
     ) -> Result<(), SendError<M>> {
-        let deadline = crate::deadline_after(timeout);
+        let deadline = self.now().saturating_add(timeout);
         let mut msg = msg;
         let mut pause = Duration::from_micros(1);
         loop {
+            let now = self.now();
             match self.send(to, msg) {
                 Err(err)
                     if matches!(err.reason(), crate::SendFailure::Full { .. })
-                        && std::time::Instant::now() < deadline =>
+                        && now < deadline =>
                 {
                     msg = err.into_message();
-                    self.sleep(pause);
+                    self.sleep(pause.min(deadline - now));
+                    if self.now() == now {
+                        return self.send(to, msg);
+                    }
                     pause = (pause * 2).min(Duration::from_micros(100));
                 }
                 result => return result,
@@ -176,6 +183,11 @@ pub trait Backend: Sized {
     /// until its virtual clock has moved on by `duration`. Code that polls for an outcome waits
     /// with this, so that it works on every backend.
     fn sleep(&self, duration: Duration);
+
+    /// The backend's clock: the time since the system started, wall time on the wall-clock
+    /// backends and virtual time on the inline backend. What
+    /// [`Context::now`](crate::Context::now) reads inside a handler, read from outside.
+    fn now(&self) -> Duration;
 
     /// Stops every actor and returns what happened. `mode` says what becomes of queued messages;
     /// whatever has not stopped after `timeout` is killed (or, for a thread that cannot be

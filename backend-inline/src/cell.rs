@@ -1,10 +1,9 @@
 //! An actor's code and state behind a type-erased interface, so the scheduler can run actors of
-//! every type from one table. Every hook runs under `catch_unwind`: a panic is a failure of the
-//! one actor, never of the system.
+//! every type from one table. Every hook runs under the kernel's `catch`: a panic is a failure
+//! of the one actor, never of the system.
 
-use std::panic::{AssertUnwindSafe, catch_unwind};
-
-use actor_core::{Actor, ActorId, DeadLetterReason, Failure, Signal};
+use actor_core::kernel::{Caught, catch, catch_stopped};
+use actor_core::{Actor, ActorId, DeadLetterReason, Failure, Phase, Signal};
 
 use crate::context::InlineContext;
 use crate::mailbox::typed;
@@ -14,15 +13,15 @@ use crate::scheduler::{Core, Fault};
 pub(crate) enum Step {
     Handled,
     /// The handler failed; the message has been dead-lettered.
-    Failed(Failure),
+    Failed(Caught),
     Idle,
 }
 
 pub(crate) trait Cell: Send {
-    fn start(&mut self, core: &mut Core, id: ActorId) -> Result<(), Failure>;
+    fn start(&mut self, core: &mut Core, id: ActorId) -> Result<(), Caught>;
     fn handle_next(&mut self, core: &mut Core, id: ActorId) -> Step;
-    fn signal(&mut self, core: &mut Core, id: ActorId, signal: Signal) -> Result<(), Failure>;
-    fn stopped(&mut self) -> Result<(), Failure>;
+    fn signal(&mut self, core: &mut Core, id: ActorId, signal: Signal) -> Result<(), Caught>;
+    fn stopped(&mut self) -> Result<(), Caught>;
     /// Back to the initial state, for a restart.
     fn reset(&mut self);
 }
@@ -42,17 +41,10 @@ impl<A: Actor> ActorCell<A> {
     }
 }
 
-fn caught<T>(run: impl FnOnce() -> Result<T, actor_core::ActorError>) -> Result<T, Failure> {
-    match catch_unwind(AssertUnwindSafe(run)) {
-        Ok(result) => result.map_err(actor_core::ActorError::into_failure),
-        Err(payload) => Err(Failure::from_panic(payload.as_ref())),
-    }
-}
-
 impl<A: Actor> Cell for ActorCell<A> {
-    fn start(&mut self, core: &mut Core, id: ActorId) -> Result<(), Failure> {
+    fn start(&mut self, core: &mut Core, id: ActorId) -> Result<(), Caught> {
         let mut ctx = InlineContext::<A>::new(core, id);
-        caught(|| self.current.started(&mut ctx))
+        catch(Phase::Started, || self.current.started(&mut ctx))
     }
 
     fn handle_next(&mut self, core: &mut Core, id: ActorId) -> Step {
@@ -70,11 +62,14 @@ impl<A: Actor> Cell for ActorCell<A> {
                 .faults
                 .contains(&Fault::FailAtMessage { actor: id, nth });
         let result = if injected {
-            Err(Failure::Panic(format!("injected fault at message {nth}")))
+            Err(Caught {
+                phase: Phase::Handle,
+                failure: Failure::Panic(format!("injected fault at message {nth}")),
+            })
         } else {
             let mut ctx = InlineContext::<A>::new(core, id);
             let msg = env.msg;
-            caught(|| self.current.handle(&mut ctx, msg))
+            catch(Phase::Handle, || self.current.handle(&mut ctx, msg))
         };
         match result {
             Ok(()) => {
@@ -84,30 +79,27 @@ impl<A: Actor> Cell for ActorCell<A> {
                 core.record_handled(id, env.from, env.seq);
                 Step::Handled
             }
-            Err(failure) => {
+            Err(caught) => {
                 // The message was moved into the handler: the dead letter cannot hold it.
                 core.dead_letter(id, DeadLetterReason::FailedWhileHandling, None);
                 if let Some(request) = env.request {
                     core.complete_ask(
                         request,
-                        Err(actor_core::AskError::ReceiverFailed(failure.clone())),
+                        Err(actor_core::AskError::ReceiverFailed(caught.failure.clone())),
                     );
                 }
-                Step::Failed(failure)
+                Step::Failed(caught)
             }
         }
     }
 
-    fn signal(&mut self, core: &mut Core, id: ActorId, signal: Signal) -> Result<(), Failure> {
+    fn signal(&mut self, core: &mut Core, id: ActorId, signal: Signal) -> Result<(), Caught> {
         let mut ctx = InlineContext::<A>::new(core, id);
-        caught(|| self.current.signal(&mut ctx, signal))
+        catch(Phase::Signal, || self.current.signal(&mut ctx, signal))
     }
 
-    fn stopped(&mut self) -> Result<(), Failure> {
-        caught(|| {
-            self.current.stopped();
-            Ok(())
-        })
+    fn stopped(&mut self) -> Result<(), Caught> {
+        catch_stopped(|| self.current.stopped())
     }
 
     fn reset(&mut self) {

@@ -4,9 +4,10 @@
 use std::marker::PhantomData;
 use std::time::Duration;
 
+use actor_core::kernel::{take_reply, terminated};
 use actor_core::{
-    Actor, ActorId, ActorRef, Addr, AskError, Asker, Context, DeadLetterReason, ExitReason,
-    Message, ReplyTo, SendError, SendFailure, Signal, SpawnError, SpawnOptions,
+    Actor, ActorId, ActorRef, Addr, AskError, Asker, Context, DeadLetterReason, Message, ReplyTo,
+    SendError, SendFailure, SpawnError, SpawnOptions,
 };
 
 use crate::scheduler::{Completion, Core, Timer};
@@ -86,12 +87,12 @@ impl<A: Actor> Context<A> for InlineContext<'_, A> {
         let asker = self.id;
         let completion: Completion = Box::new(move |core, outcome| {
             let delivered = outcome.is_ok();
-            let result = outcome.and_then(|reply| AskError::take_reply::<R>(reply));
+            let result = outcome.and_then(take_reply::<R>);
             if core.slot(asker).is_some_and(|s| s.is_alive()) {
                 // A reply was asked for: it is not refused for a full mailbox.
                 core.enqueue(None, asker, on_reply(result), None, true);
             } else if delivered {
-                core.late_replies += 1;
+                core.asks.count_late();
             }
         });
         let request = self.core.open_ask(timeout, Some(completion));
@@ -117,21 +118,19 @@ impl<A: Actor> Context<A> for InlineContext<'_, A> {
         let target = target.id();
         let me = self.id;
         let already_gone = match self.core.slot_mut(target) {
-            None => Some(ExitReason::NoSuchActor),
-            Some(slot) if slot.is_alive() => {
-                if !slot.watchers.contains(&me) {
-                    slot.watchers.push(me);
-                }
-                None
-            }
+            None => Some(terminated(target, None)),
             Some(slot) => match &slot.status {
-                crate::scheduler::Status::Gone(reason) => Some(reason.clone()),
-                _ => None,
+                crate::scheduler::Status::Gone(reason) => {
+                    Some(terminated(target, Some(reason.clone())))
+                }
+                _ => {
+                    slot.watchers.add(me);
+                    None
+                }
             },
         };
-        if let Some(reason) = already_gone {
-            self.core
-                .signal(me, Signal::Terminated { id: target, reason });
+        if let Some(signal) = already_gone {
+            self.core.signal(me, signal);
         }
     }
 

@@ -8,10 +8,12 @@ use std::any::Any;
 use std::collections::{BTreeMap, VecDeque};
 use std::time::Duration;
 
+use actor_core::kernel::{
+    AskTable, Outcome, ReportBuilder, RestartBudget, Stage, TimerKey, TimerQueue, Watchers,
+};
 use actor_core::{
-    Actor, ActorId, ActorReport, Addr, AskError, DeadLetter, DeadLetterReason, ExitReason,
-    FailureRecord, Ledger, Message, RestartBudget, SendError, SendFailure, Signal, SpawnError,
-    SpawnOptions,
+    Actor, ActorId, ActorReport, Addr, AskError, DeadLetterReason, ExitReason, Ledger, Message,
+    SendError, SendFailure, Signal, SpawnError, SpawnOptions,
 };
 
 use crate::cell::{ActorCell, Cell};
@@ -40,7 +42,7 @@ pub(crate) struct Slot {
     pub restarts: u32,
     pub budget: RestartBudget,
     pub parent: Option<ActorId>,
-    pub watchers: Vec<ActorId>,
+    pub watchers: Watchers,
     pub signals: VecDeque<Signal>,
     pub in_ready: bool,
     /// Messages whose handling has begun, and `started` attempts: what faults are keyed on.
@@ -95,13 +97,11 @@ pub struct TraceEntry {
 
 /// What completes an `ask`: a slot the external caller polls, or a closure that turns the
 /// outcome into a message for the asking actor.
-pub(crate) type Completion =
-    Box<dyn FnOnce(&mut Core, Result<Box<dyn Any + Send>, AskError>) + Send>;
+pub(crate) type Completion = Box<dyn FnOnce(&mut Core, Outcome) + Send>;
 
-pub(crate) struct PendingAsk {
-    pub completion: Option<Completion>,
-    pub timer: (Duration, u64),
-}
+/// The asks in flight: an outside caller's (no completion: it polls `external_outcomes`) or an
+/// actor's, each with its timeout timer.
+pub(crate) type Asks = AskTable<u64, Option<Completion>, TimerKey<Duration>>;
 
 /// Delivers a delayed message when its timer fires (`true`), or dead-letters it when shutdown
 /// cancels the timer (`false`).
@@ -120,43 +120,35 @@ pub(crate) struct Core {
     pub now: Duration,
     pub slots: Vec<Slot>,
     pub ready: Vec<ActorId>,
-    pub timers: BTreeMap<(Duration, u64), Timer>,
+    pub timers: TimerQueue<Duration, Timer>,
     pub next_seq: u64,
-    pub next_request: u64,
-    pub asks: BTreeMap<u64, PendingAsk>,
-    pub external_outcomes: BTreeMap<u64, Result<Box<dyn Any + Send>, AskError>>,
+    pub asks: Asks,
+    pub external_outcomes: BTreeMap<u64, Outcome>,
     pub faults: Vec<Fault>,
     pub trace: Vec<TraceEntry>,
     pub fingerprint: u64,
-    pub failures: Vec<FailureRecord>,
-    pub escalations: Vec<FailureRecord>,
-    pub dead_letters: Vec<DeadLetter>,
-    pub late_replies: u64,
+    pub records: ReportBuilder,
     /// Sends from outside and spawns are refused once shutdown begins.
-    pub closed: bool,
+    pub stage: Stage,
 }
 
 impl Core {
     pub fn new(config: InlineConfig) -> Self {
         Self {
+            records: ReportBuilder::new(config.dead_letters_kept),
             rng: Rng::new(config.seed),
             config,
             now: Duration::ZERO,
             slots: Vec::new(),
             ready: Vec::new(),
-            timers: BTreeMap::new(),
+            timers: TimerQueue::new(),
             next_seq: 0,
-            next_request: 0,
-            asks: BTreeMap::new(),
+            asks: Asks::new(),
             external_outcomes: BTreeMap::new(),
             faults: Vec::new(),
             trace: Vec::new(),
             fingerprint: 0,
-            failures: Vec::new(),
-            escalations: Vec::new(),
-            dead_letters: Vec::new(),
-            late_replies: 0,
-            closed: false,
+            stage: Stage::Running,
         }
     }
 
@@ -175,7 +167,7 @@ impl Core {
         parent: Option<ActorId>,
     ) -> Result<Addr<A::Msg>, SpawnError> {
         options.validate()?;
-        if self.closed {
+        if !self.stage.is_open() {
             return Err(SpawnError::ShuttingDown);
         }
         let id = ActorId::new(self.slots.len() as u64);
@@ -190,7 +182,7 @@ impl Core {
             restarts: 0,
             budget: RestartBudget::new(options.supervision),
             parent,
-            watchers: Vec::new(),
+            watchers: Watchers::default(),
             signals: VecDeque::new(),
             in_ready: false,
             messages_begun: 0,
@@ -218,7 +210,7 @@ impl Core {
         msg: M,
         request: Option<u64>,
     ) -> Result<(), SendError<M>> {
-        if self.closed && from.is_none() {
+        if !self.stage.is_open() && from.is_none() {
             return Err(SendError::new(to, SendFailure::ShuttingDown, msg));
         }
         match self.check_send::<M>(to) {
@@ -303,7 +295,7 @@ impl Core {
 
     /// Jumps virtual time to the next timer and fires it. `false` when there is none.
     pub fn fire_next_timer(&mut self) -> bool {
-        let Some(((deadline, _), timer)) = self.timers.pop_first() else {
+        let Some((deadline, timer)) = self.timers.pop_first() else {
             return false;
         };
         self.now = self.now.max(deadline);
@@ -316,24 +308,20 @@ impl Core {
         true
     }
 
-    pub fn add_timer(&mut self, delay: Duration, timer: Timer) -> (Duration, u64) {
-        let key = (self.now.saturating_add(delay), self.next_seq);
-        self.next_seq += 1;
-        self.timers.insert(key, timer);
-        key
+    pub fn add_timer(&mut self, delay: Duration, timer: Timer) -> TimerKey<Duration> {
+        self.timers.add(self.now.saturating_add(delay), timer)
     }
 
     /// Records the end of an ask: a reply, or why there is none. An outcome for an ask that has
     /// already ended is a late reply (counted) or a second failure notice (ignored).
-    pub fn complete_ask(&mut self, request: u64, outcome: Result<Box<dyn Any + Send>, AskError>) {
-        let Some(pending) = self.asks.remove(&request) else {
-            if outcome.is_ok() {
-                self.late_replies += 1;
-            }
+    pub fn complete_ask(&mut self, request: u64, outcome: Outcome) {
+        let Some((completion, timer)) = self.asks.complete(&request, outcome.is_ok()) else {
             return;
         };
-        self.timers.remove(&pending.timer);
-        match pending.completion {
+        if let Some(timer) = timer {
+            self.timers.cancel(timer);
+        }
+        match completion {
             Some(complete) => complete(self, outcome),
             None => {
                 self.external_outcomes.insert(request, outcome);
@@ -343,8 +331,8 @@ impl Core {
 
     /// Registers an ask and returns its request number.
     pub fn open_ask(&mut self, timeout: Duration, completion: Option<Completion>) -> u64 {
-        let request = self.next_request;
-        self.next_request += 1;
+        let request = self.asks.fresh_request();
+        self.asks.open(request, completion);
         let timer = self.add_timer(
             timeout,
             Timer::AskTimeout {
@@ -352,14 +340,15 @@ impl Core {
                 after: timeout,
             },
         );
-        self.asks.insert(request, PendingAsk { completion, timer });
+        // Nothing has run since the ask opened: it still waits for its timer.
+        let _ = self.asks.set_timer(&request, timer);
         request
     }
 
     /// Cancels an ask whose request was refused.
     pub fn cancel_ask(&mut self, request: u64) {
-        if let Some(pending) = self.asks.remove(&request) {
-            self.timers.remove(&pending.timer);
+        if let Some((_, Some(timer))) = self.asks.cancel(&request) {
+            self.timers.cancel(timer);
         }
     }
 
@@ -384,13 +373,7 @@ impl Core {
         if let Some(slot) = self.slot_mut(to) {
             slot.ledger.dead_letters += 1;
         }
-        if self.dead_letters.len() < self.config.dead_letters_kept {
-            self.dead_letters.push(DeadLetter {
-                to,
-                reason,
-                message,
-            });
-        }
+        self.records.dead_letter(to, reason, message);
     }
 
     pub fn reports(&self) -> Vec<ActorReport> {

@@ -1,11 +1,13 @@
 //! Failures, restarts, stops and death watch: what happens to an actor after one of its hooks
-//! returns, and to the messages it still holds.
+//! returns, and to the messages it still holds. The decisions are the kernel's
+//! (`actor_core::kernel`); this module applies them to the actor table.
 
 use std::collections::VecDeque;
 
-use actor_core::{
-    ActorId, AskError, DeadLetterReason, ExitReason, Failure, FailureRecord, Phase, Signal,
+use actor_core::kernel::{
+    Caught, Escalation, dead_letter_reason, escalation, stopped_failure, supervise,
 };
+use actor_core::{ActorId, AskError, ExitReason, Failure, Phase};
 
 use crate::cell::{Cell, Step};
 use crate::scheduler::{Core, Fault, Status};
@@ -25,7 +27,10 @@ pub(crate) fn run_one(core: &mut Core, id: ActorId) {
             let nth = slot.starts_begun;
             let injected = core.faults.contains(&Fault::FailAtStart { actor: id, nth });
             let result = if injected {
-                Err(Failure::Panic(format!("injected fault at start {nth}")))
+                Err(Caught {
+                    phase: Phase::Started,
+                    failure: Failure::Panic(format!("injected fault at start {nth}")),
+                })
             } else {
                 cell.start(core, id)
             };
@@ -35,16 +40,16 @@ pub(crate) fn run_one(core: &mut Core, id: ActorId) {
                         slot.status = Status::Running;
                     }
                 }
-                Err(failure) => fail(core, id, cell.as_mut(), Phase::Started, failure, false),
+                Err(caught) => fail(core, id, cell.as_mut(), caught, false),
             }
         }
         Status::Running => {
             if let Some(signal) = slot.signals.pop_front() {
-                if let Err(failure) = cell.signal(core, id, signal) {
-                    fail(core, id, cell.as_mut(), Phase::Signal, failure, true);
+                if let Err(caught) = cell.signal(core, id, signal) {
+                    fail(core, id, cell.as_mut(), caught, true);
                 }
-            } else if let Step::Failed(failure) = cell.handle_next(core, id) {
-                fail(core, id, cell.as_mut(), Phase::Handle, failure, true);
+            } else if let Step::Failed(caught) = cell.handle_next(core, id) {
+                fail(core, id, cell.as_mut(), caught, true);
             }
         }
         Status::Gone(_) => {}
@@ -54,12 +59,7 @@ pub(crate) fn run_one(core: &mut Core, id: ActorId) {
     };
     if slot.is_alive() && slot.stop_requested {
         run_stopped(core, id, cell.as_mut());
-        terminate(
-            core,
-            id,
-            ExitReason::Stopped,
-            DeadLetterReason::ReceiverGone,
-        );
+        terminate(core, id, ExitReason::Stopped);
     }
     if let Some(slot) = core.slot_mut(id)
         && slot.is_alive()
@@ -68,33 +68,26 @@ pub(crate) fn run_one(core: &mut Core, id: ActorId) {
     }
 }
 
-/// Applies the supervision policy to a failure: restart from the initial state within the
-/// limit, otherwise stop and escalate to the parent (or to the system root).
+/// Applies the kernel's decision to a failure: restart from the initial state (the queue is
+/// kept), or stop and escalate to the parent (or to the system root).
 pub(crate) fn fail(
     core: &mut Core,
     id: ActorId,
     cell: &mut dyn Cell,
-    phase: Phase,
-    failure: Failure,
+    caught: Caught,
     was_running: bool,
 ) {
     if was_running {
         run_stopped(core, id, cell);
     }
-    let now = core.now;
+    let (now, stage) = (core.now, core.stage);
     let Some(slot) = core.slot_mut(id) else {
         return;
     };
-    let restarted = slot.budget.try_restart(now);
+    let record = supervise(&mut slot.budget, stage, now, id, caught);
     let parent = slot.parent;
-    let record = FailureRecord {
-        actor: id,
-        phase,
-        failure: failure.clone(),
-        restarted,
-    };
-    core.failures.push(record.clone());
-    if restarted {
+    core.records.failure(record.clone());
+    if record.restarted {
         let Some(slot) = core.slot_mut(id) else {
             return;
         };
@@ -105,49 +98,34 @@ pub(crate) fn fail(
         core.mark_ready(id);
         return;
     }
-    terminate(
-        core,
-        id,
-        ExitReason::Failed(failure.clone()),
-        DeadLetterReason::ReceiverGone,
-    );
-    match parent {
-        Some(parent) if core.slot(parent).is_some_and(|p| p.is_alive()) => {
-            core.signal(parent, Signal::Escalated { child: id, failure });
-        }
-        _ => core.escalations.push(record),
+    terminate(core, id, ExitReason::Failed(record.failure.clone()));
+    let parent = parent.filter(|&p| core.slot(p).is_some_and(|p| p.is_alive()));
+    match escalation(&record, parent) {
+        Escalation::Parent { parent, signal } => core.signal(parent, signal),
+        Escalation::Root(record) => core.records.escalation(record),
     }
 }
 
 /// Runs the `stopped` hook; a panic there is recorded and changes nothing else.
 pub(crate) fn run_stopped(core: &mut Core, id: ActorId, cell: &mut dyn Cell) {
-    if let Err(failure) = cell.stopped() {
-        core.failures.push(FailureRecord {
-            actor: id,
-            phase: Phase::Stopped,
-            failure,
-            restarted: false,
-        });
+    if let Err(caught) = cell.stopped() {
+        core.records.failure(stopped_failure(id, caught));
     }
 }
 
 /// Marks the actor gone, dead-letters what it still holds (failing the asks among them) and
 /// tells its watchers.
-pub(crate) fn terminate(
-    core: &mut Core,
-    id: ActorId,
-    reason: ExitReason,
-    dead_letter_reason: DeadLetterReason,
-) {
+pub(crate) fn terminate(core: &mut Core, id: ActorId, reason: ExitReason) {
+    let dead = dead_letter_reason(&reason);
     let Some(slot) = core.slot_mut(id) else {
         return;
     };
     slot.status = Status::Gone(reason.clone());
     slot.signals.clear();
     slot.cell = None;
-    let watchers = std::mem::take(&mut slot.watchers);
+    let watchers = slot.watchers.take();
     while let Some(env) = core.slot_mut(id).and_then(|s| s.mailbox.pop_erased()) {
-        core.dead_letter(id, dead_letter_reason, Some(env.msg));
+        core.dead_letter(id, dead, Some(env.msg));
         if let Some(request) = env.request {
             core.complete_ask(request, Err(AskError::ReceiverStopped));
         }
@@ -158,14 +136,8 @@ pub(crate) fn terminate(
         slot.mailbox.release();
         slot.signals = VecDeque::new();
     }
-    for watcher in watchers {
-        core.signal(
-            watcher,
-            Signal::Terminated {
-                id,
-                reason: reason.clone(),
-            },
-        );
+    for (watcher, signal) in watchers.notices(id, &reason) {
+        core.signal(watcher, signal);
     }
 }
 
@@ -186,6 +158,6 @@ pub(crate) fn stop_all(core: &mut Core) {
         {
             run_stopped(core, id, cell.as_mut());
         }
-        terminate(core, id, ExitReason::Shutdown, DeadLetterReason::Shutdown);
+        terminate(core, id, ExitReason::Shutdown);
     }
 }

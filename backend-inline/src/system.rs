@@ -5,6 +5,7 @@
 use std::cell::RefCell;
 use std::time::Duration;
 
+use actor_core::kernel::{Stage, take_reply};
 use actor_core::{
     Actor, ActorRef, Addr, AskError, Asker, Backend, Message, ReplyTo, SendError, ShutdownMode,
     ShutdownReport, SpawnError, SpawnOptions,
@@ -134,10 +135,7 @@ impl InlineSystem {
         let limit = core.config.step_limit;
         let mut steps = 0;
         while steps < limit {
-            let timer_due = core
-                .timers
-                .first_key_value()
-                .is_some_and(|(&(due, _), _)| due <= deadline);
+            let timer_due = core.timers.next_due().is_some_and(|due| due <= deadline);
             if !(core.step() || (timer_due && core.fire_next_timer())) {
                 break;
             }
@@ -203,7 +201,7 @@ impl Backend for InlineSystem {
             if !core.external_outcomes.is_empty()
                 && let Some(outcome) = core.external_outcomes.remove(&request)
             {
-                return outcome.and_then(|reply| AskError::take_reply::<R>(reply));
+                return outcome.and_then(take_reply::<R>);
             }
             // The ask's own timeout is a timer, so this ends: with a reply or with that timer.
             if steps >= limit || !(core.step() || core.fire_next_timer()) {
@@ -221,6 +219,10 @@ impl Backend for InlineSystem {
         self.run_until(deadline);
     }
 
+    fn now(&self) -> Duration {
+        InlineSystem::now(self)
+    }
+
     /// Shuts down on the caller's thread. Nothing runs concurrently, so no actor is ever in the
     /// middle of a message here, and `timeout` is not needed: a drain is bounded by the step
     /// limit instead.
@@ -234,36 +236,35 @@ impl Drop for InlineSystem {
     /// hooks) without draining.
     fn drop(&mut self) {
         let core = self.core.get_mut();
-        if !core.closed {
+        if core.stage.is_open() {
             shutdown_core(core, ShutdownMode::DeadLetter);
         }
     }
 }
 
 fn shutdown_core(core: &mut Core, mode: ShutdownMode) -> ShutdownReport {
-    core.closed = true;
     if mode == ShutdownMode::Drain {
+        core.stage = Stage::Draining;
         let mut steps = 0;
         while steps < core.config.step_limit && core.step() {
             steps += 1;
         }
     }
+    core.stage = Stage::Stopping;
     // Timers not yet due are not waited for: their messages become dead letters.
-    for (_, timer) in std::mem::take(&mut core.timers) {
+    for timer in core.timers.take_all().collect::<Vec<_>>() {
         if let Timer::Deliver(deliver) = timer {
             deliver(core, false);
         }
     }
     core.asks.clear();
     stop_all(core);
-    ShutdownReport {
-        actors: core.reports(),
-        failures: std::mem::take(&mut core.failures),
-        escalations: std::mem::take(&mut core.escalations),
-        dead_letters: std::mem::take(&mut core.dead_letters),
-        late_replies: core.late_replies,
-        unresponsive: Vec::new(),
-        // Every actor's report is kept: an inline system is a test's or a debugging session's.
-        forgotten: actor_core::Forgotten::default(),
-    }
+    let (actors, late_replies) = (core.reports(), core.asks.late_replies());
+    // Every actor's report is kept: an inline system is a test's or a debugging session's.
+    core.records.build(
+        actors,
+        actor_core::Forgotten::default(),
+        late_replies,
+        Vec::new(),
+    )
 }

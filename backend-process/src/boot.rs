@@ -7,9 +7,8 @@
 
 use std::time::{Duration, Instant};
 
-use actor_core::{
-    ActorId, DeadLetterReason, ExitReason, Failure, Ledger, RestartBudget, SpawnError, SpawnOptions,
-};
+use actor_core::kernel::{RestartBudget, Watchers};
+use actor_core::{ActorId, ExitReason, Failure, Ledger, SpawnError, SpawnOptions};
 use crossbeam_channel::Sender;
 use ipc_channel::ipc::IpcReceiverSet;
 
@@ -62,7 +61,7 @@ impl State {
         if let Err(e) = options.validate() {
             return self.answer(reply, Err(e));
         }
-        if self.closed {
+        if !self.stage.is_open() {
             return self.answer(reply, Err(SpawnError::ShuttingDown));
         }
         let parent = match &reply {
@@ -86,7 +85,7 @@ impl State {
             ledger: Ledger::default(),
             restarts: 0,
             budget: RestartBudget::new(options.supervision),
-            watchers: Vec::new(),
+            watchers: Watchers::default(),
             signals: Vec::new(),
             signals_sent: Default::default(),
             signals_taken: 0,
@@ -182,11 +181,7 @@ impl State {
             (Ok(()), Purpose::Spawn(reply)) => self.answer(reply, Ok(id)),
             (Ok(()), Purpose::Restart) => {}
             (Err(e), Purpose::Spawn(reply)) => {
-                self.terminate(
-                    id,
-                    ExitReason::Failed(Failure::Transport(e.clone())),
-                    DeadLetterReason::ReceiverGone,
-                );
+                self.terminate(id, ExitReason::Failed(Failure::Transport(e.clone())));
                 self.answer(reply, Err(SpawnError::Backend(e)));
             }
             (Err(e), Purpose::Restart) => self.give_up(id, Failure::Transport(e)),

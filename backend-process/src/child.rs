@@ -20,7 +20,8 @@
 use std::collections::HashMap;
 use std::os::unix::fs::MetadataExt;
 
-use actor_core::{Actor, ActorError, AskError, Failure, Phase};
+use actor_core::kernel::{Caught, catch, catch_stopped};
+use actor_core::{Actor, AskError, Failure, Phase};
 use ipc_channel::ipc::{self, IpcSender};
 
 use crate::bell::Bell;
@@ -197,13 +198,6 @@ pub(crate) struct Runner<A: Actor> {
     pub asks: HashMap<u64, Completion<A::Msg>>,
 }
 
-fn caught<T>(run: impl FnOnce() -> Result<T, ActorError>) -> Result<T, Failure> {
-    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(run)) {
-        Ok(result) => result.map_err(ActorError::into_failure),
-        Err(payload) => Err(Failure::from_panic(payload.as_ref())),
-    }
-}
-
 /// A delivery from the host, opened (`Runner::open`).
 enum Opened<M> {
     /// A message to handle (or the reason it cannot be).
@@ -263,11 +257,11 @@ impl<A: Actor> Runner<A> {
             if let Some(signal) = io.take_signal() {
                 let result = {
                     let mut ctx = ProcessContext::new(io, &mut self.asks);
-                    caught(|| self.current.signal(&mut ctx, signal))
+                    catch(Phase::Signal, || self.current.signal(&mut ctx, signal))
                 };
                 match result {
                     Ok(()) => io.progress()?,
-                    Err(failure) => self.fail(io, None, Phase::Signal, failure)?,
+                    Err(caught) => self.fail(io, None, caught)?,
                 }
             } else {
                 match io.next()? {
@@ -298,16 +292,16 @@ impl<A: Actor> Runner<A> {
         loop {
             let result = {
                 let mut ctx = ProcessContext::new(io, &mut self.asks);
-                caught(|| self.current.started(&mut ctx))
+                catch(Phase::Started, || self.current.started(&mut ctx))
             };
             match result {
                 Ok(()) => return io.send(ToHost::Started),
-                Err(failure) => {
+                Err(caught) => {
                     io.send(ToHost::Failed {
                         seq: None,
                         direct: None,
-                        phase: Phase::Started,
-                        failure,
+                        phase: caught.phase,
+                        failure: caught.failure,
                     })?;
                     self.await_decision(io)?;
                 }
@@ -338,21 +332,24 @@ impl<A: Actor> Runner<A> {
             io.send(ToHost::RouteDone { route: fence.route })?;
         }
         let msg = match opened {
-            Opened::Message(msg) => msg,
+            Opened::Message(msg) => msg.map_err(|failure| Caught {
+                phase: Phase::Handle,
+                failure,
+            }),
             // The asker's own closure: a panic in it is this actor's failure.
-            Opened::Outcome(complete, outcome) => caught(|| Ok(complete(outcome))),
+            Opened::Outcome(complete, outcome) => catch(Phase::Handle, || Ok(complete(outcome))),
             // Nobody waits for it (a previous instance asked): nothing to do.
             Opened::Unawaited => return io.finish(seq),
         };
         let result = msg.and_then(|msg| {
             let mut ctx = ProcessContext::new(io, &mut self.asks);
-            caught(|| self.current.handle(&mut ctx, msg))
+            catch(Phase::Handle, || self.current.handle(&mut ctx, msg))
         });
         match result {
             Ok(()) => io.finish(seq),
             // Not `finish`ed: should this process die before the host reads the `Failed`
             // frame, the journal still says the message was in hand.
-            Err(failure) => self.fail(io, Some(seq), Phase::Handle, failure),
+            Err(caught) => self.fail(io, Some(seq), caught),
         }
     }
 
@@ -412,21 +409,21 @@ impl<A: Actor> Runner<A> {
         };
         let result = {
             let mut ctx = ProcessContext::new(io, &mut self.asks);
-            caught(|| self.current.handle(&mut ctx, msg))
+            catch(Phase::Handle, || self.current.handle(&mut ctx, msg))
         };
         match result {
             Ok(()) => {
                 io.incoming.finish(i);
                 io.progress()
             }
-            Err(failure) => {
+            Err(Caught { phase, failure }) => {
                 self.stopped(io)?;
                 // Should this process die before the host reads the report, the route still
                 // says the message was in hand; after, the report says it: counted once.
                 io.send(ToHost::Failed {
                     seq: None,
                     direct: Some((route, place)),
-                    phase: Phase::Handle,
+                    phase,
                     failure,
                 })?;
                 // The report leaves before the route moves past the message: the host has it
@@ -440,19 +437,13 @@ impl<A: Actor> Runner<A> {
     }
 
     /// Reports a failure and waits for the supervisor: restart here, or exit.
-    fn fail(
-        &mut self,
-        io: &mut ChildIo,
-        seq: Option<u64>,
-        phase: Phase,
-        failure: Failure,
-    ) -> Result<(), String> {
+    fn fail(&mut self, io: &mut ChildIo, seq: Option<u64>, caught: Caught) -> Result<(), String> {
         self.stopped(io)?;
         io.send(ToHost::Failed {
             seq,
             direct: None,
-            phase,
-            failure,
+            phase: caught.phase,
+            failure: caught.failure,
         })?;
         self.await_decision(io)?;
         self.start(io)
@@ -472,11 +463,10 @@ impl<A: Actor> Runner<A> {
     }
 
     fn stopped(&mut self, io: &mut ChildIo) -> Result<(), String> {
-        if let Err(failure) = caught(|| {
-            self.current.stopped();
-            Ok(())
-        }) {
-            io.send(ToHost::StoppedFailed { failure })?;
+        if let Err(caught) = catch_stopped(|| self.current.stopped()) {
+            io.send(ToHost::StoppedFailed {
+                failure: caught.failure,
+            })?;
         }
         Ok(())
     }

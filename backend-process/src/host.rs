@@ -2,13 +2,14 @@
 //! (`router.rs`) reads all children's channels and hands what arrives to it; children are
 //! started from that thread.
 
-use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use actor_core::kernel::{AskTable, ReportBuilder, Stage, TimerKey, TimerQueue, terminated};
 use actor_core::{
-    ActorId, AskError, Asker, DeadLetter, DeadLetterReason, ExitReason, FailureRecord, SendFailure,
-    Signal, SpawnError, SpawnOptions,
+    ActorId, AskError, Asker, DeadLetter, DeadLetterReason, ExitReason, SendFailure, Signal,
+    SpawnError, SpawnOptions,
 };
 use crossbeam_channel::Sender;
 use ipc_channel::ipc::{IpcReceiverSet, IpcSender};
@@ -34,10 +35,16 @@ pub(crate) fn decoder_of<M: actor_core::Message>(
         .map(|m| Box::new(m) as Box<dyn std::any::Any + Send>)
 }
 
+/// Who waits for an ask's outcome: a caller outside any actor (blocked on a channel), or an
+/// actor's process (the outcome is a delivery to it).
 pub(crate) enum PendingAsk {
-    External(Sender<Result<Payload, AskError>>),
+    External(std::sync::mpsc::SyncSender<Result<Payload, AskError>>),
     Actor,
 }
+
+/// The asks in flight, keyed by asker and request number (an actor's process numbers its own),
+/// with their timeout timers.
+pub(crate) type Asks = AskTable<(Asker, u64), PendingAsk, TimerKey<Instant>>;
 
 /// A spawn asked for from outside the router thread.
 pub(crate) struct SpawnRequest {
@@ -57,27 +64,23 @@ pub(crate) enum Command_ {
 pub(crate) struct State {
     pub slots: Vec<Slot>,
     pub(crate) by_channel: HashMap<u64, ActorId>,
-    pub asks: HashMap<(Asker, u64), PendingAsk>,
+    pub asks: Asks,
     /// Starts children, and keeps spares started ahead of need.
     pub launcher: Launcher,
     /// Actors waiting for a process (a spawn or a restart that found no spare ready), in
     /// the order they asked.
     pub(crate) awaiting: VecDeque<Awaiting>,
-    pub(crate) timers: BTreeMap<(Instant, u64), Timer>,
-    pub(crate) next_key: u64,
-    pub next_request: u64,
+    pub(crate) timers: TimerQueue<Instant, Timer>,
     pub(crate) next_incarnation: u64,
-    pub failures: Vec<FailureRecord>,
-    pub escalations: Vec<FailureRecord>,
-    pub dead_letters: Vec<DeadLetter>,
-    pub dead_letters_kept: usize,
+    /// Failures, escalations and the dead-letter log, for the report.
+    pub records: ReportBuilder,
     /// The largest payload a child may send; a bigger one fails that child.
     pub max_frame: usize,
-    pub late_replies: u64,
     /// Decoders of the message types the host has seen spawned, by key.
     pub decoders: HashMap<TypeKey, Decoder>,
-    /// Sends from outside and spawns are refused once shutdown begins.
-    pub closed: bool,
+    /// Sends from outside and spawns are refused once shutdown begins; restarts stop once
+    /// actors are told to stop.
+    pub stage: Stage,
     pub started_at: Instant,
     next_seq: u64,
     /// The direct routes between actors' processes (`routes.rs`).
@@ -107,25 +110,19 @@ impl Host {
         let state = State {
             slots: Vec::new(),
             by_channel: HashMap::new(),
-            asks: HashMap::new(),
+            asks: Asks::new(),
             launcher: Launcher::start(config.spare_processes, move || {
                 let _ = spare_made.send(());
             })?,
             awaiting: VecDeque::new(),
-            timers: BTreeMap::new(),
-            next_key: 0,
-            next_request: 0,
+            timers: TimerQueue::new(),
             next_incarnation: 1,
-            failures: Vec::new(),
-            escalations: Vec::new(),
-            dead_letters: Vec::new(),
-            dead_letters_kept: config.dead_letters_kept,
+            records: ReportBuilder::new(config.dead_letters_kept),
             // A delivery's length is a `u32` (`packed.rs`); a message for an ask's outcome
             // must always fit, so no payload above that is accepted (with room for the record).
             max_frame: config.max_frame.min(u32::MAX as usize - 1024),
-            late_replies: 0,
             decoders: HashMap::new(),
-            closed: false,
+            stage: Stage::Running,
             started_at: Instant::now(),
             next_seq: 0,
             routes: crate::routes::Routes::default(),
@@ -259,13 +256,13 @@ impl State {
             slot.ledger.accepted += 1;
             slot.ledger.dead_letters += 1;
         }
-        self.keep_dead_letter(to, reason, Some(Box::new(Encoded(payload))));
+        self.records
+            .dead_letter(to, reason, Some(Box::new(Encoded(payload))));
     }
 
-    /// The dead letters, with each message decoded where the host knows its type (it was spawned
-    /// from outside any actor), else left as its encoded bytes (`Vec<u8>`).
-    pub fn take_dead_letters(&mut self) -> Vec<DeadLetter> {
-        let letters = std::mem::take(&mut self.dead_letters);
+    /// Decodes the dead letters' messages where the host knows their type (it was spawned
+    /// from outside any actor), else leaves each as its encoded bytes (`Vec<u8>`).
+    pub fn decode_dead_letters(&self, letters: Vec<DeadLetter>) -> Vec<DeadLetter> {
         letters
             .into_iter()
             .map(|mut letter| {
@@ -288,21 +285,6 @@ impl State {
             .collect()
     }
 
-    pub fn keep_dead_letter(
-        &mut self,
-        to: ActorId,
-        reason: DeadLetterReason,
-        message: Option<Box<dyn std::any::Any + Send>>,
-    ) {
-        if self.dead_letters.len() < self.dead_letters_kept {
-            self.dead_letters.push(DeadLetter {
-                to,
-                reason,
-                message,
-            });
-        }
-    }
-
     /// Ends an ask with its outcome: to the waiting caller, or as a message to the asking actor.
     pub fn complete_ask(&mut self, asker: Asker, request: u64, outcome: Result<Payload, AskError>) {
         self.complete_ask_after(asker, request, outcome, None);
@@ -317,14 +299,15 @@ impl State {
         outcome: Result<Payload, AskError>,
         after: Option<Fence>,
     ) {
-        match self.asks.remove(&(asker, request)) {
-            None => {
-                if outcome.is_ok() {
-                    self.late_replies += 1;
-                }
-            }
-            Some(PendingAsk::External(reply)) => drop(reply.send(outcome)),
-            Some(PendingAsk::Actor) => {
+        let Some((pending, timer)) = self.asks.complete(&(asker, request), outcome.is_ok()) else {
+            return;
+        };
+        if let Some(timer) = timer {
+            self.timers.cancel(timer);
+        }
+        match pending {
+            PendingAsk::External(reply) => drop(reply.try_send(outcome)),
+            PendingAsk::Actor => {
                 let Asker::Actor(id) = asker else { return };
                 let delivery = DeliveryRef::AskOutcome {
                     request,
@@ -335,7 +318,7 @@ impl State {
                     after,
                 };
                 if self.accept(id, None, &delivery, true).is_err() && outcome.is_ok() {
-                    self.late_replies += 1;
+                    self.asks.count_late();
                 }
             }
         }
@@ -429,12 +412,14 @@ impl State {
                 }
                 self.on_failure(set, id, seq, phase, failure);
             }
-            ToHost::StoppedFailed { failure } => self.failures.push(FailureRecord {
-                actor: id,
-                phase: actor_core::Phase::Stopped,
-                failure,
-                restarted: false,
-            }),
+            ToHost::StoppedFailed { failure } => {
+                let caught = actor_core::kernel::Caught {
+                    phase: actor_core::Phase::Stopped,
+                    failure,
+                };
+                self.records
+                    .failure(actor_core::kernel::stopped_failure(id, caught));
+            }
             ToHost::Send {
                 to,
                 msg_type,
@@ -471,8 +456,8 @@ impl State {
             } => {
                 let after = after.filter(|&fence| self.routes.fenced(id, to, fence));
                 let asker = Asker::Actor(id);
-                self.asks.insert((asker, request), PendingAsk::Actor);
-                self.add_timer(
+                self.asks.open((asker, request), PendingAsk::Actor);
+                let timer = self.add_timer(
                     timeout,
                     Timer::AskTimeout {
                         asker,
@@ -480,6 +465,8 @@ impl State {
                         after: timeout,
                     },
                 );
+                // Nothing has ended the ask since it opened: it takes its timer.
+                let _ = self.asks.set_timer(&(asker, request), timer);
                 let delivery = DeliveryRef::Message {
                     payload,
                     ask: Some((asker, request)),
@@ -535,31 +522,24 @@ impl State {
                     Some(Status::Stopping(reason)) => reason,
                     _ => ExitReason::Stopped,
                 };
-                let dead = if reason == ExitReason::Shutdown {
-                    DeadLetterReason::Shutdown
-                } else {
-                    DeadLetterReason::ReceiverGone
-                };
-                self.terminate(id, reason, dead);
+                self.terminate(id, reason);
             }
         }
     }
 
     pub fn watch(&mut self, watcher: ActorId, target: ActorId) {
         let gone = match self.slot_mut(target) {
-            None => Some(ExitReason::NoSuchActor),
+            None => Some(terminated(target, None)),
             Some(slot) => match &slot.status {
-                Status::Gone(reason) => Some(reason.clone()),
+                Status::Gone(reason) => Some(terminated(target, Some(reason.clone()))),
                 _ => {
-                    if !slot.watchers.contains(&watcher) {
-                        slot.watchers.push(watcher);
-                    }
+                    slot.watchers.add(watcher);
                     None
                 }
             },
         };
-        if let Some(reason) = gone {
-            self.signal(watcher, Signal::Terminated { id: target, reason });
+        if let Some(signal) = gone {
+            self.signal(watcher, signal);
         }
     }
 

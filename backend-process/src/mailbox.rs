@@ -4,7 +4,8 @@
 
 use std::collections::VecDeque;
 
-use actor_core::{ActorId, ExitReason, Ledger, RestartBudget, Signal};
+use actor_core::kernel::{RestartBudget, Watchers};
+use actor_core::{ActorId, ExitReason, Ledger, Signal};
 
 use crate::in_flight::InFlight;
 use crate::link::ChildLink;
@@ -42,7 +43,7 @@ pub(crate) struct Slot {
     pub ledger: Ledger,
     pub restarts: u32,
     pub budget: RestartBudget,
-    pub watchers: Vec<ActorId>,
+    pub watchers: Watchers,
     /// Signals for the actor while it waits for a process, sent to the process it gets.
     pub signals: Vec<Signal>,
     /// Signals sent to its process that the process has not said it took, oldest first, and

@@ -399,7 +399,8 @@ impl State {
             if let Some(slot) = self.slot_mut(to) {
                 slot.ledger.dead_letters += 1;
             }
-            self.keep_dead_letter(to, DeadLetterReason::FailedWhileHandling, None);
+            self.records
+                .dead_letter(to, DeadLetterReason::FailedWhileHandling, None);
         }
     }
 
@@ -423,7 +424,8 @@ impl State {
         if let Some(slot) = self.slot_mut(to) {
             slot.ledger.dead_letters += 1;
         }
-        self.keep_dead_letter(to, DeadLetterReason::Undeliverable, None);
+        self.records
+            .dead_letter(to, DeadLetterReason::Undeliverable, None);
         if let Some(from) = self.routes.sender(route)
             && self.slot(from).is_some_and(|s| s.child.is_some())
         {
@@ -439,7 +441,7 @@ impl State {
             if let Some(slot) = self.slot_mut(to) {
                 slot.ledger.dead_letters += 1;
             }
-            self.keep_dead_letter(
+            self.records.dead_letter(
                 to,
                 DeadLetterReason::FailedWhileHandling,
                 Some(Box::new(Encoded(payload))),
@@ -462,7 +464,8 @@ impl State {
             slot.ledger.dead_letters += settled.unread.len() as u64;
         }
         for payload in settled.unread {
-            self.keep_dead_letter(to, dead, Some(Box::new(Encoded(payload))));
+            self.records
+                .dead_letter(to, dead, Some(Box::new(Encoded(payload))));
         }
     }
 }

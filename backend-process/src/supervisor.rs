@@ -8,9 +8,8 @@ use std::os::unix::process::ExitStatusExt;
 use std::process::ExitStatus;
 use std::time::{Duration, Instant};
 
-use actor_core::{
-    ActorId, AskError, DeadLetterReason, ExitReason, Failure, FailureRecord, Phase, Signal,
-};
+use actor_core::kernel::{Caught, Escalation, dead_letter_reason, escalation, supervise};
+use actor_core::{ActorId, AskError, DeadLetterReason, ExitReason, Failure, Phase};
 use ipc_channel::ipc::IpcReceiverSet;
 
 use crate::host::State;
@@ -80,12 +79,7 @@ impl State {
                 } else {
                     ExitReason::Killed
                 };
-                let dead = if reason == ExitReason::Stopped {
-                    DeadLetterReason::ReceiverGone
-                } else {
-                    DeadLetterReason::Shutdown
-                };
-                self.terminate(id, reason, dead);
+                self.terminate(id, reason);
             }
             Status::Starting | Status::Running => {
                 let failure =
@@ -149,7 +143,8 @@ impl State {
         };
         slot.in_flight.pop_front();
         slot.ledger.dead_letters += 1;
-        self.keep_dead_letter(id, DeadLetterReason::FailedWhileHandling, None);
+        self.records
+            .dead_letter(id, DeadLetterReason::FailedWhileHandling, None);
         if let Some((asker, request)) = ask {
             self.complete_ask(
                 asker,
@@ -159,48 +154,43 @@ impl State {
         }
     }
 
-    /// Records the failure and spends a restart if the policy allows one.
+    /// Records the failure and spends a restart if the kernel's decision allows one.
     fn decide(&mut self, id: ActorId, phase: Phase, failure: &Failure) -> bool {
-        let now = self.now();
-        let closed = self.closed;
+        let (now, stage) = (self.now(), self.stage);
         let Some(slot) = self.slot_mut(id) else {
             return false;
         };
-        let restarted = !closed && slot.budget.try_restart(now);
+        let caught = Caught {
+            phase,
+            failure: failure.clone(),
+        };
+        let record = supervise(&mut slot.budget, stage, now, id, caught);
+        let restarted = record.restarted;
         if restarted {
             slot.restarts += 1;
         }
-        self.failures.push(FailureRecord {
-            actor: id,
-            phase,
-            failure: failure.clone(),
-            restarted,
-        });
+        self.records.failure(record);
         restarted
     }
 
     /// Stops the actor for good and passes the failure up.
     pub(crate) fn give_up(&mut self, id: ActorId, failure: Failure) {
         let parent = self.slot(id).and_then(|s| s.parent);
-        self.terminate(
-            id,
-            ExitReason::Failed(failure.clone()),
-            DeadLetterReason::ReceiverGone,
-        );
-        match parent.filter(|p| self.slot(*p).is_some_and(|s| s.is_alive())) {
-            Some(parent) => self.signal(parent, Signal::Escalated { child: id, failure }),
-            None => {
-                let record = self.failures.iter().rev().find(|f| f.actor == id).cloned();
-                if let Some(record) = record {
-                    self.escalations.push(record);
-                }
-            }
+        self.terminate(id, ExitReason::Failed(failure));
+        let Some(record) = self.records.last_failure_of(id).cloned() else {
+            return;
+        };
+        let parent = parent.filter(|p| self.slot(*p).is_some_and(|s| s.is_alive()));
+        match escalation(&record, parent) {
+            Escalation::Parent { parent, signal } => self.signal(parent, signal),
+            Escalation::Root(record) => self.records.escalation(record),
         }
     }
 
     /// Marks the actor gone, tells its process to exit, dead-letters everything it had
     /// accepted and not handled (failing the asks among them), and tells its watchers.
-    pub(crate) fn terminate(&mut self, id: ActorId, reason: ExitReason, dead: DeadLetterReason) {
+    pub(crate) fn terminate(&mut self, id: ActorId, reason: ExitReason) {
+        let dead = dead_letter_reason(&reason);
         let Some(slot) = self.slot_mut(id) else {
             return;
         };
@@ -217,19 +207,19 @@ impl State {
         // Counted as records, so that one the host could not read back still counts.
         slot.ledger.dead_letters += (slot.in_flight.len() + slot.queue.len()) as u64;
         let left = [slot.in_flight.take_all(), std::mem::take(&mut slot.queue)];
-        let watchers = std::mem::take(&mut slot.watchers);
+        let watchers = slot.watchers.take();
         slot.signals = Vec::new();
         slot.signals_sent = Default::default();
         for record in left.iter().flat_map(|packed| packed.records()) {
             match record.delivery() {
                 Ok(DeliveryRef::Message { payload, ask, .. }) => {
                     let message = crate::host::Encoded(payload.0.to_vec());
-                    self.keep_dead_letter(id, dead, Some(Box::new(message)));
+                    self.records.dead_letter(id, dead, Some(Box::new(message)));
                     if let Some((asker, request)) = ask {
                         self.complete_ask(asker, request, Err(AskError::ReceiverStopped));
                     }
                 }
-                _ => self.keep_dead_letter(id, dead, None),
+                _ => self.records.dead_letter(id, dead, None),
             }
         }
         self.close_routes_to(id, dead);
@@ -237,14 +227,8 @@ impl State {
         for (route, receiver) in self.routes.drained() {
             self.on_route_done(receiver, route);
         }
-        for watcher in watchers {
-            self.signal(
-                watcher,
-                Signal::Terminated {
-                    id,
-                    reason: reason.clone(),
-                },
-            );
+        for (watcher, signal) in watchers.notices(id, &reason) {
+            self.signal(watcher, signal);
         }
     }
 }

@@ -6,6 +6,7 @@ use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
+use actor_core::kernel::{OutsideAsk, Stage, deadline_after};
 use actor_core::{
     Actor, ActorId, ActorRef, Addr, AskError, Asker, Backend, ExitReason, Message, ReplyTo,
     SendError, SendFailure, ShutdownMode, ShutdownReport, SpawnError, SpawnOptions,
@@ -201,7 +202,7 @@ impl ProcessSystem {
         let Some(router) = self.router.take() else {
             return ShutdownReport::default();
         };
-        let deadline = actor_core::deadline_after(timeout);
+        let deadline = deadline_after(timeout);
         // What has not stopped by then is killed, with a tenth of the time (100 ms at most)
         // left to see it die and settle its account: a kill and its reaping take well under a
         // millisecond here, so the report usually comes within the timeout. (The router is
@@ -211,7 +212,10 @@ impl ProcessSystem {
         let kill_at = deadline.checked_sub(slice).unwrap_or(deadline);
         // A drain that runs long leaves the stop its slice too: idle actors run `stopped`.
         let drain_until = kill_at.checked_sub(slice).unwrap_or(kill_at);
-        lock(&self.host).closed = true;
+        lock(&self.host).stage = match mode {
+            ShutdownMode::Drain => Stage::Draining,
+            ShutdownMode::DeadLetter => Stage::Stopping,
+        };
         if mode == ShutdownMode::Drain {
             let idle = |state: &crate::host::State| {
                 state
@@ -225,6 +229,8 @@ impl ProcessSystem {
         }
         {
             let mut state = lock(&self.host);
+            // From here on a failure stops its actor: nothing restarts.
+            state.stage = Stage::Stopping;
             let mut without_process = Vec::new();
             for slot in &mut state.slots {
                 if slot.is_alive() {
@@ -239,11 +245,7 @@ impl ProcessSystem {
                 }
             }
             for id in without_process {
-                state.terminate(
-                    id,
-                    ExitReason::Shutdown,
-                    actor_core::DeadLetterReason::Shutdown,
-                );
+                state.terminate(id, ExitReason::Shutdown);
             }
         }
         let all_gone = |host: &Host| {
@@ -292,44 +294,42 @@ impl ProcessSystem {
                     state.settle_remains(set, id, &remains);
                 }
             }
-            state.terminate(
-                id,
-                ExitReason::Killed,
-                actor_core::DeadLetterReason::Shutdown,
-            );
+            state.terminate(id, ExitReason::Killed);
         }
         for slot in &mut state.slots {
             if let Some(child) = slot.child.take() {
                 crate::supervisor::reap(child);
             }
         }
+        // The router has stopped: the timers handed back need no cancelling.
         state.asks.clear();
         // Last: the launcher's children die with its thread, and every child is gone by now.
         state.launcher.stop();
-        ShutdownReport {
-            actors: state
-                .slots
-                .iter()
-                .map(|s| actor_core::ActorReport {
-                    id: s.id,
-                    name: s.name.clone(),
-                    ledger: s.ledger,
-                    restarts: s.restarts,
-                    exit: match &s.status {
-                        Status::Gone(reason) => reason.clone(),
-                        _ => ExitReason::Killed,
-                    },
-                })
-                .collect(),
-            failures: std::mem::take(&mut state.failures),
-            escalations: std::mem::take(&mut state.escalations),
-            dead_letters: state.take_dead_letters(),
-            late_replies: state.late_replies,
+        let actors = state
+            .slots
+            .iter()
+            .map(|s| actor_core::ActorReport {
+                id: s.id,
+                name: s.name.clone(),
+                ledger: s.ledger,
+                restarts: s.restarts,
+                exit: match &s.status {
+                    Status::Gone(reason) => reason.clone(),
+                    _ => ExitReason::Killed,
+                },
+            })
+            .collect();
+        let late_replies = state.asks.late_replies();
+        // The host keeps every actor's slot: a spawn takes a process start (about a
+        // millisecond), so this grows by a slot a millisecond at the most.
+        let mut report = state.records.build(
+            actors,
+            actor_core::Forgotten::default(),
+            late_replies,
             unresponsive,
-            // The host keeps every actor's slot: a spawn takes a process start (about a
-            // millisecond), so this grows by a slot a millisecond at the most.
-            forgotten: actor_core::Forgotten::default(),
-        }
+        );
+        report.dead_letters = state.decode_dead_letters(std::mem::take(&mut report.dead_letters));
+        report
     }
 }
 
@@ -372,7 +372,7 @@ impl Backend for ProcessSystem {
         options: SpawnOptions,
     ) -> Result<Addr<A::Msg>, SpawnError> {
         options.validate()?;
-        if lock(&self.host).closed {
+        if !lock(&self.host).stage.is_open() {
             return Err(SpawnError::ShuttingDown);
         }
         let payload = encode(&actor).map_err(SpawnError::Backend)?;
@@ -403,7 +403,7 @@ impl Backend for ProcessSystem {
                 return Err(SendError::new(to, SendFailure::Transport(e), msg));
             }
             let mut state = lock(&self.host);
-            if state.closed {
+            if !state.stage.is_open() {
                 return Err(SendError::new(to, SendFailure::ShuttingDown, msg));
             }
             if payload.len() > state.max_frame {
@@ -435,24 +435,23 @@ impl Backend for ProcessSystem {
     ) -> Result<R, AskError> {
         // Read before the lock is taken: `id` may be the user's code.
         let to = to.id();
-        let (reply, replies) = bounded(1);
+        let (reply, outcome) = OutsideAsk::new();
         let request = {
             let mut state = lock(&self.host);
-            if state.closed {
+            if !state.stage.is_open() {
                 return Err(AskError::Rejected(SendFailure::ShuttingDown));
             }
-            let request = state.next_request;
-            state.next_request += 1;
+            let request = state.asks.fresh_request();
             state
                 .asks
-                .insert((Asker::External, request), PendingAsk::External(reply));
+                .open((Asker::External, request), PendingAsk::External(reply));
             request
         };
         let msg = make(ReplyTo::new(Asker::External, request));
         let payload = match encode(&msg) {
             Ok(payload) => payload,
             Err(e) => {
-                lock(&self.host).asks.remove(&(Asker::External, request));
+                lock(&self.host).asks.cancel(&(Asker::External, request));
                 return Err(AskError::Rejected(SendFailure::Transport(e)));
             }
         };
@@ -464,28 +463,26 @@ impl Backend for ProcessSystem {
                 after: None,
             };
             if let Err(reason) = state.accept(to, Some(TypeKey::of::<M>()), &delivery, false) {
-                state.asks.remove(&(Asker::External, request));
+                state.asks.cancel(&(Asker::External, request));
                 return Err(AskError::Rejected(reason));
             }
         }
-        let outcome = match replies.recv_timeout(timeout) {
-            Ok(outcome) => outcome,
-            Err(_)
-                if lock(&self.host)
-                    .asks
-                    .remove(&(Asker::External, request))
-                    .is_some() =>
-            {
-                return Err(AskError::Timeout(timeout));
-            }
-            // The outcome is being delivered right now.
-            Err(_) => replies.recv().unwrap_or(Err(AskError::Timeout(timeout))),
+        let take_back = || {
+            lock(&self.host)
+                .asks
+                .cancel(&(Asker::External, request))
+                .is_some()
         };
+        let outcome = outcome.wait(timeout, take_back);
         outcome.and_then(|bytes| decode::<R>(&bytes).map_err(AskError::BadReply))
     }
 
     fn sleep(&self, duration: Duration) {
         std::thread::sleep(duration);
+    }
+
+    fn now(&self) -> Duration {
+        lock(&self.host).now()
     }
 
     fn shutdown(mut self, mode: ShutdownMode, timeout: Duration) -> ShutdownReport {

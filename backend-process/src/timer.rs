@@ -3,6 +3,7 @@
 
 use std::time::{Duration, Instant};
 
+use actor_core::kernel::{TimerKey, deadline_after};
 use actor_core::{ActorId, AskError, Asker, DeadLetterReason};
 
 use crate::host::State;
@@ -25,26 +26,21 @@ pub(crate) enum Timer {
 impl State {
     pub(crate) fn until_next_timer(&self) -> Duration {
         self.timers
-            .first_key_value()
-            .map_or(Duration::from_secs(3600), |((at, _), _)| {
+            .next_due()
+            .map_or(Duration::from_secs(3600), |at| {
                 at.saturating_duration_since(Instant::now())
             })
     }
 
-    pub fn add_timer(&mut self, delay: Duration, timer: Timer) {
+    pub fn add_timer(&mut self, delay: Duration, timer: Timer) -> TimerKey<Instant> {
         // A delay from a child is untrusted: `Duration::MAX` must not overflow the clock.
-        let at = actor_core::deadline_after(delay);
-        self.timers.insert((at, self.next_key), timer);
-        self.next_key += 1;
+        self.timers.add(deadline_after(delay), timer)
     }
 
     pub(crate) fn fire_timers(&mut self) {
         let now = Instant::now();
-        while let Some(entry) = self.timers.first_entry() {
-            if entry.key().0 > now {
-                break;
-            }
-            match entry.remove() {
+        while let Some((_, timer)) = self.timers.pop_due(now) {
+            match timer {
                 Timer::Deliver {
                     to,
                     msg_type,
@@ -54,18 +50,14 @@ impl State {
                     asker,
                     request,
                     after,
-                } => {
-                    if self.asks.contains_key(&(asker, request)) {
-                        self.complete_ask(asker, request, Err(AskError::Timeout(after)));
-                    }
-                }
+                } => self.complete_ask(asker, request, Err(AskError::Timeout(after))),
             }
         }
     }
 
     /// At shutdown: every timer not yet due becomes a dead letter.
     pub fn cancel_timers(&mut self) {
-        for (_, timer) in std::mem::take(&mut self.timers) {
+        for timer in self.timers.take_all() {
             if let Timer::Deliver { to, payload, .. } = timer {
                 self.dead_on_arrival(to, DeadLetterReason::Shutdown, payload);
             }

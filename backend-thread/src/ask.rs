@@ -1,24 +1,19 @@
-//! Asks in flight: each has a request number, and waits here for its one outcome (the reply,
-//! or why there is none); a reply that finds no ask waiting (after a timeout, or a second one)
-//! is counted as late, never delivered. An actor's ask ends as a message to the asker, made by
-//! the asker's own code in its own run (`mailbox.rs`, `SysMsg::Outcome`).
+//! Asks in flight, in the kernel's ask table (`actor_core::kernel::AskTable`): each has a
+//! request number and waits there for its one outcome; a reply that finds no ask waiting is
+//! counted late. An actor's ask ends as a message to the asker, made by the asker's own code
+//! in its own run (`mailbox.rs`, `SysMsg::Outcome`); its timeout timer is cancelled when it
+//! ends.
 
-use std::any::Any;
-use std::collections::HashMap;
-use std::sync::atomic::{AtomicU64, Ordering::SeqCst};
+use std::sync::mpsc::SyncSender;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
+use actor_core::kernel::{AskTable, Outcome, TimerKey};
 use actor_core::{ActorId, AskError, DeadLetterReason, Message};
-use crossbeam_channel::Sender;
 
 use crate::cell::lock;
 use crate::mailbox::Late;
 use crate::system::Shared;
-
-/// An `ask`'s outcome: the reply (type-erased until the asker downcasts it), or why there is
-/// none.
-pub(crate) type Outcome = Result<Box<dyn Any + Send>, AskError>;
 
 /// Turns an actor's `ask` outcome into a message for it.
 pub(crate) type Completion = Box<dyn FnOnce(&Arc<Shared>, Outcome) + Send>;
@@ -26,64 +21,28 @@ pub(crate) type Completion = Box<dyn FnOnce(&Arc<Shared>, Outcome) + Send>;
 /// Who waits for an ask's outcome: a caller outside any actor (blocked on a channel), or an
 /// actor (through its completion).
 pub(crate) enum PendingAsk {
-    External(Sender<Outcome>),
+    External(SyncSender<Outcome>),
     Actor(Completion),
 }
 
-/// The asks waiting for their outcome, and the count of late replies.
-pub(crate) struct Asks {
-    pending: Mutex<HashMap<u64, PendingAsk>>,
-    next_request: AtomicU64,
-    late_replies: AtomicU64,
-}
-
-impl Asks {
-    /// Request numbers start at 1: a queued message keeps its request in 8 bytes
-    /// (`Option<NonZeroU64>`, `mailbox::Envelope`).
-    pub fn new() -> Self {
-        Self {
-            pending: Mutex::default(),
-            next_request: AtomicU64::new(1),
-            late_replies: AtomicU64::new(0),
-        }
-    }
-
-    /// Registers an ask; returns its request number.
-    pub fn open(&self, pending: PendingAsk) -> u64 {
-        let request = self.next_request.fetch_add(1, SeqCst);
-        lock(&self.pending).insert(request, pending);
-        request
-    }
-
-    /// Takes the ask waiting for `request`, if it still waits.
-    pub fn take(&self, request: u64) -> Option<PendingAsk> {
-        lock(&self.pending).remove(&request)
-    }
-
-    pub fn count_late(&self) {
-        self.late_replies.fetch_add(1, SeqCst);
-    }
-
-    pub fn late_replies(&self) -> u64 {
-        self.late_replies.load(SeqCst)
-    }
-
-    /// Forgets every ask still waiting (shutdown: their askers are gone).
-    pub fn clear(&self) {
-        lock(&self.pending).clear();
-    }
-}
+/// The asks waiting for their outcome, with their timeout timers, and the count of late
+/// replies.
+pub(crate) type Asks = Mutex<AskTable<u64, PendingAsk, TimerKey<Instant>>>;
 
 impl Shared {
-    /// Registers an actor's ask, with a timer for its timeout; returns its request number.
-    pub fn open_ask(self: &Arc<Self>, complete: Completion) -> u64 {
-        self.asks.open(PendingAsk::Actor(complete))
+    /// Registers an ask; returns its request number (from 1: a queued message keeps its
+    /// request in 8 bytes, `Option<NonZeroU64>`, `mailbox::Envelope`).
+    pub fn open_ask(&self, pending: PendingAsk) -> u64 {
+        let mut asks = lock(&self.asks);
+        let request = asks.fresh_request();
+        asks.open(request, pending);
+        request
     }
 
     /// Starts the timeout of an actor's ask.
     pub fn time_out_ask(self: &Arc<Self>, request: u64, timeout: Duration) {
         let shared = Arc::clone(self);
-        self.timers.add(
+        let timer = self.timers.add(
             timeout,
             Box::new(move |fire| {
                 if fire {
@@ -91,24 +50,48 @@ impl Shared {
                 }
             }),
         );
+        // The outcome may have come first: then the timer is not wanted.
+        if let Some(timer) = timer
+            && let Err(timer) = lock(&self.asks).set_timer(&request, timer)
+        {
+            self.timers.cancel(timer);
+        }
     }
 
-    pub fn cancel_ask(&self, request: u64) {
-        self.asks.take(request);
+    /// Takes an ask out without an outcome (refused, or given up by its caller); `true` if it
+    /// was still waiting.
+    pub fn cancel_ask(&self, request: u64) -> bool {
+        let cancelled = lock(&self.asks).cancel(&request);
+        match cancelled {
+            Some((_, timer)) => {
+                if let Some(timer) = timer {
+                    self.timers.cancel(timer);
+                }
+                true
+            }
+            None => false,
+        }
     }
 
     /// Ends an ask with its reply or the reason there is none. A second outcome for the same
     /// ask is a late reply (counted) or a second failure notice (ignored).
     pub fn complete_ask(self: &Arc<Self>, request: u64, outcome: Outcome) {
-        let pending = self.asks.take(request);
-        match pending {
-            Some(PendingAsk::External(reply)) => drop(reply.send(outcome)),
-            Some(PendingAsk::Actor(complete)) => complete(self, outcome),
-            None if outcome.is_ok() => {
-                self.asks.count_late();
-            }
-            None => {}
+        let ended = lock(&self.asks).complete(&request, outcome.is_ok());
+        let Some((pending, timer)) = ended else {
+            return;
+        };
+        if let Some(timer) = timer {
+            self.timers.cancel(timer);
         }
+        match pending {
+            PendingAsk::External(reply) => drop(reply.try_send(outcome)),
+            PendingAsk::Actor(complete) => complete(self, outcome),
+        }
+    }
+
+    /// Counts a reply that found its asker gone.
+    fn count_late(&self) {
+        lock(&self.asks).count_late();
     }
 
     /// Delivers an ask's outcome to the asking actor; dropped and counted as late if the asker
@@ -128,15 +111,11 @@ impl Shared {
                         self.dead_letter(asker, DeadLetterReason::ReceiverGone, None);
                     }
                     // The asker is gone and its cell serves another: as if found gone above.
-                    Err(Late::Stale(())) if was_reply => {
-                        self.asks.count_late();
-                    }
+                    Err(Late::Stale(())) if was_reply => self.count_late(),
                     Err(Late::Stale(())) => {}
                 }
             }
-            _ if was_reply => {
-                self.asks.count_late();
-            }
+            _ if was_reply => self.count_late(),
             _ => {}
         }
     }

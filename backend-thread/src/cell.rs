@@ -2,13 +2,13 @@
 //! the run loop that handles a batch of messages whenever the actor is scheduled.
 
 use std::any::Any;
-use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering::Relaxed, Ordering::SeqCst};
 use std::sync::{Arc, Mutex, MutexGuard};
 
+use actor_core::kernel::{RestartBudget, catch, catch_stopped, stopped_failure};
 use actor_core::{
-    Actor, ActorError, ActorId, ActorReport, AskError, DeadLetterReason, ExitReason, Failure,
-    FailureRecord, Forgotten, Ledger, Phase, Placement, RestartBudget, Signal, SpawnOptions,
+    Actor, ActorId, ActorReport, AskError, DeadLetterReason, ExitReason, Failure, Forgotten,
+    Ledger, Phase, Placement, Signal, SpawnOptions,
 };
 
 use crate::context::ThreadContext;
@@ -90,14 +90,6 @@ pub(crate) fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
         .unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
-/// Runs a hook, turning a panic or an error into a [`Failure`].
-pub(crate) fn caught<T>(run: impl FnOnce() -> Result<T, ActorError>) -> Result<T, Failure> {
-    match catch_unwind(AssertUnwindSafe(run)) {
-        Ok(result) => result.map_err(ActorError::into_failure),
-        Err(payload) => Err(Failure::from_panic(payload.as_ref())),
-    }
-}
-
 impl<A: Actor> ActorCell<A> {
     pub fn new(
         id: ActorId,
@@ -159,16 +151,8 @@ impl<A: Actor> ActorCell<A> {
         #[allow(unsafe_code)]
         let state = unsafe { self.instance.get() }.take();
         // The actor's own `Drop` may panic: that is its failure, not the worker's.
-        if let Err(failure) = caught(move || {
-            drop(state);
-            Ok(())
-        }) {
-            shared.record_failure(FailureRecord {
-                actor: self.id(),
-                phase: Phase::Stopped,
-                failure,
-                restarted: false,
-            });
+        if let Err(caught) = catch_stopped(move || drop(state)) {
+            shared.record_failure(stopped_failure(self.id(), caught));
         }
     }
 
@@ -218,13 +202,7 @@ impl<A: Actor> ActorCell<A> {
             return;
         };
         let reason = ExitReason::Failed(Failure::Transport(why));
-        supervisor::terminate(
-            self,
-            instance,
-            shared,
-            reason,
-            DeadLetterReason::ReceiverGone,
-        );
+        supervisor::terminate(self, instance, shared, reason);
         // Gone and closed: give the schedule back, so the actor counts as idle.
         self.mailbox.release(0);
     }
@@ -342,13 +320,7 @@ impl<A: Actor> ActorCell<A> {
     fn stop_if_requested(&self, instance: &mut Instance<A>, shared: &Arc<Shared>) {
         if instance.status == Status::Running && self.stop_requested.load(Relaxed) {
             supervisor::run_stopped(self, instance, shared);
-            supervisor::terminate(
-                self,
-                instance,
-                shared,
-                ExitReason::Stopped,
-                DeadLetterReason::ReceiverGone,
-            );
+            supervisor::terminate(self, instance, shared, ExitReason::Stopped);
         }
     }
 
@@ -372,19 +344,19 @@ impl<A: Actor> ActorCell<A> {
         let Envelope { msg, request } = env;
         let result = {
             let mut ctx = ThreadContext::new(shared, self, self.outbox(&mut instance.outbox));
-            caught(|| instance.current.handle(&mut ctx, msg))
+            catch(Phase::Handle, || instance.current.handle(&mut ctx, msg))
         };
         match result {
             Ok(()) => 1,
-            Err(failure) => {
+            Err(caught) => {
                 // The message was moved into the handler: the dead letter cannot hold it.
                 self.mailbox.count_dead();
                 shared.dead_letter(self.id(), DeadLetterReason::FailedWhileHandling, None);
                 if let Some(request) = request {
-                    let outcome = Err(AskError::ReceiverFailed(failure.clone()));
+                    let outcome = Err(AskError::ReceiverFailed(caught.failure.clone()));
                     shared.complete_ask(request.get(), outcome);
                 }
-                supervisor::fail(self, instance, shared, Phase::Handle, failure);
+                supervisor::fail(self, instance, shared, caught);
                 0
             }
         }
@@ -416,35 +388,29 @@ impl<A: Actor> ActorCell<A> {
                 shared.dead_letter(self.id(), DeadLetterReason::Shutdown, None);
             }
             SysMsg::Deliver(env) => return self.handle(instance, shared, env),
-            SysMsg::Outcome(make) => match caught(|| Ok(make())) {
+            SysMsg::Outcome(make) => match catch(Phase::Handle, || Ok(make())) {
                 Ok(msg) => return self.handle(instance, shared, Envelope { msg, request: None }),
-                Err(failure) => {
+                Err(caught) => {
                     self.mailbox.count_dead();
                     shared.dead_letter(self.id(), DeadLetterReason::FailedWhileHandling, None);
-                    supervisor::fail(self, instance, shared, Phase::Handle, failure);
+                    supervisor::fail(self, instance, shared, caught);
                 }
             },
             SysMsg::Signal(signal) => {
                 let result = {
                     let mut ctx =
                         ThreadContext::new(shared, self, self.outbox(&mut instance.outbox));
-                    caught(|| instance.current.signal(&mut ctx, signal))
+                    catch(Phase::Signal, || instance.current.signal(&mut ctx, signal))
                 };
-                if let Err(failure) = result {
-                    supervisor::fail(self, instance, shared, Phase::Signal, failure);
+                if let Err(caught) = result {
+                    supervisor::fail(self, instance, shared, caught);
                 }
             }
             SysMsg::Shutdown => {
                 if instance.status == Status::Running {
                     supervisor::run_stopped(self, instance, shared);
                 }
-                supervisor::terminate(
-                    self,
-                    instance,
-                    shared,
-                    ExitReason::Shutdown,
-                    DeadLetterReason::Shutdown,
-                );
+                supervisor::terminate(self, instance, shared, ExitReason::Shutdown);
             }
         }
         0

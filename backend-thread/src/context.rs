@@ -12,11 +12,12 @@ use actor_core::{
     SpawnOptions,
 };
 
-use crate::ask::Outcome;
+use crate::ask::PendingAsk;
 use crate::cell::ActorCell;
 use crate::mailbox::OpenFlag;
 use crate::outbox::Outbox;
 use crate::system::Shared;
+use actor_core::kernel::{Outcome, take_reply};
 
 /// The context of an actor of type `A` running on the thread backend.
 ///
@@ -147,10 +148,10 @@ impl<A: Actor> Context<A> for ThreadContext<'_, A> {
         let asker = self.cell.id();
         let complete = move |shared: &Arc<Shared>, outcome: Outcome| {
             let delivered = outcome.is_ok();
-            let result = outcome.and_then(|reply| AskError::take_reply::<R>(reply));
+            let result = outcome.and_then(take_reply::<R>);
             shared.deliver_reply::<A::Msg>(asker, Box::new(move || on_reply(result)), delivered);
         };
-        let request = self.shared.open_ask(Box::new(complete));
+        let request = self.shared.open_ask(PendingAsk::Actor(Box::new(complete)));
         let msg = make(ReplyTo::new(Asker::Actor(asker), request));
         match self.shared.send(to.id(), msg, Some(request)) {
             // The timeout starts once the request is in: a refused ask never reports one.

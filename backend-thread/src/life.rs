@@ -16,6 +16,7 @@
 
 use std::collections::VecDeque;
 
+use actor_core::kernel::Watchers;
 use actor_core::{ActorId, ActorReport, ExitReason, Forgotten, Ledger};
 
 use crate::registry::{Watched, use_of, with_use};
@@ -42,10 +43,7 @@ enum Exit {
 /// The actor's identity as reports show it, who watches it, and why it ended once it has.
 pub(crate) struct Life {
     pub name: Option<String>,
-    /// The first watcher, which most watched actors (children watched by their parent) have
-    /// alone: kept inline, it costs no allocation.
-    first: Option<ActorId>,
-    more: Vec<ActorId>,
+    watchers: Watchers,
     pub exit: Option<ExitReason>,
     /// The final reports of the last earlier actors the cell served, by use (see
     /// `registry.rs`), from use `first_kept` on.
@@ -70,8 +68,7 @@ impl Life {
     pub fn new(name: Option<String>) -> Self {
         Self {
             name,
-            first: None,
-            more: Vec::new(),
+            watchers: Watchers::default(),
             exit: None,
             retired: VecDeque::new(),
             first_kept: 0,
@@ -92,21 +89,16 @@ impl Life {
         if let Some(exit) = &self.exit {
             return Watched::Gone(exit.clone());
         }
-        match self.first {
-            None => self.first = Some(watcher),
-            Some(first) if first == watcher => {}
-            Some(_) if self.more.contains(&watcher) => {}
-            Some(_) => self.more.push(watcher),
-        }
+        self.watchers.add(watcher);
         Watched::Added
     }
 
     /// Records why the actor ended and takes its watchers, to be told: a watch from now on
     /// is answered from `exit`.
     #[inline]
-    pub fn end(&mut self, reason: ExitReason) -> (Option<ActorId>, Vec<ActorId>) {
+    pub fn end(&mut self, reason: ExitReason) -> Watchers {
         self.exit = Some(reason);
-        (self.first.take(), std::mem::take(&mut self.more))
+        self.watchers.take()
     }
 
     /// The report of the actor served now, `owner`.

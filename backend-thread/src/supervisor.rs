@@ -1,15 +1,18 @@
 //! Starts, failures, restarts, stops and death watch: what happens to an actor after one of its
 //! hooks returns, and to the messages it still holds. Runs on the actor's own thread, with its
-//! schedule held (see `runner_only.rs`).
+//! schedule held (see `runner_only.rs`). The decisions are the kernel's (`actor_core::kernel`);
+//! this module applies them to the cell.
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering::{Relaxed, Release, SeqCst};
 
-use actor_core::{
-    Actor, AskError, DeadLetterReason, ExitReason, Failure, FailureRecord, Phase, Signal,
+use actor_core::kernel::{
+    Caught, Escalation, catch, catch_stopped, dead_letter_reason, escalation, stopped_failure,
+    supervise,
 };
+use actor_core::{Actor, AskError, ExitReason, Phase};
 
-use crate::cell::{ActorCell, Instance, Status, caught};
+use crate::cell::{ActorCell, Instance, Status};
 use crate::context::ThreadContext;
 use crate::system::Shared;
 
@@ -21,36 +24,34 @@ pub(crate) fn start<A: Actor>(
 ) {
     let result = {
         let mut ctx = ThreadContext::new(shared, cell, cell.outbox(&mut instance.outbox));
-        caught(|| instance.current.started(&mut ctx))
+        catch(Phase::Started, || instance.current.started(&mut ctx))
     };
     match result {
         Ok(()) => instance.status = Status::Running,
-        Err(failure) => fail(cell, instance, shared, Phase::Started, failure),
+        Err(caught) => fail(cell, instance, shared, caught),
     }
 }
 
-/// Applies the supervision policy: restart from the initial state within the limit (the queue
-/// is kept), otherwise stop and escalate to the parent, or to the system root.
+/// Applies the kernel's decision to a failure: restart from the initial state (the queue is
+/// kept), or stop and escalate to the parent, or to the system root.
 pub(crate) fn fail<A: Actor>(
     cell: &ActorCell<A>,
     instance: &mut Instance<A>,
     shared: &Arc<Shared>,
-    phase: Phase,
-    failure: Failure,
+    caught: Caught,
 ) {
     if instance.status == Status::Running {
         run_stopped(cell, instance, shared);
     }
-    // No restart once shutdown has begun: the actor is stopping anyway.
-    let restarted = !shared.is_stopping() && instance.budget.try_restart(shared.now());
-    let record = FailureRecord {
-        actor: cell.id(),
-        phase,
-        failure: failure.clone(),
-        restarted,
-    };
+    let record = supervise(
+        &mut instance.budget,
+        shared.stage(),
+        shared.now(),
+        cell.id(),
+        caught,
+    );
     shared.record_failure(record.clone());
-    if restarted {
+    if record.restarted {
         cell.restarts.fetch_add(1, SeqCst);
         instance.current = instance.initial.clone();
         instance.status = Status::Starting;
@@ -61,20 +62,16 @@ pub(crate) fn fail<A: Actor>(
         cell,
         instance,
         shared,
-        ExitReason::Failed(failure.clone()),
-        DeadLetterReason::ReceiverGone,
+        ExitReason::Failed(record.failure.clone()),
     );
-    let escalated = instance.parent.is_some_and(|parent| {
-        shared.entry(parent).is_some_and(|entry| {
-            let signal = Signal::Escalated {
-                child: cell.id(),
-                failure,
-            };
-            entry.signal(shared, parent, signal)
-        })
-    });
+    let delivered = match escalation(&record, instance.parent) {
+        Escalation::Parent { parent, signal } => shared
+            .entry(parent)
+            .is_some_and(|entry| entry.signal(shared, parent, signal)),
+        Escalation::Root(_) => false,
+    };
     // No actor above to take it (none, or gone): the system root takes it.
-    if !escalated {
+    if !delivered {
         shared.record_escalation(record);
     }
 }
@@ -85,17 +82,8 @@ pub(crate) fn run_stopped<A: Actor>(
     instance: &mut Instance<A>,
     shared: &Arc<Shared>,
 ) {
-    let result = caught(|| {
-        instance.current.stopped();
-        Ok(())
-    });
-    if let Err(failure) = result {
-        shared.record_failure(FailureRecord {
-            actor: cell.id(),
-            phase: Phase::Stopped,
-            failure,
-            restarted: false,
-        });
+    if let Err(caught) = catch_stopped(|| instance.current.stopped()) {
+        shared.record_failure(stopped_failure(cell.id(), caught));
     }
 }
 
@@ -106,35 +94,28 @@ pub(crate) fn terminate<A: Actor>(
     instance: &mut Instance<A>,
     shared: &Arc<Shared>,
     reason: ExitReason,
-    dead_letter_reason: DeadLetterReason,
 ) {
+    let dead = dead_letter_reason(&reason);
     instance.status = Status::Gone;
     // What it handled is counted before it is reported gone (a shutdown reads the report then).
     let handled = std::mem::take(&mut instance.unsettled);
     // Closed and ended in one lock: a watch from now on is answered with `reason`.
-    let (first, more) = cell.mailbox.close_and_drain(
+    let watchers = cell.mailbox.close_and_drain(
         handled,
         |life| life.end(reason.clone()),
         |env| {
             if let Some(request) = env.request {
                 shared.complete_ask(request.get(), Err(AskError::ReceiverStopped));
             }
-            shared.dead_letter(cell.id(), dead_letter_reason, Some(Box::new(env.msg)));
+            shared.dead_letter(cell.id(), dead, Some(Box::new(env.msg)));
         },
     );
     // Release: whoever sees the actor counted gone (`actor_gone` below, a `SeqCst` count that
     // shutdown reads) sees this too.
     cell.gone.store(true, Release);
-    for watcher in first.into_iter().chain(more) {
+    for (watcher, signal) in watchers.notices(cell.id(), &reason) {
         if let Some(entry) = shared.entry(watcher) {
-            entry.signal(
-                shared,
-                watcher,
-                Signal::Terminated {
-                    id: cell.id(),
-                    reason: reason.clone(),
-                },
-            );
+            entry.signal(shared, watcher, signal);
         }
     }
     shared.actor_gone();

@@ -8,12 +8,15 @@ use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering::SeqCst};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use actor_core::{
-    Actor, ActorId, ActorRef, Addr, AskError, Asker, Backend, DeadLetter, DeadLetterReason,
-    ExitReason, FailureRecord, Message, ReplyTo, SendError, SendFailure, ShutdownMode,
-    ShutdownReport, Signal, SpawnError, SpawnOptions,
+use actor_core::kernel::{
+    OutsideAsk, ReportBuilder, Stage, deadline_after, take_reply, terminated,
 };
-use crossbeam_channel::{RecvTimeoutError, bounded};
+use actor_core::{
+    Actor, ActorId, ActorRef, Addr, AskError, Asker, Backend, DeadLetterReason, ExitReason,
+    FailureRecord, Message, ReplyTo, SendError, SendFailure, ShutdownMode, ShutdownReport,
+    SpawnError, SpawnOptions,
+};
+use crossbeam_channel::bounded;
 use crossbeam_utils::CachePadded;
 
 use crate::ask::{Asks, PendingAsk};
@@ -23,13 +26,6 @@ use crate::mailbox::{Envelope, Late, Mailbox, Pushed};
 use crate::pool::{self, Threads};
 use crate::registry::{Entry, Registry, Watched};
 use crate::timer::Timers;
-
-#[derive(Default)]
-struct Records {
-    failures: Vec<FailureRecord>,
-    escalations: Vec<FailureRecord>,
-    dead_letters: Vec<DeadLetter>,
-}
 
 static SYSTEMS: AtomicU64 = AtomicU64::new(0);
 
@@ -43,9 +39,10 @@ pub(crate) struct Shared {
     pub ready: pool::ReadyQueue,
     /// Every thread started for this system: pool workers and dedicated actors.
     pub threads: Threads,
-    pub timers: Timers,
+    pub timers: Arc<Timers>,
     pub asks: Asks,
-    records: Mutex<Records>,
+    /// Failures, escalations and the dead-letter log, for the report.
+    records: Mutex<ReportBuilder>,
     /// Set when shutdown begins: sends from outside and spawns are refused.
     closed: AtomicBool,
     /// Set when actors are to stop (after the drain, in drain mode): no actor starts another
@@ -57,7 +54,6 @@ pub(crate) struct Shared {
     spawned: CachePadded<AtomicUsize>,
     ended: CachePadded<AtomicUsize>,
     started_at: Instant,
-    dead_letters_kept: usize,
     /// How many gone actors' own reports each cell keeps (`ThreadConfig::gone_reports`).
     pub gone_reports: usize,
 }
@@ -140,7 +136,7 @@ impl Shared {
             }
         }
         let shared = Arc::clone(self);
-        self.timers.add(
+        let _ = self.timers.add(
             delay,
             Box::new(move |fire| shared.deliver_timer(to, msg, fire)),
         );
@@ -247,14 +243,7 @@ impl Shared {
             None => ExitReason::NoSuchActor,
         };
         if let Some(entry) = self.entry(watcher) {
-            entry.signal(
-                self,
-                watcher,
-                Signal::Terminated {
-                    id: target,
-                    reason: gone,
-                },
-            );
+            entry.signal(self, watcher, terminated(target, Some(gone)));
         }
     }
 
@@ -265,26 +254,30 @@ impl Shared {
         reason: DeadLetterReason,
         message: Option<Box<dyn Any + Send>>,
     ) {
-        let mut records = lock(&self.records);
-        if records.dead_letters.len() < self.dead_letters_kept {
-            records.dead_letters.push(DeadLetter {
-                to,
-                reason,
-                message,
-            });
-        }
+        lock(&self.records).dead_letter(to, reason, message);
     }
 
     pub fn record_failure(&self, record: FailureRecord) {
-        lock(&self.records).failures.push(record);
+        lock(&self.records).failure(record);
     }
 
     pub fn record_escalation(&self, record: FailureRecord) {
-        lock(&self.records).escalations.push(record);
+        lock(&self.records).escalation(record);
     }
 
     pub fn is_stopping(&self) -> bool {
         self.stopping.load(SeqCst)
+    }
+
+    /// Where the system is in its life, for supervision.
+    pub fn stage(&self) -> Stage {
+        if self.is_stopping() {
+            Stage::Stopping
+        } else if self.closed.load(SeqCst) {
+            Stage::Draining
+        } else {
+            Stage::Running
+        }
     }
 
     pub fn actor_gone(&self) {
@@ -372,14 +365,13 @@ impl ThreadSystem {
             ready: pool::ReadyQueue::new(config.threads.max(1)),
             threads: Arc::clone(&threads),
             timers,
-            asks: Asks::new(),
-            records: Mutex::default(),
+            asks: Asks::default(),
+            records: Mutex::new(ReportBuilder::new(config.dead_letters_kept)),
             closed: AtomicBool::new(false),
             stopping: AtomicBool::new(false),
             spawned: CachePadded::default(),
             ended: CachePadded::default(),
             started_at: Instant::now(),
-            dead_letters_kept: config.dead_letters_kept,
             gone_reports: config.gone_reports,
         };
         Ok(Self {
@@ -399,7 +391,7 @@ impl ThreadSystem {
         let Some(shared) = self.shared.take() else {
             return ShutdownReport::default();
         };
-        let deadline = actor_core::deadline_after(timeout);
+        let deadline = deadline_after(timeout);
         shared.closed.store(true, SeqCst);
         if mode == ShutdownMode::Drain {
             // Idle twice with no message moving in between: nothing is left in flight.
@@ -434,21 +426,18 @@ impl ThreadSystem {
             .map(|e| e.id())
             .collect();
         let (actors, forgotten) = shared.registry.reports();
-        let records = std::mem::take(&mut *lock(&shared.records));
-        let late_replies = shared.asks.late_replies();
-        shared.asks.clear();
+        let late_replies = {
+            let mut asks = lock(&shared.asks);
+            // The timer thread has stopped: the timers handed back need no cancelling.
+            asks.clear();
+            asks.late_replies()
+        };
+        let report =
+            lock(&shared.records).build(actors, forgotten, late_replies, unresponsive.clone());
         if unresponsive.is_empty() {
             release(shared, &self.threads, deadline);
         }
-        ShutdownReport {
-            actors,
-            failures: records.failures,
-            escalations: records.escalations,
-            dead_letters: records.dead_letters,
-            late_replies,
-            unresponsive,
-            forgotten,
-        }
+        report
     }
 }
 
@@ -512,26 +501,26 @@ impl Backend for ThreadSystem {
         timeout: Duration,
     ) -> Result<R, AskError> {
         let shared = self.shared().map_err(AskError::Rejected)?;
-        let (reply, replies) = bounded(1);
-        let request = shared.asks.open(PendingAsk::External(reply));
+        let (reply, outcome) = OutsideAsk::new();
+        let request = shared.open_ask(PendingAsk::External(reply));
         let msg = make(ReplyTo::new(Asker::External, request));
         if let Err(err) = shared.send(to.id(), msg, Some(request)) {
             shared.cancel_ask(request);
             return Err(AskError::Rejected(err.reason().clone()));
         }
-        let outcome = match replies.recv_timeout(timeout) {
-            Ok(outcome) => outcome,
-            Err(RecvTimeoutError::Timeout) if shared.asks.take(request).is_some() => {
-                return Err(AskError::Timeout(timeout));
-            }
-            // The outcome is being delivered right now.
-            Err(_) => replies.recv().unwrap_or(Err(AskError::Timeout(timeout))),
-        };
-        outcome.and_then(|reply| AskError::take_reply::<R>(reply))
+        outcome
+            .wait(timeout, || shared.cancel_ask(request))
+            .and_then(take_reply::<R>)
     }
 
     fn sleep(&self, duration: Duration) {
         std::thread::sleep(duration);
+    }
+
+    fn now(&self) -> Duration {
+        self.shared
+            .as_ref()
+            .map_or(Duration::ZERO, |shared| shared.now())
     }
 
     fn shutdown(mut self, mode: ShutdownMode, timeout: Duration) -> ShutdownReport {

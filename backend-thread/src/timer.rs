@@ -1,117 +1,117 @@
-//! One timer thread per system: delayed sends and `ask` timeouts, on wall time.
+//! One timer thread per system: delayed sends and `ask` timeouts, on wall time, in the
+//! kernel's timer queue (`actor_core::kernel::TimerQueue`) behind a lock; the thread sleeps
+//! on a condition variable until the earliest is due or an earlier one is added. A timer can
+//! be cancelled (an ask that completed): it then costs nothing more.
 
-use std::cmp::Reverse;
-use std::collections::BinaryHeap;
-use std::sync::Mutex;
+use std::sync::{Condvar, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use crossbeam_channel::{Receiver, RecvTimeoutError, Sender, unbounded};
+use actor_core::kernel::{TimerKey, TimerQueue, deadline_after};
+
+use crate::cell::lock;
 
 /// What a timer does: called with `true` when it fires, `false` when shutdown cancels it.
 pub(crate) type Action = Box<dyn FnOnce(bool) + Send>;
 
-enum Command {
-    Add(Instant, Action),
-    Stop,
+struct Queue {
+    timers: TimerQueue<Instant, Action>,
+    stopped: bool,
 }
 
 pub(crate) struct Timers {
-    commands: Sender<Command>,
-    /// Set by [`Timers::stop`]; a timer is sent to the thread under this lock, so none can
-    /// reach it after its last look at its inbox and be dropped there without being run.
-    stopped: Mutex<bool>,
+    queue: Mutex<Queue>,
+    /// Woken when a timer earlier than every other is added, and at stop.
+    changed: Condvar,
     thread: Mutex<Option<JoinHandle<()>>>,
 }
 
 impl Timers {
-    pub fn start(name: String) -> std::io::Result<Self> {
-        let (commands, inbox) = unbounded();
+    pub fn start(name: String) -> std::io::Result<std::sync::Arc<Self>> {
+        let timers = std::sync::Arc::new(Self {
+            queue: Mutex::new(Queue {
+                timers: TimerQueue::new(),
+                stopped: false,
+            }),
+            changed: Condvar::new(),
+            thread: Mutex::new(None),
+        });
+        let runner = std::sync::Arc::clone(&timers);
         let thread = std::thread::Builder::new()
             .name(name)
-            .spawn(move || run(&inbox))?;
-        Ok(Self {
-            commands,
-            stopped: Mutex::new(false),
-            thread: Mutex::new(Some(thread)),
-        })
+            .spawn(move || runner.run())?;
+        *lock(&timers.thread) = Some(thread);
+        Ok(timers)
     }
 
     /// Runs `action(true)` after `delay`, or `action(false)` at shutdown if it is not due by
-    /// then. After shutdown it is cancelled at once.
-    pub fn add(&self, delay: Duration, action: Action) {
+    /// then; returns the key that cancels it. After shutdown it is cancelled at once (`None`).
+    pub fn add(&self, delay: Duration, action: Action) -> Option<TimerKey<Instant>> {
         // `Duration::MAX` (no timeout) must not overflow the clock.
-        let due = actor_core::deadline_after(delay);
-        let refused = {
-            let stopped = crate::cell::lock(&self.stopped);
-            if *stopped {
-                Some(action)
-            } else {
-                match self.commands.send(Command::Add(due, action)) {
-                    Ok(()) => None,
-                    Err(err) => match err.into_inner() {
-                        Command::Add(_, action) => Some(action),
-                        Command::Stop => None,
-                    },
-                }
-            }
-        };
-        // Outside the lock: the action delivers a dead letter, which takes other locks.
-        if let Some(action) = refused {
+        let due = deadline_after(delay);
+        let mut queue = lock(&self.queue);
+        if queue.stopped {
+            drop(queue);
+            // Outside the lock: the action delivers a dead letter, which takes other locks.
             action(false);
+            return None;
         }
+        let earliest = queue.timers.next_due().is_none_or(|next| due < next);
+        let key = queue.timers.add(due, action);
+        drop(queue);
+        if earliest {
+            self.changed.notify_one();
+        }
+        Some(key)
+    }
+
+    /// Forgets a timer that has not fired; its action is dropped, not run.
+    pub fn cancel(&self, key: TimerKey<Instant>) {
+        let action = lock(&self.queue).timers.cancel(key);
+        // The action's captures are dropped outside the lock.
+        drop(action);
     }
 
     /// Cancels every pending timer (each action runs with `false`) and joins the thread. A
     /// timer added from now on is cancelled at once, by its adder.
     pub fn stop(&self) {
-        *crate::cell::lock(&self.stopped) = true;
-        let _ = self.commands.send(Command::Stop);
-        if let Some(thread) = crate::cell::lock(&self.thread).take() {
+        lock(&self.queue).stopped = true;
+        self.changed.notify_one();
+        if let Some(thread) = lock(&self.thread).take() {
             let _ = thread.join();
         }
     }
-}
 
-fn run(inbox: &Receiver<Command>) {
-    let mut due: BinaryHeap<Reverse<(Instant, u64)>> = BinaryHeap::new();
-    let mut actions: std::collections::HashMap<u64, Action> = std::collections::HashMap::new();
-    let mut next = 0u64;
-    loop {
-        let command = match due.peek() {
-            Some(Reverse((at, _))) => inbox.recv_deadline(*at),
-            None => inbox.recv().map_err(|_| RecvTimeoutError::Disconnected),
-        };
-        match command {
-            Ok(Command::Add(at, action)) => {
-                due.push(Reverse((at, next)));
-                actions.insert(next, action);
-                next += 1;
-            }
-            Err(RecvTimeoutError::Timeout) => {
-                let now = Instant::now();
-                while let Some(Reverse((at, key))) = due.peek().copied() {
-                    if at > now {
-                        break;
-                    }
-                    due.pop();
-                    if let Some(action) = actions.remove(&key) {
-                        action(true);
-                    }
+    fn run(&self) {
+        let mut queue = lock(&self.queue);
+        loop {
+            if queue.stopped {
+                let pending: Vec<Action> = queue.timers.take_all().collect();
+                drop(queue);
+                for action in pending {
+                    action(false);
                 }
-            }
-            Ok(Command::Stop) | Err(RecvTimeoutError::Disconnected) => {
-                let mut pending: Vec<_> = due.into_sorted_vec();
-                pending.reverse();
-                for Reverse((_, key)) in pending {
-                    if let Some(action) = actions.remove(&key) {
-                        action(false);
-                    }
-                }
-                // Nothing follows the stop order: `add` sends nothing once `stopped` is set,
-                // which `stop` does before it sends the order.
                 return;
             }
+            let now = Instant::now();
+            if let Some((_, action)) = queue.timers.pop_due(now) {
+                drop(queue);
+                action(true);
+                queue = lock(&self.queue);
+                continue;
+            }
+            queue = match queue.timers.next_due() {
+                Some(at) => {
+                    self.changed
+                        .wait_timeout(queue, at - now)
+                        .unwrap_or_else(std::sync::PoisonError::into_inner)
+                        .0
+                }
+                None => self
+                    .changed
+                    .wait(queue)
+                    .unwrap_or_else(std::sync::PoisonError::into_inner),
+            };
         }
     }
 }
@@ -126,7 +126,7 @@ mod tests {
     #[test]
     fn every_timer_added_while_the_thread_stops_is_run_or_cancelled_once() {
         for _ in 0..20 {
-            let timers = Arc::new(Timers::start("timer-test".into()).unwrap());
+            let timers = Timers::start("timer-test".into()).unwrap();
             let calls = Arc::new(AtomicU64::new(0));
             let adders: Vec<_> = (0..4)
                 .map(|_| {
@@ -153,5 +153,54 @@ mod tests {
                 "each timer's action runs once"
             );
         }
+    }
+
+    #[test]
+    fn a_cancelled_timer_never_runs_and_is_not_kept() {
+        let timers = Timers::start("timer-test".into()).unwrap();
+        let calls = Arc::new(AtomicU64::new(0));
+        let counted = Arc::clone(&calls);
+        let key = timers
+            .add(
+                Duration::from_secs(3600),
+                Box::new(move |_| {
+                    counted.fetch_add(1, SeqCst);
+                }),
+            )
+            .unwrap();
+        timers.cancel(key);
+        assert!(lock(&timers.queue).timers.is_empty());
+        timers.stop();
+        assert_eq!(
+            calls.load(SeqCst),
+            0,
+            "neither fired nor cancelled by the stop"
+        );
+    }
+
+    #[test]
+    fn an_earlier_timer_added_later_fires_first() {
+        let timers = Timers::start("timer-test".into()).unwrap();
+        let (fired, order) = std::sync::mpsc::channel();
+        let late = fired.clone();
+        timers.add(
+            Duration::from_secs(3600),
+            Box::new(move |fire| {
+                let _ = late.send((1, fire));
+            }),
+        );
+        timers.add(
+            Duration::from_millis(1),
+            Box::new(move |fire| {
+                let _ = fired.send((0, fire));
+            }),
+        );
+        assert_eq!(
+            order.recv().unwrap(),
+            (0, true),
+            "the thread woke for the earlier one"
+        );
+        timers.stop();
+        assert_eq!(order.recv().unwrap(), (1, false));
     }
 }

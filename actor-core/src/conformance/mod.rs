@@ -1,4 +1,4 @@
-//! The conformance suite: the rules of `shared/DESIGN.md` as tests, written once and generic
+//! The conformance suite: the rules of the repository's `docs/rules.md` as tests, written once and generic
 //! over a [`Backend`], so every backend proves the same guarantees.
 //!
 //! A backend runs the whole suite from its tests with one macro call, given a function that
