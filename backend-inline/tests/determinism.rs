@@ -181,3 +181,56 @@ fn failing_test_prints_its_seed() {
         "{stderr}"
     );
 }
+
+/// An actor that keeps its own mailbox (of capacity 1) full: each message it handles sends it
+/// the next. It never idles, so the inline clock never moves while it runs.
+#[derive(Clone, serde::Serialize, serde::Deserialize)]
+struct KeepsItselfFull;
+
+impl actor_core::Actor for KeepsItselfFull {
+    type Msg = u64;
+    fn handle<C: actor_core::Context<Self>>(
+        &mut self,
+        ctx: &mut C,
+        n: u64,
+    ) -> Result<(), actor_core::ActorError> {
+        let _ = ctx.send(&ctx.myself(), n + 1);
+        Ok(())
+    }
+}
+
+/// What a `send_timeout` to an actor that keeps itself full comes to, and the run it made.
+fn send_timeout_to_a_full_mailbox(seed: u64) -> (bool, u64, Duration) {
+    let system = InlineSystem::with_config(InlineConfig::new(seed).step_limit(10_000));
+    let busy = system
+        .spawn_with(KeepsItselfFull, actor_core::SpawnOptions::new().capacity(1))
+        .unwrap();
+    system.send(&busy, 0).unwrap();
+    let full = matches!(
+        system.send_timeout(&busy, 0, Duration::from_millis(200)),
+        Err(ref e) if matches!(e.reason(), actor_core::SendFailure::Full { .. })
+    );
+    (full, system.fingerprint(), system.now())
+}
+
+/// Rule 9 and 10: `send_timeout` measures its timeout on the backend's clock, so on inline the
+/// run it makes does not depend on how fast the machine is. An actor that never idles keeps the
+/// virtual clock still: the wait ends when a pause could not move it (at the step limit), with
+/// `Full`, after the same steps every time. (Measured on the wall clock, as it was, the wait
+/// took 200 ms of real time, and the steps run meanwhile, so the fingerprint, varied.)
+#[test]
+fn send_timeout_waits_on_the_virtual_clock_and_its_run_is_the_same_every_time() {
+    let first = send_timeout_to_a_full_mailbox(5);
+    assert!(
+        first.0,
+        "the mailbox stayed full: the wait gives up with Full"
+    );
+    assert_eq!(
+        first.2,
+        Duration::ZERO,
+        "no actor idled: the clock stood still"
+    );
+    for _ in 0..3 {
+        assert_eq!(send_timeout_to_a_full_mailbox(5), first);
+    }
+}

@@ -219,16 +219,18 @@ impl State {
     }
 
     /// Routes a message an actor sent without waiting for an answer (behind a fence, if it
-    /// gave up a direct route for it): accepted, or a dead letter on the receiver's account
-    /// (the sender was told `Ok`).
+    /// gave up a direct route for it), or a timer's (`forced`: a timer was accepted when it was
+    /// set, and is delivered past a full mailbox's bound): accepted, or a dead letter on the
+    /// receiver's account (the sender was told `Ok`).
     pub(crate) fn route_from_child(
         &mut self,
         to: ActorId,
         msg_type: TypeKey,
         payload: &[u8],
         after: Option<Fence>,
+        forced: bool,
     ) {
-        if self.refusal(to, Some(msg_type), false).is_some() {
+        if self.refusal(to, Some(msg_type), forced).is_some() {
             self.dead_on_arrival(to, DeadLetterReason::Undeliverable, payload.to_vec());
             return;
         }
@@ -239,7 +241,7 @@ impl State {
         };
         // Cannot be refused now: nothing has changed since the check; and a delivery that
         // does not encode (it always does) is a dead letter all the same.
-        if self.accept(to, Some(msg_type), &delivery, false).is_err() {
+        if self.accept(to, Some(msg_type), &delivery, forced).is_err() {
             self.dead_on_arrival(to, DeadLetterReason::Undeliverable, payload.to_vec());
         }
     }
@@ -428,7 +430,7 @@ impl State {
                 after,
             } => {
                 let after = after.filter(|&fence| self.routes.fenced(id, to, fence));
-                self.route_from_child(to, msg_type, payload.0, after);
+                self.route_from_child(to, msg_type, payload.0, after, false);
             }
             ToHost::Send {
                 to,

@@ -45,7 +45,7 @@ impl State {
                     to,
                     msg_type,
                     payload,
-                } => self.route_from_child(to, msg_type, &payload, None),
+                } => self.route_from_child(to, msg_type, &payload, None, true),
                 Timer::AskTimeout {
                     asker,
                     request,

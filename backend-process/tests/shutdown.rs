@@ -4,7 +4,10 @@
 
 use std::time::{Duration, Instant};
 
-use actor_core::{Actor, ActorError, ActorRef, Backend, Context, ExitReason, ShutdownMode};
+use actor_core::{
+    Actor, ActorError, ActorRef, Backend, Context, DeadLetterReason, ExitReason, Failure,
+    ShutdownMode,
+};
 use backend_process::ProcessSystem;
 
 backend_process::process_test_support!();
@@ -12,7 +15,7 @@ backend_process::process_test_support!();
 const WAIT: Duration = Duration::from_secs(10);
 
 mod common;
-use common::{Fragile, FragileMsg, gone_within, pid_of};
+use common::{Fragile, FragileMsg, gone_within, kill9, pid_of};
 
 /// Writes a file when it stops.
 #[derive(Clone, serde::Serialize, serde::Deserialize)]
@@ -93,4 +96,59 @@ fn no_child_outlives_shutdown_or_drop() {
         gone_within(pid, Duration::from_secs(1)),
         "process {pid} outlived drop"
     );
+}
+
+/// A `kill -9` just before a draining shutdown is a failure like any other (rule 7: a failure
+/// while `Drain` drains is supervised as at any other time): the message in hand is the one
+/// dead letter, the actor is restarted, the thousands queued behind it are handled, and
+/// nothing escalates.
+#[test]
+fn a_kill_9_just_before_a_drain_restarts_the_actor_and_drains_its_queue() {
+    const QUEUED: u64 = 3_000;
+    let system = ProcessSystem::new().unwrap();
+    let actor = system.spawn(Fragile::default()).unwrap();
+    let pid = pid_of(&system, &actor);
+    let marker = std::env::temp_dir().join(format!(
+        "actor-process-kill-before-drain-{}",
+        std::process::id()
+    ));
+    let _ = std::fs::remove_file(&marker);
+    system
+        .send(&actor, FragileMsg::MarkThenSleep(marker.clone(), 60_000))
+        .unwrap();
+    for _ in 0..QUEUED {
+        system.send(&actor, FragileMsg::Work).unwrap();
+    }
+    let deadline = Instant::now() + WAIT;
+    while !marker.exists() {
+        assert!(Instant::now() < deadline, "the sleep never began");
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    std::fs::remove_file(&marker).unwrap();
+    assert!(kill9(pid));
+    let report = system.shutdown(ShutdownMode::Drain, WAIT);
+    let record = report.actor(actor.id()).unwrap();
+    // The pid's ask, the sleep in hand, the queue.
+    assert_eq!(
+        (
+            record.ledger.accepted,
+            record.ledger.handled,
+            record.ledger.dead_letters,
+            record.restarts
+        ),
+        (QUEUED + 2, QUEUED + 1, 1, 1),
+        "(accepted, handled, dead letters, restarts); {report}"
+    );
+    let failures: Vec<_> = report
+        .failures
+        .iter()
+        .map(|f| (f.actor, &f.failure, f.restarted))
+        .collect();
+    assert_eq!(failures, [(actor.id(), &Failure::Signal(9), true)]);
+    assert!(report.escalations.is_empty(), "{:?}", report.escalations);
+    let dead: Vec<_> = report.dead_letters.iter().map(|d| d.reason).collect();
+    assert_eq!(dead, [DeadLetterReason::FailedWhileHandling]);
+    assert_eq!(record.exit, ExitReason::Shutdown);
+    assert!(report.is_balanced(), "{report:#?}");
+    assert!(gone_within(pid, WAIT));
 }

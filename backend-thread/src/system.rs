@@ -79,8 +79,16 @@ impl Shared {
         let mailbox = entry
             .mailbox_any()
             .downcast_ref::<Mailbox<M>>()
-            .ok_or_else(|| SendFailure::WrongType {
-                expected: entry.message_type().to_string(),
+            .ok_or_else(|| {
+                // A cell serves actors of one type only: an id past its uses so far was never
+                // given out, whatever type the cell takes.
+                if crate::registry::use_of(to) > crate::registry::use_of(entry.id()) {
+                    SendFailure::UnknownActor
+                } else {
+                    SendFailure::WrongType {
+                        expected: entry.message_type().to_string(),
+                    }
+                }
             })?;
         Ok((entry, mailbox))
     }

@@ -6,8 +6,8 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 use crate::{
-    Actor, ActorError, ActorId, Addr, AskError, Context, ExitReason, Failure, ReplyTo, Signal,
-    SpawnOptions, Supervision,
+    Actor, ActorError, ActorId, Addr, AskError, Context, ExitReason, Failure, ReplyTo, SendError,
+    SendFailure, Signal, SpawnOptions, Supervision,
 };
 
 /// Something a test actor did, as the recorder saw it.
@@ -50,6 +50,53 @@ pub enum Event {
         /// The clock when it was handled.
         fired_at: Duration,
     },
+    /// `actor` has had the outcomes of `completed` of its asks, `failed` of them not a reply.
+    AsksCompleted {
+        /// Who asked.
+        actor: ActorId,
+        /// How many asks have ended.
+        completed: u64,
+        /// How many of them ended without a reply.
+        failed: u64,
+    },
+    /// What came of the sends (or timers) `actor` made from inside one handler, in the order
+    /// made: the tags of the `Work` messages accepted, and each refusal.
+    Sent {
+        /// Who sent.
+        actor: ActorId,
+        /// Whether these were timers (`send_after`) rather than plain sends.
+        timers: bool,
+        /// The tags of the messages whose send returned `Ok`.
+        accepted: Vec<u64>,
+        /// The sends that returned an error.
+        refused: Vec<Refusal>,
+    },
+}
+
+/// A send from inside a handler that returned an error, as the handler saw it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Refusal {
+    /// The tag of the `Work` message sent.
+    pub tag: u64,
+    /// Why it was refused.
+    pub reason: SendFailure,
+    /// The tag of the `Work` message the error gave back (`None` if it gave back another).
+    pub returned: Option<u64>,
+}
+
+impl Refusal {
+    fn of(tag: u64, err: SendError<WorkerMsg>) -> Self {
+        let reason = err.reason().clone();
+        let returned = match err.into_message() {
+            WorkerMsg::Work(t) => Some(t),
+            _ => None,
+        };
+        Self {
+            tag,
+            reason,
+            returned,
+        }
+    }
 }
 
 /// Keeps every event it is sent, in arrival order, and hands out copies.
@@ -138,6 +185,25 @@ impl Worker {
         let actor = ctx.myself().id_of();
         self.record(ctx, Event::Handled { actor, tag })
     }
+
+    fn record_sent<C: Context<Self>>(
+        &self,
+        ctx: &mut C,
+        timers: bool,
+        accepted: Vec<u64>,
+        refused: Vec<Refusal>,
+    ) -> Result<(), ActorError> {
+        let actor = ctx.myself().id_of();
+        self.record(
+            ctx,
+            Event::Sent {
+                actor,
+                timers,
+                accepted,
+                refused,
+            },
+        )
+    }
 }
 
 /// What a [`Worker`] is told to do.
@@ -214,6 +280,49 @@ pub enum WorkerMsg {
         tag: u64,
         /// The clock when it was set.
         set_at: Duration,
+    },
+    /// Keep the actor busy for `duration` of wall-clock time (a thread sleep, so it is busy on
+    /// every backend; on the inline backend the caller's thread sleeps), then record
+    /// `Handled { tag }`, or, with `fail`, return an error instead.
+    Sleep {
+        /// This message's own tag.
+        tag: u64,
+        /// How long to sleep.
+        duration: Duration,
+        /// Fail after the sleep.
+        fail: bool,
+    },
+    /// Record, then send `count` [`WorkerMsg::Work`] messages tagged `first..first + count` to
+    /// `to` (with `delay`, as timers through `send_after`), going on after a refusal, and
+    /// record what came of them as one [`Event::Sent`].
+    Probe {
+        /// This message's own tag.
+        tag: u64,
+        /// The receiver.
+        to: Addr<WorkerMsg>,
+        /// The first tag sent.
+        first: u64,
+        /// How many to send.
+        count: u64,
+        /// Send as timers, after this delay.
+        delay: Option<Duration>,
+    },
+    /// Record, then send [`WorkerMsg::Work`] messages tagged from `first` on to `to` until one
+    /// is refused (at most `limit`), then at once a timer `Work(timer)` to `to` after `delay`;
+    /// record the sends and then the timer as two [`Event::Sent`].
+    FillThenTimer {
+        /// This message's own tag.
+        tag: u64,
+        /// The receiver.
+        to: Addr<WorkerMsg>,
+        /// The first tag sent.
+        first: u64,
+        /// The most plain sends made.
+        limit: u64,
+        /// The timer's tag.
+        timer: u64,
+        /// The timer's delay.
+        delay: Duration,
     },
 }
 
@@ -339,6 +448,66 @@ impl Actor for Worker {
                 let me = ctx.myself();
                 ctx.send_after(&me, WorkerMsg::Fired { tag, set_at }, delay)
                     .map_err(|e| ActorError::new(e.to_string()))
+            }
+            WorkerMsg::Sleep {
+                tag,
+                duration,
+                fail,
+            } => {
+                std::thread::sleep(duration);
+                if fail {
+                    return Err(ActorError::new(format!("told to fail at {tag}")));
+                }
+                self.handled(ctx, tag)
+            }
+            WorkerMsg::Probe {
+                tag,
+                to,
+                first,
+                count,
+                delay,
+            } => {
+                self.handled(ctx, tag)?;
+                let (mut accepted, mut refused) = (Vec::new(), Vec::new());
+                for n in first..first + count {
+                    let sent = match delay {
+                        None => ctx.send(&to, WorkerMsg::Work(n)),
+                        Some(delay) => ctx.send_after(&to, WorkerMsg::Work(n), delay),
+                    };
+                    match sent {
+                        Ok(()) => accepted.push(n),
+                        Err(err) => refused.push(Refusal::of(n, err)),
+                    }
+                }
+                self.record_sent(ctx, delay.is_some(), accepted, refused)
+            }
+            WorkerMsg::FillThenTimer {
+                tag,
+                to,
+                first,
+                limit,
+                timer,
+                delay,
+            } => {
+                self.handled(ctx, tag)?;
+                let (mut accepted, mut refused) = (Vec::new(), Vec::new());
+                for n in first..first + limit {
+                    match ctx.send(&to, WorkerMsg::Work(n)) {
+                        Ok(()) => accepted.push(n),
+                        Err(err) => {
+                            refused.push(Refusal::of(n, err));
+                            break;
+                        }
+                    }
+                }
+                let scheduled = ctx.send_after(&to, WorkerMsg::Work(timer), delay);
+                self.record_sent(ctx, false, accepted, refused)?;
+                match scheduled {
+                    Ok(()) => self.record_sent(ctx, true, vec![timer], Vec::new()),
+                    Err(err) => {
+                        self.record_sent(ctx, true, Vec::new(), vec![Refusal::of(timer, err)])
+                    }
+                }
             }
             WorkerMsg::Fired { tag, set_at } => {
                 let actor = ctx.myself().id_of();

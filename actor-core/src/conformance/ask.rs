@@ -3,10 +3,15 @@
 
 use std::time::Duration;
 
-use super::actors::{Event, Worker, WorkerMsg};
+use serde::{Deserialize, Serialize};
+
+use super::actors::{Event, RecorderMsg, Worker, WorkerMsg};
 use super::delivery::{setup, sync};
-use super::{WAIT, wait_for};
-use crate::{ActorRef, AskError, Backend, Failure, SendFailure, ShutdownMode};
+use super::{WAIT, wait_for, wait_for_within};
+use crate::{
+    Actor, ActorError, ActorRef, Addr, AskError, Backend, Context, Failure, SendFailure,
+    ShutdownMode,
+};
 
 const SHORT: Duration = Duration::from_millis(50);
 
@@ -129,4 +134,168 @@ pub fn ask_from_a_handler_times_out_as_a_message<B: Backend>(make: &impl Fn(u64)
     let report = system.shutdown(ShutdownMode::Drain, WAIT);
     assert_eq!(report.late_replies, 1);
     assert!(report.is_balanced());
+}
+
+/// Asks this many from inside a handler, a window at a time.
+const MANY_ASKS: u64 = 1_000_000;
+/// The most asks outstanding at once.
+const ASK_WINDOW: u64 = 10_000;
+/// The bound on the growth of resident memory from after the first window to the end.
+const ASK_MEMORY_BOUND: u64 = 16 << 20;
+
+/// Asks `to` to echo, from inside its handler, `ASK_WINDOW` at a time: the next window goes
+/// out when every reply of the last has come. Records [`Event::AsksCompleted`] when it has
+/// had every outcome asked for so far.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+struct ManyAsks {
+    recorder: Addr<RecorderMsg>,
+    to: Addr<WorkerMsg>,
+    /// Asks still to make.
+    remaining: u64,
+    /// Asks made whose outcome has not come.
+    outstanding: u64,
+    completed: u64,
+    failed: u64,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+enum ManyAsksMsg {
+    /// Make this many more asks.
+    Run(u64),
+    /// An ask's outcome.
+    Outcome(Result<u64, AskError>),
+}
+
+impl ManyAsks {
+    fn next_window<C: Context<Self>>(&mut self, ctx: &mut C) -> Result<(), ActorError> {
+        let window = self.remaining.min(ASK_WINDOW);
+        for n in 0..window {
+            ctx.ask(
+                &self.to,
+                |r| WorkerMsg::Echo(n, r),
+                Duration::from_secs(3600),
+                ManyAsksMsg::Outcome,
+            )
+            .map_err(|e| ActorError::new(e.to_string()))?;
+        }
+        self.remaining -= window;
+        self.outstanding = window;
+        if window == 0 {
+            let done = Event::AsksCompleted {
+                actor: ctx.myself().id(),
+                completed: self.completed,
+                failed: self.failed,
+            };
+            ctx.send(&self.recorder, RecorderMsg::Event(done))
+                .map_err(|e| ActorError::new(e.to_string()))?;
+        }
+        Ok(())
+    }
+}
+
+impl Actor for ManyAsks {
+    type Msg = ManyAsksMsg;
+
+    fn handle<C: Context<Self>>(
+        &mut self,
+        ctx: &mut C,
+        msg: ManyAsksMsg,
+    ) -> Result<(), ActorError> {
+        match msg {
+            ManyAsksMsg::Run(asks) => {
+                self.remaining += asks;
+                if self.outstanding == 0 {
+                    self.next_window(ctx)?;
+                }
+            }
+            ManyAsksMsg::Outcome(outcome) => {
+                self.outstanding -= 1;
+                self.completed += 1;
+                if outcome.is_err() {
+                    self.failed += 1;
+                }
+                if self.outstanding == 0 {
+                    self.next_window(ctx)?;
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The resident memory of this process in bytes (`VmRSS` in `/proc/self/status`), on Linux.
+fn resident_bytes() -> Option<u64> {
+    if !cfg!(target_os = "linux") {
+        return None;
+    }
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
+    let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib * 1024)
+}
+
+/// An ask that has ended leaves nothing behind, its timeout timer included: 1,000,000 asks
+/// from inside a handler, each with a one-hour timeout and answered at once, at most 10,000
+/// outstanding, grow the resident memory of the test process by less than 16 MiB from after
+/// the first 10,000 to the end. A timer kept until it expires costs some 60-100 bytes, so
+/// 1,000,000 of them would be 60-100 MB. (The memory is measured on Linux only, and is the
+/// whole test process's: the other tests of the binary run beside this one. Elsewhere the
+/// asks still run and must all be answered.)
+pub fn completed_asks_leave_no_timer_behind<B: Backend>(make: &impl Fn(u64) -> B) {
+    let limit = Duration::from_secs(300);
+    let (_seed, system, recorder) = setup(make);
+    // No recorder for the answerer: a million events would be memory of their own.
+    let answerer = system.spawn(Worker::default()).unwrap();
+    let asker = ManyAsks {
+        recorder,
+        to: answerer,
+        remaining: 0,
+        outstanding: 0,
+        completed: 0,
+        failed: 0,
+    };
+    let asker = system.spawn(asker).unwrap();
+    let completed = |n: u64| {
+        let expected = Event::AsksCompleted {
+            actor: asker.id(),
+            completed: n,
+            failed: 0,
+        };
+        move |e: &[Event]| {
+            let last = e
+                .iter()
+                .rev()
+                .find(|e| matches!(e, Event::AsksCompleted { .. }));
+            assert!(
+                last.is_none_or(|l| matches!(l, Event::AsksCompleted { failed: 0, .. })),
+                "an ask failed: {last:?}"
+            );
+            last == Some(&expected)
+        }
+    };
+    system.send(&asker, ManyAsksMsg::Run(ASK_WINDOW)).unwrap();
+    wait_for_within(&system, &recorder, limit, completed(ASK_WINDOW));
+    let before = resident_bytes();
+    system
+        .send(&asker, ManyAsksMsg::Run(MANY_ASKS - ASK_WINDOW))
+        .unwrap();
+    wait_for_within(&system, &recorder, limit, completed(MANY_ASKS));
+    let after = resident_bytes();
+    if let (Some(before), Some(after)) = (before, after) {
+        let growth = after.saturating_sub(before);
+        eprintln!(
+            "resident memory {} KiB after {ASK_WINDOW} asks, {} KiB after {MANY_ASKS}",
+            before >> 10,
+            after >> 10
+        );
+        assert!(
+            growth < ASK_MEMORY_BOUND,
+            "resident memory grew by {} KiB over {} completed asks (from {} KiB to {} KiB)",
+            growth >> 10,
+            MANY_ASKS - ASK_WINDOW,
+            before >> 10,
+            after >> 10
+        );
+    }
+    assert!(system.shutdown(ShutdownMode::Drain, WAIT).is_balanced());
 }

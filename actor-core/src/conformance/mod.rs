@@ -53,7 +53,21 @@ pub fn wait_for<B: Backend>(
     recorder: &Addr<RecorderMsg>,
     done: impl Fn(&[Event]) -> bool,
 ) -> Vec<Event> {
-    let deadline = Instant::now() + WAIT;
+    wait_for_within(system, recorder, WAIT, done)
+}
+
+/// [`wait_for`] with a limit of its own, for a workload that takes longer than [`WAIT`] on
+/// some backend (it polls every millisecond of the backend's clock all the same).
+///
+/// # Panics
+/// If `done` does not hold within `limit` of wall time; the message shows the events seen.
+pub fn wait_for_within<B: Backend>(
+    system: &B,
+    recorder: &Addr<RecorderMsg>,
+    limit: Duration,
+    done: impl Fn(&[Event]) -> bool,
+) -> Vec<Event> {
+    let deadline = crate::kernel::deadline_after(limit);
     loop {
         let seen = events(system, recorder);
         if done(&seen) {
@@ -61,18 +75,41 @@ pub fn wait_for<B: Backend>(
         }
         assert!(
             Instant::now() < deadline,
-            "condition not met within {WAIT:?}; events: {seen:#?}"
+            "condition not met within {limit:?}; events: {seen:#?}"
         );
         system.sleep(Duration::from_millis(1));
     }
 }
 
+/// Runs one rule's test, `name` (`module::test`). A rule in `known_gaps` (with why the backend
+/// does not keep it yet) must fail: it is reported and passes, and if it ever holds the test
+/// fails, so that the gap is taken off the list as soon as it is closed. A gap is a bug the
+/// project tracks, never a way to skip a rule quietly.
+///
+/// # Panics
+/// If the rule fails (and is not a known gap), or holds while listed as a known gap.
+pub fn run_rule(name: &str, known_gaps: &[(&str, &str)], test: impl FnOnce()) {
+    let Some((_, why)) = known_gaps.iter().find(|(gap, _)| *gap == name) else {
+        return test();
+    };
+    let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(test));
+    assert!(
+        outcome.is_err(),
+        "{name} holds on this backend now: take it off the known gaps ({why})"
+    );
+    eprintln!("known gap, still failing as expected: {name}: {why}");
+}
+
 /// Expands to one `#[test]` per rule of the suite, each building its system with `$make`, a
-/// closure from a seed (`u64`) to a [`Backend`].
+/// closure from a seed (`u64`) to a [`Backend`]. A backend that does not keep a rule yet lists
+/// it, with the reason, in `known_gaps = ["module::test" => "why", ...]` (see [`run_rule`]).
 #[macro_export]
 macro_rules! conformance_tests {
     ($make:expr) => {
-        $crate::conformance_tests!(@tests $make;
+        $crate::conformance_tests!($make, known_gaps = []);
+    };
+    ($make:expr, known_gaps = [$($gap:literal => $why:expr),* $(,)?]) => {
+        $crate::conformance_tests!(@tests $make, [$(($gap, $why)),*];
             delivery::per_pair_fifo_with_many_senders,
             delivery::queued_messages_survive_restart,
             delivery::crashing_message_is_not_redelivered,
@@ -82,6 +119,13 @@ macro_rules! conformance_tests {
             delivery::unknown_actor_and_wrong_type_are_errors,
             delivery::invalid_capacity_is_refused,
             delivery::timer_fires_after_its_delay,
+            delivery::a_timer_is_refused_at_the_call_like_a_send,
+            delivery::a_timer_to_a_full_mailbox_is_accepted_and_delivered,
+            delivery::a_timer_whose_receiver_stops_first_is_a_dead_letter_on_its_ledger,
+            delivery::a_handler_send_to_a_stopped_receiver_gives_the_message_back,
+            delivery::a_handler_send_to_an_unknown_receiver_gives_the_message_back,
+            delivery::a_handler_send_to_a_full_receiver_gives_the_message_back,
+            delivery::send_timeout_gives_up_on_the_backends_clock,
             ask::ask_returns_the_reply,
             ask::ask_times_out_and_late_reply_is_counted,
             ask::ask_to_a_stopped_actor_is_rejected,
@@ -89,6 +133,7 @@ macro_rules! conformance_tests {
             ask::ask_whose_receiver_panics_reports_the_failure,
             ask::ask_from_a_handler_arrives_as_a_message,
             ask::ask_from_a_handler_times_out_as_a_message,
+            ask::completed_asks_leave_no_timer_behind,
             supervision::restarts_up_to_the_limit_then_escalates,
             supervision::failure_in_started_counts_against_the_limit,
             supervision::escalation_to_the_root_is_reported,
@@ -102,15 +147,21 @@ macro_rules! conformance_tests {
             shutdown::stop_with_queued_messages_dead_letters_them,
             shutdown::pending_timers_become_dead_letters,
             shutdown::stop_in_started_takes_effect_at_once,
+            shutdown::a_failure_while_draining_is_restarted_and_its_queue_drains,
+            shutdown::dead_letter_mode_restarts_nothing,
             props::conservation_under_random_crashes_stops_and_restarts,
             props::fifo_per_pair_under_random_senders,
         );
     };
-    (@tests $make:expr; $($module:ident :: $name:ident),* $(,)?) => {
+    (@tests $make:expr, $gaps:tt; $($module:ident :: $name:ident),* $(,)?) => {
         $(
             #[test]
             fn $name() {
-                $crate::conformance::$module::$name(&$make);
+                $crate::conformance::run_rule(
+                    concat!(stringify!($module), "::", stringify!($name)),
+                    &$gaps,
+                    || $crate::conformance::$module::$name(&$make),
+                );
             }
         )*
     };

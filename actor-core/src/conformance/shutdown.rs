@@ -179,3 +179,96 @@ pub fn stop_in_started_takes_effect_at_once<B: Backend>(make: &impl Fn(u64) -> B
     assert_eq!(report.actor(brief.id()).unwrap().exit, ExitReason::Stopped);
     assert!(report.is_balanced());
 }
+
+/// An actor that fails while a `Drain` shutdown drains is supervised as at any other time
+/// (rule 7): restarted within its limit, so the rest of its queue is handled. Of 1,000
+/// messages queued from outside, the 500th fails: 999 are handled, the failing one is the one
+/// dead letter (`FailedWhileHandling`), one restart, its failure record says restarted, and
+/// nothing escalates.
+pub fn a_failure_while_draining_is_restarted_and_its_queue_drains<B: Backend>(
+    make: &impl Fn(u64) -> B,
+) {
+    const N: u64 = 1_000;
+    const FAILING: u64 = 500;
+    let (_seed, system, _recorder) = setup(make);
+    // No recorder: what it handled is in its ledger.
+    let worker = system.spawn(Worker::default()).unwrap();
+    for tag in 1..=N {
+        let msg = if tag == FAILING {
+            WorkerMsg::Fail(tag)
+        } else {
+            WorkerMsg::Work(tag)
+        };
+        system.send(&worker, msg).unwrap();
+    }
+    let report = system.shutdown(ShutdownMode::Drain, WAIT);
+    let actor = report.actor(worker.id()).unwrap();
+    assert_eq!(
+        (
+            actor.ledger.accepted,
+            actor.ledger.handled,
+            actor.ledger.dead_letters,
+            actor.restarts
+        ),
+        (N, N - 1, 1, 1),
+        "(accepted, handled, dead letters, restarts); {report}; failures {:?}",
+        report.failures
+    );
+    let failures: Vec<_> = report
+        .failures
+        .iter()
+        .filter(|f| f.actor == worker.id())
+        .collect();
+    assert_eq!(failures.len(), 1, "{failures:?}");
+    assert!(failures[0].restarted, "{failures:?}");
+    assert_eq!(
+        failures[0].failure,
+        crate::Failure::Error(format!("told to fail at {FAILING}"))
+    );
+    assert!(report.escalations.is_empty(), "{:?}", report.escalations);
+    let dead: Vec<_> = report
+        .dead_letters
+        .iter()
+        .filter(|d| d.to == worker.id())
+        .map(|d| d.reason)
+        .collect();
+    assert_eq!(dead, [DeadLetterReason::FailedWhileHandling]);
+    assert!(report.is_balanced(), "{report:#?}");
+}
+
+/// A `DeadLetter` shutdown restarts nothing (rule 7): an actor whose message fails while the
+/// shutdown is under way (the handler sleeps first, so on thread and process the failure
+/// lands during it) is not restarted, and what is queued behind it is dead-lettered, never
+/// handled by a restarted instance.
+pub fn dead_letter_mode_restarts_nothing<B: Backend>(make: &impl Fn(u64) -> B) {
+    const QUEUED: u64 = 1_000;
+    let (_seed, system, _recorder) = setup(make);
+    let worker = system.spawn(Worker::default()).unwrap();
+    // Started and running before the failing message (this runs nothing else on inline).
+    sync(&system, &worker, 1);
+    let failing = WorkerMsg::Sleep {
+        tag: 2,
+        duration: Duration::from_millis(50),
+        fail: true,
+    };
+    system.send(&worker, failing).unwrap();
+    // What a restarted instance would handle (and, on thread and process, time for the
+    // failing message to reach its handler before the shutdown begins).
+    for tag in 3..QUEUED + 3 {
+        system.send(&worker, WorkerMsg::Work(tag)).unwrap();
+    }
+    let report = system.shutdown(ShutdownMode::DeadLetter, WAIT);
+    let restarted: Vec<_> = report.failures.iter().filter(|f| f.restarted).collect();
+    assert!(
+        restarted.is_empty(),
+        "restarted during the shutdown: {restarted:?}"
+    );
+    let actor = report.actor(worker.id()).unwrap();
+    assert_eq!(actor.restarts, 0, "{report:#?}");
+    assert_eq!(
+        (actor.ledger.accepted, actor.ledger.handled),
+        (QUEUED + 2, 1),
+        "only the sync is handled; {report:#?}"
+    );
+    assert!(report.is_balanced(), "{report:#?}");
+}
