@@ -50,11 +50,13 @@ impl Shared {
                 }
             }),
         );
-        // The outcome may have come first: then the timer is not wanted.
-        if let Some(timer) = timer
-            && let Err(timer) = lock(&self.asks).set_timer(&request, timer)
-        {
-            self.timers.cancel(timer);
+        // The outcome may have come first: then the timer is not wanted. (Cancelled after the
+        // ask table's lock is given back: the timer queue's lock is never taken inside it.)
+        if let Some(timer) = timer {
+            let refused = lock(&self.asks).set_timer(&request, timer);
+            if let Err(timer) = refused {
+                self.timers.cancel(timer);
+            }
         }
     }
 
