@@ -9,7 +9,7 @@ use std::process::ExitStatus;
 use std::time::{Duration, Instant};
 
 use actor_core::kernel::{Caught, Escalation, dead_letter_reason, escalation, supervise};
-use actor_core::{ActorId, AskError, DeadLetterReason, ExitReason, Failure, Phase};
+use actor_core::{ActorId, AskError, DeadLetterReason, ExitReason, Failure, FailureRecord, Phase};
 use ipc_channel::ipc::IpcReceiverSet;
 
 use crate::host::State;
@@ -176,9 +176,22 @@ impl State {
     /// Stops the actor for good and passes the failure up.
     pub(crate) fn give_up(&mut self, id: ActorId, failure: Failure) {
         let parent = self.slot(id).and_then(|s| s.parent);
-        self.terminate(id, ExitReason::Failed(failure));
-        let Some(record) = self.records.last_failure_of(id).cloned() else {
-            return;
+        self.terminate(id, ExitReason::Failed(failure.clone()));
+        // The failure that ended it goes up: a restart that found no process has no record of
+        // its own (the last one is the failure that was restarted).
+        let record = FailureRecord {
+            failure,
+            restarted: false,
+            ..self
+                .records
+                .last_failure_of(id)
+                .cloned()
+                .unwrap_or(FailureRecord {
+                    actor: id,
+                    phase: Phase::Process,
+                    failure: Failure::Exit(-1),
+                    restarted: false,
+                })
         };
         let parent = parent.filter(|p| self.slot(*p).is_some_and(|s| s.is_alive()));
         match escalation(&record, parent) {
