@@ -16,7 +16,7 @@ backend_process::process_test_support!();
 const WAIT: Duration = Duration::from_secs(10);
 
 mod common;
-use common::{Fragile, FragileMsg, gone_within, kill9, pid_of};
+use common::{Fragile, FragileMsg, gone_within, kill9, pid_of, wait_for_marker};
 
 #[test]
 fn an_abort_is_seen_with_its_signal_and_the_actor_restarts() {
@@ -85,12 +85,7 @@ fn kill_9_with_messages_queued_loses_only_the_one_in_hand() {
     for _ in 0..20 {
         system.send(&actor, FragileMsg::Work).unwrap();
     }
-    let deadline = Instant::now() + WAIT;
-    while !marker.exists() {
-        assert!(Instant::now() < deadline, "the sleep never began");
-        std::thread::sleep(Duration::from_millis(1));
-    }
-    std::fs::remove_file(&marker).unwrap();
+    wait_for_marker(&marker, WAIT);
     assert!(kill9(pid));
     assert_eq!(
         system.ask(&actor, FragileMsg::Count, WAIT),

@@ -15,7 +15,7 @@ backend_process::process_test_support!();
 const WAIT: Duration = Duration::from_secs(10);
 
 mod common;
-use common::{Fragile, FragileMsg, gone_within, kill9, pid_of};
+use common::{Fragile, FragileMsg, gone_within, kill9, pid_of, wait_for_marker};
 
 /// Writes a file when it stops.
 #[derive(Clone, serde::Serialize, serde::Deserialize)]
@@ -119,12 +119,7 @@ fn a_kill_9_just_before_a_drain_restarts_the_actor_and_drains_its_queue() {
     for _ in 0..QUEUED {
         system.send(&actor, FragileMsg::Work).unwrap();
     }
-    let deadline = Instant::now() + WAIT;
-    while !marker.exists() {
-        assert!(Instant::now() < deadline, "the sleep never began");
-        std::thread::sleep(Duration::from_millis(1));
-    }
-    std::fs::remove_file(&marker).unwrap();
+    wait_for_marker(&marker, WAIT);
     assert!(kill9(pid));
     let report = system.shutdown(ShutdownMode::Drain, WAIT);
     let record = report.actor(actor.id()).unwrap();

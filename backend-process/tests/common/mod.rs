@@ -108,6 +108,22 @@ pub fn gone_within(pid: u32, limit: Duration) -> bool {
     !exists(pid)
 }
 
+/// Waits until the handler has written `marker` (so its message is in hand), then removes it.
+///
+/// # Panics
+/// If the marker does not appear within `limit`.
+pub fn wait_for_marker(marker: &std::path::Path, limit: Duration) {
+    let deadline = Instant::now() + limit;
+    while !marker.exists() {
+        assert!(
+            Instant::now() < deadline,
+            "the handler never wrote {marker:?}"
+        );
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    std::fs::remove_file(marker).unwrap();
+}
+
 /// Sends SIGKILL; false if the process was already gone.
 pub fn kill9(pid: u32) -> bool {
     let Some(pid) = i32::try_from(pid)
