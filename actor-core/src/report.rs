@@ -61,10 +61,9 @@ pub enum DeadLetterReason {
     ReceiverGone,
     /// It was queued, or a timer not yet due, when the system shut down without draining.
     Shutdown,
-    /// The process backend could not deliver a message that an actor in another process sent
-    /// without waiting for an answer: the receiver was gone, full, unknown or of another type
-    /// by the time the message reached the host, or the bytes its sender wrote to a direct
-    /// route did not decode.
+    /// The process backend could not deliver a message whose sender was told `Ok`: the bytes
+    /// its sender wrote to a direct route did not decode, or the sender's process skipped the
+    /// check a send makes at the call (only a process with corrupted memory does either).
     Undeliverable,
 }
 

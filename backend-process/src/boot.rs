@@ -69,6 +69,10 @@ impl State {
             SpawnReply::External(_) => None,
         };
         let id = ActorId::new(self.slots.len() as u64);
+        let Some(place) = self.directory.publish(id, msg_type.key, options.capacity) else {
+            let why = "no memory for the directory's next page".to_string();
+            return self.answer(reply, Err(SpawnError::Backend(why)));
+        };
         self.slots.push(Slot {
             id,
             name: options.name.clone(),
@@ -77,6 +81,7 @@ impl State {
             entry,
             initial: actor,
             capacity: options.capacity,
+            place,
             parent,
             status: Status::Starting,
             child: None,
@@ -103,7 +108,7 @@ impl State {
         if let Some(slot) = self.slot_mut(id)
             && slot.is_alive()
         {
-            slot.status = Status::Starting;
+            slot.set_status(Status::Starting);
         }
         let taken = if self.awaiting.is_empty() {
             self.launcher.try_take()
@@ -247,6 +252,7 @@ impl State {
             bell,
             routes,
             sources,
+            directory: self.directory.pages(),
         };
         child.send(boot);
         for signal in std::mem::take(&mut slot.signals) {
@@ -263,7 +269,7 @@ impl State {
         slot.child = Some(child);
         // A failure decided for the last process is not this one's.
         slot.doomed = None;
-        slot.status = Status::Starting;
+        slot.set_status(Status::Starting);
         // Whatever was in the dead process's hands and not started goes to the new one.
         let undelivered = slot.in_flight.take_all();
         slot.queue.put_after(undelivered);

@@ -150,6 +150,7 @@ fn child_main(server: &str) -> Result<(), String> {
             bell,
             routes,
             sources,
+            directory,
         }) => {
             let address = (init as fn() as usize).wrapping_add(entry as usize);
             // SAFETY: `address` is `run_actor::<A>` for the actor type the host spawned: the
@@ -172,6 +173,7 @@ fn child_main(server: &str) -> Result<(), String> {
             );
             io.max_frame = max_frame;
             io.progress_every = progress_every.max(1);
+            io.directory = crate::directory::View::new(directory);
             for grant in routes {
                 if !grant.switched {
                     io.send(ToHost::Switched { route: grant.route })?;

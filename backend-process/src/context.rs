@@ -19,13 +19,13 @@ use crate::wire::{Bytes, Fence, ToChild, ToHost, TypeKey, decode, encode};
 
 /// The context of an actor of type `A` running in its own process.
 ///
-/// A send returns once the message is in the journal (so it survives this process), and
+/// A send is checked at the call against the directory the host shares with every process
+/// (stopped, unknown, another type, a full bounded mailbox: the typed error, with the message
+/// back), returns once the message is in the journal (so it survives this process), and
 /// reaches the host with the next batch: at the latest when the handler returns and the actor
-/// has nothing more to handle. The host then routes it; a message it cannot
-/// deliver (the receiver is gone, full, unknown or of another type by then) becomes a dead
-/// letter with reason [`Undeliverable`](actor_core::DeadLetterReason::Undeliverable): counted,
-/// never silently lost. Sends from outside any actor, through the system, get these errors
-/// synchronously.
+/// has nothing more to handle. A receiver that stops in between makes it a dead letter
+/// ([`ReceiverGone`](actor_core::DeadLetterReason::ReceiverGone)): counted, never silently
+/// lost.
 ///
 /// Actor code does not name it: a handler is generic over `C: Context<Self>`, and on this
 /// backend `C` is a `ProcessContext`.
@@ -88,6 +88,10 @@ impl<'a, A: Actor> ProcessContext<'a, A> {
                 );
                 return Err(SendFailure::Transport(why));
             }
+            // Checked at the call, as a send from outside is; a timer is delivered past the
+            // bound, so it takes no place now.
+            let reserve = !matches!(via, Via::Timer);
+            io.admit(to, TypeKey::of::<M>(), reserve)?;
             let after = match via {
                 Via::Direct => match io.outgoing.try_direct(to, TypeKey::of::<M>(), payload) {
                     Ok(()) => return Ok(()),
@@ -96,8 +100,12 @@ impl<'a, A: Actor> ProcessContext<'a, A> {
                 Via::Host => io.outgoing.give_up(to),
                 Via::Timer => None,
             };
-            io.send(wire(Bytes(payload), after))
-                .map_err(SendFailure::Transport)?;
+            if let Err(e) = io.send(wire(Bytes(payload), after)) {
+                if reserve {
+                    io.release(to);
+                }
+                return Err(SendFailure::Transport(e));
+            }
             if matches!(via, Via::Direct) && after.is_none() && io.outgoing.count_through_host(to) {
                 io.send(ToHost::OpenRoute {
                     to,

@@ -21,6 +21,21 @@ use crate::mailbox::{Slot, Status};
 use crate::timer::Timer;
 use crate::wire::{Bytes, DeliveryRef, Fence, MsgType, Payload, ToChild, ToHost, TypeKey};
 
+/// How a delivery comes by its place in the receiver's mailbox (`directory.rs` counts the
+/// places of a bounded one).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Admission {
+    /// A send from outside any actor: refused with `Full` if no place is free.
+    Fresh,
+    /// A send or an ask from an actor, which took its place (if the mailbox is bounded)
+    /// before its `send` returned `Ok`.
+    Reserved,
+    /// An ask's outcome: delivered past the bound, counted accepted now.
+    Forced,
+    /// A timer that is due: delivered past the bound, and counted accepted when it was set.
+    Scheduled,
+}
+
 /// A message held in a dead letter, still encoded; the report decodes it where it can.
 pub(crate) struct Encoded(pub Payload);
 
@@ -85,6 +100,8 @@ pub(crate) struct State {
     next_seq: u64,
     /// The direct routes between actors' processes (`routes.rs`).
     pub routes: crate::routes::Routes,
+    /// What every process can read of every actor (`directory.rs`).
+    pub directory: crate::directory::Directory,
 }
 
 /// The host's shared parts: the state, and the way to wake the router.
@@ -126,6 +143,7 @@ impl Host {
             started_at: Instant::now(),
             next_seq: 0,
             routes: crate::routes::Routes::default(),
+            directory: crate::directory::Directory::default(),
         };
         let host = Arc::new(Host {
             state: LeasedMutex::new(state),
@@ -173,32 +191,62 @@ impl State {
         self.next_seq
     }
 
-    /// Accepts a delivery for `to`, or says why not. Nothing is counted on refusal. A user
-    /// message comes with its type (`msg_type`), which must be the receiver's; an ask's outcome
-    /// with none.
+    /// Accepts a delivery for `to`, or says why not. Nothing is counted on refusal (a place a
+    /// sender reserved is given back). A user message comes with its type (`msg_type`), which
+    /// must be the receiver's; an ask's outcome with none.
     pub fn accept(
         &mut self,
         to: ActorId,
         msg_type: Option<TypeKey>,
         delivery: &DeliveryRef<'_>,
-        forced: bool,
+        admission: Admission,
     ) -> Result<(), SendFailure> {
-        if let Some(reason) = self.refusal(to, msg_type, forced) {
-            return Err(reason);
-        }
+        self.admit(to, msg_type, admission)?;
         let seq = self.next_seq();
         let Some(slot) = self.slot_mut(to) else {
             return Err(SendFailure::UnknownActor);
         };
-        slot.take(seq, delivery).map_err(SendFailure::Transport)?;
-        slot.ledger.accepted += 1;
+        if let Err(e) = slot.take(seq, delivery) {
+            slot.place.entry().release();
+            return Err(SendFailure::Transport(e));
+        }
+        if admission != Admission::Scheduled {
+            slot.ledger.accepted += 1;
+        }
         slot.last_seq = seq;
         Ok(())
     }
 
-    /// Why `to` would refuse a delivery (of a user message of type `msg_type`, if given) now,
-    /// if it would. Nothing is counted.
-    fn refusal(&self, to: ActorId, msg_type: Option<TypeKey>, forced: bool) -> Option<SendFailure> {
+    /// Decides whether `to` takes a delivery now, and takes its place in a bounded mailbox.
+    fn admit(
+        &self,
+        to: ActorId,
+        msg_type: Option<TypeKey>,
+        admission: Admission,
+    ) -> Result<(), SendFailure> {
+        let Some(slot) = self.slot(to) else {
+            return Err(SendFailure::UnknownActor);
+        };
+        let entry = slot.place.entry();
+        if let Some(reason) = self.refusal(to, msg_type) {
+            if admission == Admission::Reserved {
+                entry.release();
+            }
+            return Err(reason);
+        }
+        match admission {
+            Admission::Fresh => entry.reserve(),
+            Admission::Reserved => Ok(()),
+            Admission::Forced | Admission::Scheduled => {
+                entry.take_unreserved();
+                Ok(())
+            }
+        }
+    }
+
+    /// Why `to` would refuse a message of type `msg_type` (or an ask's outcome, if `None`) now,
+    /// room aside, if it would. Nothing is counted.
+    pub(crate) fn refusal(&self, to: ActorId, msg_type: Option<TypeKey>) -> Option<SendFailure> {
         let Some(slot) = self.slot(to) else {
             return Some(SendFailure::UnknownActor);
         };
@@ -210,56 +258,96 @@ impl State {
                 expected: slot.type_name.clone(),
             });
         }
-        if !forced && slot.is_full() {
-            return Some(SendFailure::Full {
-                capacity: slot.capacity.unwrap_or(0),
-            });
-        }
         None
     }
 
-    /// Routes a message an actor sent without waiting for an answer (behind a fence, if it
-    /// gave up a direct route for it), or a timer's (`forced`: a timer was accepted when it was
-    /// set, and is delivered past a full mailbox's bound): accepted, or a dead letter on the
-    /// receiver's account (the sender was told `Ok`).
+    /// Routes a message whose sender was told `Ok` (an actor's send, behind a fence if it gave
+    /// up a direct route for it, or a timer's): accepted, or a dead letter on the receiver's
+    /// account: [`ReceiverGone`](DeadLetterReason::ReceiverGone) if it stopped after the
+    /// sender's check, else `Undeliverable` (a check the sender skipped).
     pub(crate) fn route_from_child(
         &mut self,
         to: ActorId,
         msg_type: TypeKey,
         payload: &[u8],
         after: Option<Fence>,
-        forced: bool,
+        admission: Admission,
     ) {
-        if self.refusal(to, Some(msg_type), forced).is_some() {
-            self.dead_on_arrival(to, DeadLetterReason::Undeliverable, payload.to_vec());
-            return;
-        }
         let delivery = DeliveryRef::Message {
             payload: Bytes(payload),
             ask: None,
             after,
         };
-        // Cannot be refused now: nothing has changed since the check; and a delivery that
-        // does not encode (it always does) is a dead letter all the same.
-        if self.accept(to, Some(msg_type), &delivery, forced).is_err() {
-            self.dead_on_arrival(to, DeadLetterReason::Undeliverable, payload.to_vec());
+        if let Err(refusal) = self.accept(to, Some(msg_type), &delivery, admission) {
+            let reason = match refusal {
+                SendFailure::Stopped => DeadLetterReason::ReceiverGone,
+                _ => DeadLetterReason::Undeliverable,
+            };
+            let counted = admission == Admission::Scheduled;
+            self.dead_on_arrival(to, reason, payload.to_vec(), counted);
         }
     }
 
-    /// A message its receiver never accepted, though its sender was told `Ok` (a child's send,
-    /// a timer): accepted and dead-lettered at once, on the receiver's account.
+    /// A message its receiver never took, though its sender was told `Ok` (a child's send, a
+    /// timer): a dead letter on the receiver's account, and accepted now unless it was
+    /// `counted` already (a timer, when it was set).
     pub(crate) fn dead_on_arrival(
         &mut self,
         to: ActorId,
         reason: DeadLetterReason,
         payload: Payload,
+        counted: bool,
     ) {
         if let Some(slot) = self.slot_mut(to) {
-            slot.ledger.accepted += 1;
+            if !counted {
+                slot.ledger.accepted += 1;
+            }
             slot.ledger.dead_letters += 1;
+            // Taken and freed at once, as `publish_room` counts it.
+            slot.place.entry().take_unreserved();
+            slot.publish_room();
         }
         self.records
             .dead_letter(to, reason, Some(Box::new(Encoded(payload))));
+    }
+
+    /// A timer an actor set: accepted now, on the receiver's account (rule 2 counts it from
+    /// here), and delivered when due, past a full mailbox's bound; refused now (the receiver
+    /// stopped after the sender's check), a dead letter.
+    fn set_timer(&mut self, to: ActorId, msg_type: TypeKey, payload: &[u8], delay: Duration) {
+        if let Some(refusal) = self.refusal(to, Some(msg_type)) {
+            let reason = match refusal {
+                SendFailure::Stopped => DeadLetterReason::ReceiverGone,
+                _ => DeadLetterReason::Undeliverable,
+            };
+            self.dead_on_arrival(to, reason, payload.to_vec(), false);
+            return;
+        }
+        if let Some(slot) = self.slot_mut(to) {
+            slot.ledger.accepted += 1;
+        }
+        let payload = payload.to_vec();
+        self.add_timer(
+            delay,
+            Timer::Deliver {
+                to,
+                msg_type,
+                payload,
+            },
+        );
+    }
+
+    /// Answers a child's `Check` of a send to `to`.
+    fn check(&mut self, id: ActorId, to: ActorId, msg_type: TypeKey, reserve: bool) {
+        let refusal = if reserve {
+            self.admit(to, Some(msg_type), Admission::Fresh).err()
+        } else {
+            self.refusal(to, Some(msg_type))
+        };
+        let page = self.directory.page_of(to);
+        if let Some(child) = self.slot(id).and_then(|s| s.child.as_ref()) {
+            child.send(ToChild::Checked { to, refusal, page });
+        }
     }
 
     /// Decodes the dead letters' messages where the host knows their type (it was spawned
@@ -319,7 +407,7 @@ impl State {
                     },
                     after,
                 };
-                if self.accept(id, None, &delivery, true).is_err() && outcome.is_ok() {
+                if self.accept(id, None, &delivery, Admission::Forced).is_err() && outcome.is_ok() {
                     self.asks.count_late();
                 }
             }
@@ -400,7 +488,7 @@ impl State {
                 if let Some(slot) = self.slot_mut(id)
                     && slot.status == Status::Starting
                 {
-                    slot.status = Status::Running;
+                    slot.set_status(Status::Running);
                 }
             }
             ToHost::Failed {
@@ -430,7 +518,7 @@ impl State {
                 after,
             } => {
                 let after = after.filter(|&fence| self.routes.fenced(id, to, fence));
-                self.route_from_child(to, msg_type, payload.0, after, false);
+                self.route_from_child(to, msg_type, payload.0, after, Admission::Reserved);
             }
             ToHost::Send {
                 to,
@@ -438,16 +526,12 @@ impl State {
                 payload,
                 delay: Some(delay),
                 ..
-            } => {
-                self.add_timer(
-                    delay,
-                    Timer::Deliver {
-                        to,
-                        msg_type,
-                        payload: payload.0.to_vec(),
-                    },
-                );
-            }
+            } => self.set_timer(to, msg_type, payload.0, delay),
+            ToHost::Check {
+                to,
+                msg_type,
+                reserve,
+            } => self.check(id, to, msg_type, reserve),
             ToHost::Ask {
                 to,
                 msg_type,
@@ -474,7 +558,8 @@ impl State {
                     ask: Some((asker, request)),
                     after,
                 };
-                if let Err(reason) = self.accept(to, Some(msg_type), &delivery, false) {
+                if let Err(reason) = self.accept(to, Some(msg_type), &delivery, Admission::Reserved)
+                {
                     self.complete_ask(asker, request, Err(AskError::Rejected(reason)));
                 }
             }

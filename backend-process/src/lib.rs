@@ -67,10 +67,12 @@
 //!   chain goes through the host (A writes to B's route, then answers C, and C sends to B
 //!   through the host: B handles A's message first). When that last hop is a direct route too,
 //!   B may handle C's message before A's, as per-pair FIFO allows.
-//! * A send from inside an actor cannot wait for the host's answer, so a receiver that is gone,
-//!   full or of another type by then makes the message a dead letter
-//!   ([`Undeliverable`](actor_core::DeadLetterReason::Undeliverable)) instead of an error.
-//!   Sends from outside any actor get these errors synchronously.
+//! * A send from inside an actor is checked at the call, as one from outside is: the host
+//!   publishes each actor's state, message type and room in a directory of memory every process
+//!   maps (`directory.rs`), and a send to a bounded mailbox takes its place there before it
+//!   returns `Ok`. A receiver that stops between the check and the host's routing makes the
+//!   message a dead letter ([`ReceiverGone`](actor_core::DeadLetterReason::ReceiverGone)), as
+//!   a message queued at its stop is.
 //! * `ctx.spawn` inside an actor waits for the host to boot the child: with a spare ready, well
 //!   under a millisecond; else for the launcher's next spare, after any actor already waiting
 //!   for one (about a millisecond each).
@@ -81,6 +83,7 @@ mod boot;
 mod child;
 mod context;
 mod direct;
+mod directory;
 mod host;
 mod in_flight;
 mod journal;

@@ -7,6 +7,7 @@ use std::collections::VecDeque;
 use actor_core::kernel::{RestartBudget, Watchers};
 use actor_core::{ActorId, ExitReason, Ledger, Signal};
 
+use crate::directory::Place;
 use crate::in_flight::InFlight;
 use crate::link::ChildLink;
 use crate::packed::Packed;
@@ -33,7 +34,10 @@ pub(crate) struct Slot {
     pub entry: u64,
     pub initial: Vec<u8>,
     pub capacity: Option<usize>,
+    /// Its entry in the directory every process reads (`directory.rs`).
+    pub place: Place,
     pub parent: Option<ActorId>,
+    /// Set with [`set_status`](Self::set_status), which keeps the directory in step.
     pub status: Status,
     pub child: Option<ChildLink>,
     /// Accepted, not yet sent to the process.
@@ -65,16 +69,23 @@ impl Slot {
         !matches!(self.status, Status::Gone(_) | Status::Stopping(_))
     }
 
-    /// Messages waiting, not counting the one in hand (the first one sent to the process;
-    /// without a process, waiting for one after a death, none is in hand).
-    pub fn queued(&self) -> usize {
-        let in_hand = usize::from(self.child.is_some() && !self.in_flight.is_empty());
-        self.queue.len() + self.in_flight.len() - in_hand
+    /// Moves the actor on in its life; once it is stopping, the directory refuses sends to it.
+    pub fn set_status(&mut self, status: Status) {
+        self.status = status;
+        if !self.is_alive() {
+            self.place.entry().set_stopped();
+        }
     }
 
-    pub fn is_full(&self) -> bool {
-        self.capacity
-            .is_some_and(|capacity| self.queued() >= capacity)
+    /// Publishes, for a bounded mailbox, the places freed so far: every delivery handled or
+    /// dead-lettered, and the one in hand (a bound counts the messages that wait, not the one
+    /// its process is handling). Called wherever one of those changes.
+    pub fn publish_room(&self) {
+        if self.capacity.is_some() {
+            let in_hand = u64::from(self.child.is_some() && !self.in_flight.is_empty());
+            let freed = self.ledger.handled + self.ledger.dead_letters + in_hand;
+            self.place.entry().set_freed(freed);
+        }
     }
 
     /// Takes a delivery the host has just accepted: written to the process at once if it has
@@ -89,6 +100,7 @@ impl Slot {
             self.queue.push(seq, delivery)?;
             self.pump();
         }
+        self.publish_room();
         Ok(())
     }
 
@@ -110,12 +122,14 @@ impl Slot {
             }
             self.queue.pop_front();
         }
+        self.publish_room();
     }
 
     /// The process reports every message up to `finished` handled (those it failed on were
     /// taken out before, by their `Failed` frames).
     pub fn finished(&mut self, finished: u64) {
         self.ledger.handled += self.in_flight.pop_through(finished);
+        self.publish_room();
     }
 
     /// The process says it has taken `count` signals in all.

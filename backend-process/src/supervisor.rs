@@ -43,7 +43,7 @@ impl State {
             return;
         };
         if restart {
-            slot.status = Status::Starting;
+            slot.set_status(Status::Starting);
             if let Some(child) = &slot.child {
                 child.send(ToChild::Restart);
             }
@@ -143,6 +143,7 @@ impl State {
         };
         slot.in_flight.pop_front();
         slot.ledger.dead_letters += 1;
+        slot.publish_room();
         self.records
             .dead_letter(id, DeadLetterReason::FailedWhileHandling, None);
         if let Some((asker, request)) = ask {
@@ -210,7 +211,7 @@ impl State {
         if matches!(slot.status, Status::Gone(_)) {
             return;
         }
-        slot.status = Status::Gone(reason.clone());
+        slot.set_status(Status::Gone(reason.clone()));
         // Never started again: the initial state's memory goes back now, not at shutdown.
         slot.initial = Vec::new();
         slot.bell = None;

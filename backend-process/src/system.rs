@@ -14,7 +14,7 @@ use actor_core::{
 use crossbeam_channel::bounded;
 
 use crate::child::entry_of;
-use crate::host::{Command_, Host, PendingAsk, SpawnRequest, decoder_of, lock};
+use crate::host::{Admission, Command_, Host, PendingAsk, SpawnRequest, decoder_of, lock};
 use crate::mailbox::Status;
 use crate::packed::encode_into;
 use crate::wire::{Bytes, DeliveryRef, MsgType, ToChild, TypeKey, decode, encode};
@@ -234,11 +234,11 @@ impl ProcessSystem {
             let mut without_process = Vec::new();
             for slot in &mut state.slots {
                 if slot.is_alive() {
+                    if let Some(child) = &slot.child {
+                        child.send(ToChild::Shutdown);
+                    }
                     match &slot.child {
-                        Some(child) => {
-                            slot.status = Status::Stopping(ExitReason::Shutdown);
-                            child.send(ToChild::Shutdown);
-                        }
+                        Some(_) => slot.set_status(Status::Stopping(ExitReason::Shutdown)),
                         // Still waiting for a process (`boot.rs`): it never ran, and stops now.
                         None => without_process.push(slot.id),
                     }
@@ -419,7 +419,7 @@ impl Backend for ProcessSystem {
                 ask: None,
                 after: None,
             };
-            let accepted = state.accept(to, Some(TypeKey::of::<M>()), &delivery, false);
+            let accepted = state.accept(to, Some(TypeKey::of::<M>()), &delivery, Admission::Fresh);
             // `msg` is dropped (on success) after the lock is given back: its `Drop` is the
             // user's code, and may send.
             drop(state);
@@ -462,7 +462,9 @@ impl Backend for ProcessSystem {
                 ask: Some((Asker::External, request)),
                 after: None,
             };
-            if let Err(reason) = state.accept(to, Some(TypeKey::of::<M>()), &delivery, false) {
+            if let Err(reason) =
+                state.accept(to, Some(TypeKey::of::<M>()), &delivery, Admission::Fresh)
+            {
                 state.asks.cancel(&(Asker::External, request));
                 return Err(AskError::Rejected(reason));
             }

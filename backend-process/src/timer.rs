@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 use actor_core::kernel::{TimerKey, deadline_after};
 use actor_core::{ActorId, AskError, Asker, DeadLetterReason};
 
-use crate::host::State;
+use crate::host::{Admission, State};
 use crate::wire::{Payload, TypeKey};
 
 /// Something to do at a given time.
@@ -45,7 +45,7 @@ impl State {
                     to,
                     msg_type,
                     payload,
-                } => self.route_from_child(to, msg_type, &payload, None, true),
+                } => self.route_from_child(to, msg_type, &payload, None, Admission::Scheduled),
                 Timer::AskTimeout {
                     asker,
                     request,
@@ -59,7 +59,7 @@ impl State {
     pub fn cancel_timers(&mut self) {
         for timer in self.timers.take_all() {
             if let Timer::Deliver { to, payload, .. } = timer {
-                self.dead_on_arrival(to, DeadLetterReason::Shutdown, payload);
+                self.dead_on_arrival(to, DeadLetterReason::Shutdown, payload, true);
             }
         }
     }

@@ -3,7 +3,9 @@
 
 use std::time::Duration;
 
-use actor_core::{ActorId, AskError, Asker, Failure, Phase, Signal, SpawnError, SpawnOptions};
+use actor_core::{
+    ActorId, AskError, Asker, Failure, Phase, SendFailure, Signal, SpawnError, SpawnOptions,
+};
 use ipc_channel::ipc::{IpcSender, IpcSharedMemory};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
@@ -38,6 +40,16 @@ impl TypeKey {
         let mut hasher = rustc_hash::FxHasher::default();
         std::any::TypeId::of::<M>().hash(&mut hasher);
         Self(hasher.finish())
+    }
+
+    /// The key as the directory (`directory.rs`) holds it.
+    pub fn bits(self) -> u64 {
+        self.0
+    }
+
+    #[cfg(test)]
+    pub fn from_bits(bits: u64) -> Self {
+        Self(bits)
     }
 }
 
@@ -246,6 +258,8 @@ pub(crate) enum ToChild {
         /// Direct routes this actor writes to, and reads from (`direct.rs`).
         routes: Vec<RouteGrant>,
         sources: Vec<SourceGrant>,
+        /// The directory's pages (`directory.rs`), in order.
+        directory: Vec<IpcSharedMemory>,
     },
     /// A direct route to write to, asked for with `ToHost::OpenRoute`.
     Route(RouteGrant),
@@ -258,6 +272,14 @@ pub(crate) enum ToChild {
     Restart,
     /// Stop after the current message, run `stopped`, exit.
     Shutdown,
+    /// The answer to a `Check`: the refusal a send from outside would get now, if any (when
+    /// none and a place was asked for in a bounded mailbox, the host has taken it), and the
+    /// directory's page for the receiver, if there is one.
+    Checked {
+        to: ActorId,
+        refusal: Option<SendFailure>,
+        page: Option<(u64, IpcSharedMemory)>,
+    },
     /// The answer to a `Spawn`.
     Spawned {
         token: u64,
@@ -353,6 +375,14 @@ pub(crate) enum ToHost<'a> {
         route: u32,
         place: u64,
         error: String,
+    },
+    /// Asks what the directory could not say of a send (`directory.rs`): the receiver's
+    /// refusal, if any, and its page; `reserve`: take a place for the message if the mailbox
+    /// is bounded and not full.
+    Check {
+        to: ActorId,
+        msg_type: TypeKey,
+        reserve: bool,
     },
     Spawn {
         token: u64,

@@ -566,15 +566,10 @@ pub fn a_timer_whose_receiver_stops_first_is_a_dead_letter_on_its_ledger<B: Back
         .filter(|d| d.to == receiver.id())
         .collect();
     assert_eq!(dead.len(), 1, "{dead:?}");
-    // `Undeliverable` is the process backend's name for a message its host could not hand
-    // to a receiver that was gone.
-    assert!(
-        matches!(
-            dead[0].reason,
-            DeadLetterReason::ReceiverGone | DeadLetterReason::Undeliverable
-        ),
-        "the timer was due after its receiver had gone: {:?}",
-        dead[0].reason
+    assert_eq!(
+        dead[0].reason,
+        DeadLetterReason::ReceiverGone,
+        "the timer was due after its receiver had gone"
     );
     assert!(
         matches!(

@@ -6,16 +6,17 @@
 use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 
-use actor_core::{ActorId, Signal};
+use actor_core::{ActorId, SendFailure, Signal};
 use ipc_channel::ipc::{IpcReceiver, IpcSender};
 
 use super::ABORT_AFTER_BATCH;
 use super::routes::{Incoming, Outgoing};
 use crate::bell::Bell;
+use crate::directory::{Look, View};
 use crate::journal;
 use crate::packed::Packed;
 use crate::ring;
-use crate::wire::{DeliveryRef, Fence, ToChild, ToHost, Uplink};
+use crate::wire::{DeliveryRef, Fence, ToChild, ToHost, TypeKey, Uplink};
 
 /// Where the next message to handle is.
 pub(crate) enum Next {
@@ -118,6 +119,8 @@ pub(crate) struct ChildIo {
     pub incoming: Incoming,
     /// Where a direct route's message is copied to be handled: kept from one to the next.
     pub(super) direct_payload: Vec<u8>,
+    /// What this process can read of every actor, to check a send at the call.
+    pub(super) directory: View,
 }
 
 impl ChildIo {
@@ -161,6 +164,45 @@ impl ChildIo {
             outgoing: Outgoing::default(),
             incoming: Incoming::default(),
             direct_payload: Vec::new(),
+            directory: View::default(),
+        }
+    }
+
+    /// Whether a message of type `key` may go to `to` now, as a send from outside would be
+    /// told, and, if `reserve`, its place taken in a bounded mailbox: the directory says
+    /// (`directory.rs`), or, when it cannot (a receiver of another type, whose error names its
+    /// type; an id on a page this process does not have), the host, a round trip away.
+    pub fn admit(&mut self, to: ActorId, key: TypeKey, reserve: bool) -> Result<(), SendFailure> {
+        match self.directory.look(to, key) {
+            Look::Open(entry) if reserve => return entry.reserve(),
+            Look::Open(_) => return Ok(()),
+            Look::Refused(refusal) => return Err(refusal),
+            Look::OtherType | Look::Unmapped => {}
+        }
+        self.send(ToHost::Check {
+            to,
+            msg_type: key,
+            reserve,
+        })
+        .map_err(SendFailure::Transport)?;
+        let answer = self.wait_answer(|m| matches!(m, ToChild::Checked { to: t, .. } if *t == to));
+        match answer {
+            Ok(ToChild::Checked { refusal, page, .. }) => {
+                if let Some((index, memory)) = page {
+                    self.directory.add(index, memory);
+                }
+                refusal.map_or(Ok(()), Err)
+            }
+            Ok(_) => Err(SendFailure::Transport("an unexpected answer".into())),
+            Err(e) => Err(SendFailure::Transport(e)),
+        }
+    }
+
+    /// Gives back the place [`admit`](Self::admit) reserved in `to`'s mailbox, for a message
+    /// that could not be sent after all.
+    pub fn release(&self, to: ActorId) {
+        if let Some(entry) = self.directory.entry(to) {
+            entry.release();
         }
     }
 
