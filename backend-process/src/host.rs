@@ -36,6 +36,16 @@ pub(crate) enum Admission {
     Scheduled,
 }
 
+/// The dead letter a refusal makes of a message whose sender was told `Ok` (it checked at the
+/// call): its receiver stopped since ([`ReceiverGone`](DeadLetterReason::ReceiverGone)), or,
+/// for any other refusal, a check its sender skipped (`Undeliverable`).
+fn late_refusal(refusal: &SendFailure) -> DeadLetterReason {
+    match refusal {
+        SendFailure::Stopped => DeadLetterReason::ReceiverGone,
+        _ => DeadLetterReason::Undeliverable,
+    }
+}
+
 /// A message held in a dead letter, still encoded; the report decodes it where it can.
 pub(crate) struct Encoded(pub Payload);
 
@@ -279,12 +289,8 @@ impl State {
             after,
         };
         if let Err(refusal) = self.accept(to, Some(msg_type), &delivery, admission) {
-            let reason = match refusal {
-                SendFailure::Stopped => DeadLetterReason::ReceiverGone,
-                _ => DeadLetterReason::Undeliverable,
-            };
             let counted = admission == Admission::Scheduled;
-            self.dead_on_arrival(to, reason, payload.to_vec(), counted);
+            self.dead_on_arrival(to, late_refusal(&refusal), payload.to_vec(), counted);
         }
     }
 
@@ -316,11 +322,7 @@ impl State {
     /// stopped after the sender's check), a dead letter.
     fn set_timer(&mut self, to: ActorId, msg_type: TypeKey, payload: &[u8], delay: Duration) {
         if let Some(refusal) = self.refusal(to, Some(msg_type)) {
-            let reason = match refusal {
-                SendFailure::Stopped => DeadLetterReason::ReceiverGone,
-                _ => DeadLetterReason::Undeliverable,
-            };
-            self.dead_on_arrival(to, reason, payload.to_vec(), false);
+            self.dead_on_arrival(to, late_refusal(&refusal), payload.to_vec(), false);
             return;
         }
         if let Some(slot) = self.slot_mut(to) {

@@ -96,11 +96,11 @@ impl Slot {
             && child.has_room()
         {
             child.deliver(self.in_flight.push(seq, delivery)?);
+            self.publish_room();
         } else {
             self.queue.push(seq, delivery)?;
-            self.pump();
+            self.pump(); // which publishes the room
         }
-        self.publish_room();
         Ok(())
     }
 
