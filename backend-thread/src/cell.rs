@@ -481,22 +481,12 @@ impl<A: Actor> Entry for ActorCell<A> {
         });
     }
 
-    fn count_late(&self, id: ActorId) -> bool {
-        self.mailbox.life(|_, life| life.count_late(id))
-    }
-
     fn retired_exit(&self, id: ActorId) -> Option<ExitReason> {
         self.mailbox.life(|_, life| life.retired_exit(id))
     }
 
     fn activity(&self) -> (u64, u64) {
-        self.mailbox.life_and_ledger(|_, ledger, life| {
-            let (accepted, settled) = life.retired_activity();
-            (
-                accepted + ledger.accepted,
-                settled + ledger.handled + ledger.dead_letters,
-            )
-        })
+        self.mailbox.activity()
     }
 }
 

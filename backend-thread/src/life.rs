@@ -227,30 +227,42 @@ impl Life {
         }
     }
 
-    /// Counts one more message accepted and dead for `id`, an earlier actor of the cell (a
-    /// timer that fired after it was gone); `false` if `id` is not one.
+    /// Counts one more message accepted and dead for `id`, an earlier actor of the cell (an
+    /// ask's outcome that came after it was gone); `false` if `id` is not one.
     pub fn count_late(&mut self, id: ActorId) -> bool {
+        self.count_late_as(id, 1)
+    }
+
+    /// Counts one more dead letter for `id`, an earlier actor of the cell, of a message
+    /// already counted accepted (a timer, accepted when it was set, due after `id` was gone);
+    /// `false` if `id` is not one.
+    pub fn count_late_dead(&mut self, id: ActorId) -> bool {
+        self.count_late_as(id, 0)
+    }
+
+    /// Counts one more dead letter for `id`, and `accepted` more accepted messages.
+    fn count_late_as(&mut self, id: ActorId, accepted: u64) -> bool {
         let retired = match self.kept_at(id) {
             Ok(at) => &mut self.retired[at],
             Err(true) => {
-                self.forgotten.ledger.accepted += 1;
+                self.forgotten.ledger.accepted += accepted;
                 self.forgotten.ledger.dead_letters += 1;
-                self.retired_accepted += 1;
+                self.retired_accepted += accepted;
                 self.retired_settled += 1;
                 return true;
             }
             Err(false) => return false,
         };
-        retired.ledger.accepted += 1;
+        retired.ledger.accepted += accepted;
         retired.ledger.dead_letters += 1;
         if retired.exit == Exit::Unusual {
             let at = self.unusual.binary_search_by_key(&id, |report| report.id);
             if let Some(report) = at.ok().and_then(|at| self.unusual.get_mut(at)) {
-                report.ledger.accepted += 1;
+                report.ledger.accepted += accepted;
                 report.ledger.dead_letters += 1;
             }
         }
-        self.retired_accepted += 1;
+        self.retired_accepted += accepted;
         self.retired_settled += 1;
         true
     }

@@ -180,6 +180,7 @@ impl<M> Mailbox<M> {
                 accepted: 0,
                 handled: 0,
                 dead_letters: 0,
+                timers_pending: 0,
                 closed: false,
                 scheduled: true,
                 life: Life::new(name),
@@ -307,21 +308,52 @@ impl<M> Mailbox<M> {
         Ok(queues.claim())
     }
 
-    /// Accepts a message for `to` that may not be refused (a fired timer) onto the system
-    /// queue; `Ok(true)` if the caller must make the actor run. If `to` is gone the message is
-    /// accepted and dead at once: it is given back for the dead-letter record.
-    pub fn push_forced(&self, to: ActorId, env: Envelope<M>) -> Result<bool, Late<Envelope<M>>> {
+    /// Accepts a timer's message for `to` when the timer is set (rule 9: it is on the ledger
+    /// from then on), or says why not: `to` stopped or never was. A full mailbox does not
+    /// refuse it. The message itself comes with [`Mailbox::push_timer`] when it is due.
+    pub fn accept_timer(&self, to: ActorId) -> Result<(), SendFailure> {
         let mut queues = self.lock();
-        if queues.owner != to {
-            return Err(Late::Stale(env));
+        if let Some(refusal) = queues.refusal(to) {
+            return Err(refusal);
         }
         queues.accepted += 1;
+        queues.timers_pending += 1;
+        Ok(())
+    }
+
+    /// Queues the message of a timer accepted by [`Mailbox::accept_timer`], now due (`fire`)
+    /// or cancelled by shutdown: `Ok(true)` if the caller must make the actor run. If `to`
+    /// stopped, or the cell serves a later actor, the message is counted dead on `to`'s ledger
+    /// and handed back (`Err`), for the dead-letter log.
+    pub fn push_timer(&self, to: ActorId, env: Envelope<M>) -> Result<bool, Envelope<M>> {
+        let mut queues = self.lock();
+        queues.timers_pending -= 1;
+        if queues.owner != to {
+            let counted = queues.life.count_late_dead(to);
+            debug_assert!(
+                counted,
+                "a timer for {to:?}, an actor this cell never served"
+            );
+            return Err(env);
+        }
         if queues.closed {
             queues.dead_letters += 1;
-            return Err(Late::Counted(env));
+            return Err(env);
         }
         queues.sys.push(SysMsg::Deliver(env));
         Ok(queues.claim())
+    }
+
+    /// Messages accepted, and settled (handled or dead), by every actor the cell served, read
+    /// in one lock; a timer not yet due is left out of the accepted ones, so that a drain does
+    /// not wait for it (rule 7).
+    pub fn activity(&self) -> (u64, u64) {
+        let queues = self.lock();
+        let (accepted, settled) = queues.life.retired_activity();
+        (
+            accepted + queues.accepted - queues.timers_pending,
+            settled + queues.handled + queues.dead_letters,
+        )
     }
 
     /// Accepts an ask's outcome for `to` (which may not be refused for a full mailbox) onto
@@ -460,11 +492,6 @@ impl<M> Mailbox<M> {
     /// Open to messages for `to` (see [`Mailbox::push`]).
     pub fn is_open_to(&self, to: ActorId) -> bool {
         self.lock().open_to(to)
-    }
-
-    /// Why a message for `to` would be refused now, if it would (a full mailbox aside).
-    pub fn refusal(&self, to: ActorId) -> Option<SendFailure> {
-        self.lock().refusal(to)
     }
 
     pub fn count_dead(&self) {

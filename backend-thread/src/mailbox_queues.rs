@@ -62,6 +62,10 @@ pub(super) struct Queues<M> {
     pub(super) accepted: u64,
     pub(super) handled: u64,
     pub(super) dead_letters: u64,
+    /// Timers set for an actor of this cell (the one served now or an earlier one) and not yet
+    /// due: each is on its actor's ledger as accepted from the moment it was set, but in no
+    /// queue yet, so a drain does not wait for it (see `Mailbox::activity`).
+    pub(super) timers_pending: u64,
     /// Set once the actor has stopped: every later send is refused.
     pub(super) closed: bool,
     /// Set while the actor is scheduled to run or running: it runs on one thread at a time.

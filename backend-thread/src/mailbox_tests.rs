@@ -16,7 +16,8 @@ fn system_messages_taken_in_a_batch_come_first_in_order_and_are_dead_at_a_stop()
     // Scheduled from birth: this test is the runner.
     mailbox.push(me, timer(100)).ok().unwrap();
     for n in 0..5 {
-        assert_eq!(mailbox.push_forced(me, timer(n)).ok(), Some(false));
+        mailbox.accept_timer(me).unwrap();
+        assert_eq!(mailbox.push_timer(me, timer(n)).ok(), Some(false));
     }
     let mut handled = 0;
     let mut next = || match mailbox.next(&mut handled, Take::Any, true) {
@@ -27,7 +28,8 @@ fn system_messages_taken_in_a_batch_come_first_in_order_and_are_dead_at_a_stop()
     // The first takes the whole system queue; the rest come from the batch, before the
     // message queued earlier than all of them.
     assert_eq!((next(), next()), (Some(0), Some(1)));
-    assert_eq!(mailbox.push_forced(me, timer(5)).ok(), Some(false));
+    mailbox.accept_timer(me).unwrap();
+    assert_eq!(mailbox.push_timer(me, timer(5)).ok(), Some(false));
     let mut dead = Vec::new();
     mailbox.close_and_drain(2, |_| (), |env| dead.push(env.msg));
     assert_eq!(
@@ -98,5 +100,58 @@ fn held_messages_join_the_queue_behind_earlier_ones_or_are_counted_dead() {
             gone.ledger.dead_letters
         ),
         (9, 4, 5)
+    );
+}
+
+#[test]
+fn a_timer_is_accepted_when_set_and_left_out_of_the_drains_count_until_due() {
+    let me = ActorId::new(1);
+    let mailbox = Mailbox::<u64>::new(me, Some(1), None);
+    mailbox.push(me, timer(0)).ok().unwrap();
+    // Full, and still taken: a timer is not refused by a full mailbox.
+    mailbox.accept_timer(me).unwrap();
+    mailbox.accept_timer(me).unwrap();
+    let ledger = mailbox.life_and_ledger(|_, ledger, _| ledger);
+    assert_eq!(
+        ledger.accepted, 3,
+        "on the ledger from the moment it is set"
+    );
+    assert_eq!(
+        mailbox.activity(),
+        (1, 0),
+        "a drain waits only for the queued one"
+    );
+    assert_eq!(mailbox.push_timer(me, timer(1)).ok(), Some(false));
+    assert_eq!(mailbox.activity(), (2, 0));
+
+    // The actor stops, then the cell serves another: the second timer, due now, is dead on
+    // the gone actor's ledger, which counted it accepted already.
+    let mut dead = Vec::new();
+    mailbox.close_and_drain(0, |_| (), |env| dead.push(env.msg));
+    assert_eq!(dead, [0, 1]);
+    let next = crate::registry::next_use(me).unwrap();
+    mailbox.retire(0, next, |ledger, life| {
+        life.retire(me, ledger, 0, usize::MAX)
+    });
+    assert_eq!(mailbox.accept_timer(me), Err(SendFailure::Stopped));
+    assert_eq!(
+        mailbox.push_timer(me, timer(2)).err().map(|env| env.msg),
+        Some(2)
+    );
+    assert_eq!(
+        mailbox.activity(),
+        (3, 3),
+        "settled, and nothing left pending"
+    );
+    let mut reports = Vec::new();
+    mailbox.life(|owner, life| life.retired_reports(owner, &mut reports));
+    let gone = reports.iter().find(|r| r.id == me).unwrap();
+    assert_eq!(
+        (
+            gone.ledger.accepted,
+            gone.ledger.handled,
+            gone.ledger.dead_letters
+        ),
+        (3, 0, 3)
     );
 }

@@ -55,13 +55,10 @@ pub(crate) trait Entry: Send + Sync + 'static {
     /// The report of the actor served now, after the kept ones of the earlier actors the cell
     /// served; the others are added to `forgotten`.
     fn reports(&self, into: &mut Vec<ActorReport>, forgotten: &mut Forgotten);
-    /// Counts one more message accepted and dead for `id`, an earlier actor of this cell (a
-    /// timer that fired after); `false` if `id` is not one.
-    fn count_late(&self, id: ActorId) -> bool;
     /// Why `id`, an earlier actor of this cell, ended; `None` if it is not one.
     fn retired_exit(&self, id: ActorId) -> Option<ExitReason>;
     /// Messages accepted, and settled (handled or dead), by every actor the cell served, read
-    /// in one lock.
+    /// in one lock (a timer not yet due left out).
     fn activity(&self) -> (u64, u64);
 }
 
@@ -157,12 +154,6 @@ impl Registry {
     /// for, and `worker` the pool worker this runs on, if any.
     pub fn recycle<A: Actor>(&self, next: ActorId, worker: Option<usize>) {
         self.free.put(TypeId::of::<A>(), next, worker);
-    }
-
-    /// Counts one more message accepted and dead for a gone actor whose cell serves another
-    /// now (a timer that fired after); `false` if `id` names no actor that was.
-    pub fn count_late(&self, id: ActorId) -> bool {
-        self.cell(id).is_some_and(|cell| cell.count_late(id))
     }
 
     /// Why a gone actor whose cell serves another now ended.
@@ -351,7 +342,7 @@ mod tests {
         };
         let gone = of(&first);
         assert_eq!(gone.exit, ExitReason::Stopped);
-        // Schedule and Stop handled; the timer accepted when it fired, and dead.
+        // Schedule and Stop handled; the timer accepted when it was set, and dead when it fired.
         assert_eq!(
             (
                 gone.ledger.accepted,

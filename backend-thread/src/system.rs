@@ -22,7 +22,7 @@ use crossbeam_utils::CachePadded;
 use crate::ask::{Asks, PendingAsk};
 use crate::cell::{ActorCell, is_dedicated, lock};
 use crate::config::ThreadConfig;
-use crate::mailbox::{Envelope, Late, Mailbox, Pushed};
+use crate::mailbox::{Envelope, Mailbox, Pushed};
 use crate::pool::{self, Threads};
 use crate::registry::{Entry, Registry, Watched};
 use crate::timer::Timers;
@@ -129,19 +129,19 @@ impl Shared {
         }
     }
 
+    /// Sets a timer for `to`: its message is accepted now (rule 9), checked like a send but
+    /// not refused by a full mailbox, and queued when due.
     pub fn send_after<M: Message>(
         self: &Arc<Self>,
         to: ActorId,
         msg: M,
         delay: Duration,
     ) -> Result<(), SendError<M>> {
-        match self.mailbox::<M>(to) {
-            Err(reason) => return Err(SendError::new(to, reason, msg)),
-            Ok((_, mailbox)) => {
-                if let Some(reason) = mailbox.refusal(to) {
-                    return Err(SendError::new(to, reason, msg));
-                }
-            }
+        let accepted = self
+            .mailbox::<M>(to)
+            .and_then(|(_, mailbox)| mailbox.accept_timer(to));
+        if let Err(reason) = accepted {
+            return Err(SendError::new(to, reason, msg));
         }
         let shared = Arc::clone(self);
         let _ = self.timers.add(
@@ -151,24 +151,23 @@ impl Shared {
         Ok(())
     }
 
-    /// A timer's message: accepted when it fires (or is cancelled by shutdown, then dead).
+    /// A timer's message, due (`fire`) or cancelled by shutdown: queued, or dead if its
+    /// receiver is gone (`ReceiverGone`) or shutdown came first (`Shutdown`).
     fn deliver_timer<M: Message>(self: &Arc<Self>, to: ActorId, msg: M, fire: bool) {
         let Ok((entry, mailbox)) = self.mailbox::<M>(to) else {
+            debug_assert!(
+                false,
+                "a timer for {to:?}, whose mailbox took it when it was set"
+            );
             return;
         };
-        match mailbox.push_forced(to, Envelope { msg, request: None }) {
+        match mailbox.push_timer(to, Envelope { msg, request: None }) {
             Ok(idle) => {
                 if idle {
                     entry.dispatch(self);
                 }
             }
-            // Its receiver's cell serves another actor: counted in the receiver's final report
-            // (a timer is set only for an actor that existed, so the report is there).
-            Err(Late::Stale(env)) if !self.registry.count_late(to) => {
-                debug_assert!(false, "a timer for {to:?}, which never existed");
-                drop(env);
-            }
-            Err(Late::Counted(env) | Late::Stale(env)) => {
+            Err(env) => {
                 let reason = if fire {
                     DeadLetterReason::ReceiverGone
                 } else {
