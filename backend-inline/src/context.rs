@@ -10,7 +10,9 @@ use actor_core::{
     SendError, SendFailure, SpawnError, SpawnOptions,
 };
 
-use crate::scheduler::{Completion, Core, Timer};
+use crate::ask::{Completion, PendingAsk};
+use crate::scheduler::{Core, Status};
+use crate::timer::Timer;
 
 /// The context of an actor of type `A` running on the inline backend.
 pub struct InlineContext<'a, A> {
@@ -68,7 +70,8 @@ impl<A: Actor> Context<A> for InlineContext<'_, A> {
             }
         };
         self.core
-            .add_timer(delay, Timer::Deliver(Box::new(deliver)));
+            .timers
+            .add(delay, Timer::Deliver(Box::new(deliver)));
         Ok(())
     }
 
@@ -85,7 +88,7 @@ impl<A: Actor> Context<A> for InlineContext<'_, A> {
         F: FnOnce(Result<R, AskError>) -> A::Msg + Send + 'static,
     {
         let asker = self.id;
-        let completion: Completion = Box::new(move |core, outcome| {
+        let completion: Completion<Core> = Box::new(move |core, outcome| {
             let delivered = outcome.is_ok();
             let result = outcome.and_then(take_reply::<R>);
             if core.slot(asker).is_some_and(|s| s.is_alive()) {
@@ -95,7 +98,7 @@ impl<A: Actor> Context<A> for InlineContext<'_, A> {
                 core.asks.count_late();
             }
         });
-        let request = self.core.open_ask(timeout, Some(completion));
+        let request = self.core.open_ask(timeout, PendingAsk::Actor(completion));
         let msg = make(ReplyTo::new(Asker::Actor(asker), request));
         self.core
             .send(Some(asker), to.id(), msg, Some(request))
@@ -111,7 +114,7 @@ impl<A: Actor> Context<A> for InlineContext<'_, A> {
         actor: B,
         options: SpawnOptions,
     ) -> Result<Addr<B::Msg>, SpawnError> {
-        self.core.spawn(actor, options, Some(self.id))
+        crate::runner::spawn(self.core, actor, options, Some(self.id))
     }
 
     fn watch<M: Message>(&mut self, target: &impl ActorRef<M>) {
@@ -120,9 +123,7 @@ impl<A: Actor> Context<A> for InlineContext<'_, A> {
         let already_gone = match self.core.slot_mut(target) {
             None => Some(terminated(target, None)),
             Some(slot) => match &slot.status {
-                crate::scheduler::Status::Gone(reason) => {
-                    Some(terminated(target, Some(reason.clone())))
-                }
+                Status::Gone(reason) => Some(terminated(target, Some(reason.clone()))),
                 _ => {
                     slot.watchers.add(me);
                     None
@@ -141,6 +142,6 @@ impl<A: Actor> Context<A> for InlineContext<'_, A> {
     }
 
     fn now(&self) -> Duration {
-        self.core.now
+        self.core.now()
     }
 }

@@ -22,17 +22,34 @@
 //! * One thread: a handler that never returns hangs the system. A livelock (actors that keep
 //!   each other busy forever) is cut by [`InlineConfig::step_limit`].
 //! * Set [`SEED_ENV`] (`ACTOR_SEED`) to replay the seed a failing test printed ([`test_seed`]).
+//!
+//! # Modules
+//! Every backend crate has the same modules with the same roles (`docs/architecture.md`); what
+//! only this one has is in `scheduler/`. By layer, lowest first (a module imports only those
+//! above it in this list):
+//! * `config`: [`InlineConfig`]. `mailbox`: an actor's typed queue.
+//! * `timer`: the virtual clock and its timers. `ask`: the asks in flight.
+//! * `scheduler/`: the table of actors and the seeded pick (`Core`), with its random numbers,
+//!   injected faults and trace.
+//! * `supervisor`: after a hook fails or an actor stops: restart, terminate, escalate, tell
+//!   watchers.
+//! * `runner` and `context`, which call each other: a runner hands its actor a context, and
+//!   a context's `spawn` makes the runner of the new actor.
+//! * `system`: [`InlineSystem`], the [`Backend`](actor_core::Backend).
 #![deny(missing_docs)]
 
-mod cell;
+mod ask;
+mod config;
 mod context;
 mod mailbox;
-mod rng;
+mod runner;
 mod scheduler;
 mod supervisor;
 mod system;
+mod timer;
 
 pub use actor_core::seed::{SEED_ENV, test_seed};
+pub use config::InlineConfig;
 pub use context::InlineContext;
 pub use scheduler::{Fault, TraceEntry};
-pub use system::{InlineConfig, InlineSystem};
+pub use system::InlineSystem;

@@ -7,66 +7,9 @@ use std::collections::VecDeque;
 use actor_core::kernel::{
     Caught, Escalation, dead_letter_reason, escalation, stopped_failure, supervise,
 };
-use actor_core::{ActorId, AskError, ExitReason, Failure, Phase};
+use actor_core::{ActorId, AskError, ExitReason};
 
-use crate::cell::{Cell, Step};
-use crate::scheduler::{Core, Fault, Status};
-
-/// Runs one step of actor `id`: its `started`, one signal, or one message; then applies
-/// supervision and a requested stop.
-pub(crate) fn run_one(core: &mut Core, id: ActorId) {
-    let Some(slot) = core.slot_mut(id) else {
-        return;
-    };
-    let Some(mut cell) = slot.cell.take() else {
-        return;
-    };
-    match slot.status {
-        Status::Starting => {
-            slot.starts_begun += 1;
-            let nth = slot.starts_begun;
-            let injected = core.faults.contains(&Fault::FailAtStart { actor: id, nth });
-            let result = if injected {
-                Err(Caught {
-                    phase: Phase::Started,
-                    failure: Failure::Panic(format!("injected fault at start {nth}")),
-                })
-            } else {
-                cell.start(core, id)
-            };
-            match result {
-                Ok(()) => {
-                    if let Some(slot) = core.slot_mut(id) {
-                        slot.status = Status::Running;
-                    }
-                }
-                Err(caught) => fail(core, id, cell.as_mut(), caught, false),
-            }
-        }
-        Status::Running => {
-            if let Some(signal) = slot.signals.pop_front() {
-                if let Err(caught) = cell.signal(core, id, signal) {
-                    fail(core, id, cell.as_mut(), caught, true);
-                }
-            } else if let Step::Failed(caught) = cell.handle_next(core, id) {
-                fail(core, id, cell.as_mut(), caught, true);
-            }
-        }
-        Status::Gone(_) => {}
-    }
-    let Some(slot) = core.slot_mut(id) else {
-        return;
-    };
-    if slot.is_alive() && slot.stop_requested {
-        run_stopped(core, id, cell.as_mut());
-        terminate(core, id, ExitReason::Stopped);
-    }
-    if let Some(slot) = core.slot_mut(id)
-        && slot.is_alive()
-    {
-        slot.cell = Some(cell);
-    }
-}
+use crate::scheduler::{Cell, Core, Status};
 
 /// Applies the kernel's decision to a failure: restart from the initial state (the queue is
 /// kept), or stop and escalate to the parent (or to the system root).
@@ -80,7 +23,7 @@ pub(crate) fn fail(
     if was_running {
         run_stopped(core, id, cell);
     }
-    let (now, stage) = (core.now, core.stage);
+    let (now, stage) = (core.now(), core.stage);
     let Some(slot) = core.slot_mut(id) else {
         return;
     };

@@ -11,60 +11,12 @@ use actor_core::{
     ShutdownReport, SpawnError, SpawnOptions,
 };
 
-use crate::scheduler::{Core, Fault, Timer, TraceEntry};
+use crate::ask::PendingAsk;
+use crate::config::InlineConfig;
+use crate::runner::{spawn, step};
+use crate::scheduler::{Core, Fault, TraceEntry};
 use crate::supervisor::stop_all;
-use actor_core::seed::seed_from_env;
-
-/// How an inline system runs.
-///
-/// # Example
-/// ```
-/// use backend_inline::{InlineConfig, InlineSystem};
-/// let system = InlineSystem::with_config(InlineConfig::new(42).trace(true));
-/// assert_eq!(system.seed(), 42);
-/// ```
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct InlineConfig {
-    /// The seed of the scheduler's PRNG: the same seed and calls give the same run.
-    pub seed: u64,
-    /// Keep the full trace of handled messages (costs 16 bytes a message).
-    pub trace: bool,
-    /// How many dead letters the report keeps with their messages (the counts are exact).
-    pub dead_letters_kept: usize,
-    /// The most actor steps one blocking call (`ask`, `run_until_idle`, a draining `shutdown`)
-    /// runs before it gives up, so a livelock ends instead of hanging: `ask` then reports a
-    /// timeout and `shutdown` dead-letters what is left.
-    pub step_limit: u64,
-}
-
-impl InlineConfig {
-    /// Defaults with the given seed.
-    pub fn new(seed: u64) -> Self {
-        Self {
-            seed,
-            trace: false,
-            dead_letters_kept: 10_000,
-            step_limit: 100_000_000,
-        }
-    }
-
-    /// Defaults with the seed from [`SEED_ENV`](crate::SEED_ENV) if it is set, else `seed`.
-    pub fn from_env(seed: u64) -> Self {
-        Self::new(seed_from_env().unwrap_or(seed))
-    }
-
-    /// Turns the trace on or off.
-    pub fn trace(mut self, on: bool) -> Self {
-        self.trace = on;
-        self
-    }
-
-    /// Sets the step limit of blocking calls.
-    pub fn step_limit(mut self, steps: u64) -> Self {
-        self.step_limit = steps;
-        self
-    }
-}
+use crate::timer::Timer;
 
 /// An actor system that runs every actor on the caller's thread, in an order chosen by a seeded
 /// PRNG: deterministic and replayable.
@@ -136,13 +88,13 @@ impl InlineSystem {
         let mut steps = 0;
         while steps < limit {
             let timer_due = core.timers.next_due().is_some_and(|due| due <= deadline);
-            if !(core.step() || (timer_due && core.fire_next_timer())) {
+            if !(step(&mut core) || (timer_due && core.fire_next_timer())) {
                 break;
             }
             steps += 1;
         }
         if steps < limit && deadline != Duration::MAX {
-            core.now = core.now.max(deadline);
+            core.timers.advance_to(deadline);
         }
         steps
     }
@@ -154,18 +106,18 @@ impl InlineSystem {
 
     /// The handled messages so far, in order, if the trace is on (see [`InlineConfig::trace`]).
     pub fn trace(&self) -> Vec<TraceEntry> {
-        self.core.borrow().trace.clone()
+        self.core.borrow().trace.entries().to_vec()
     }
 
     /// A hash of the whole trace so far, kept even with the trace off: two runs with the same
     /// fingerprint handled the same messages in the same order (up to hash collisions).
     pub fn fingerprint(&self) -> u64 {
-        self.core.borrow().fingerprint
+        self.core.borrow().trace.fingerprint()
     }
 
     /// The virtual time: it moves only when no actor has work and a timer is due.
     pub fn now(&self) -> Duration {
-        self.core.borrow().now
+        self.core.borrow().now()
     }
 }
 
@@ -175,7 +127,7 @@ impl Backend for InlineSystem {
         actor: A,
         options: SpawnOptions,
     ) -> Result<Addr<A::Msg>, SpawnError> {
-        self.core.borrow_mut().spawn(actor, options, None)
+        spawn(&mut self.core.borrow_mut(), actor, options, None)
     }
 
     fn send<M: Message>(&self, to: &impl ActorRef<M>, msg: M) -> Result<(), SendError<M>> {
@@ -189,7 +141,7 @@ impl Backend for InlineSystem {
         timeout: Duration,
     ) -> Result<R, AskError> {
         let mut core = self.core.borrow_mut();
-        let request = core.open_ask(timeout, None);
+        let request = core.open_ask(timeout, PendingAsk::External);
         let msg = make(ReplyTo::new(Asker::External, request));
         if let Err(err) = core.send(None, to.id(), msg, Some(request)) {
             core.cancel_ask(request);
@@ -198,13 +150,11 @@ impl Backend for InlineSystem {
         let limit = core.config.step_limit;
         let mut steps = 0u64;
         loop {
-            if !core.external_outcomes.is_empty()
-                && let Some(outcome) = core.external_outcomes.remove(&request)
-            {
+            if let Some(outcome) = core.asks.take_external(request) {
                 return outcome.and_then(take_reply::<R>);
             }
             // The ask's own timeout is a timer, so this ends: with a reply or with that timer.
-            if steps >= limit || !(core.step() || core.fire_next_timer()) {
+            if steps >= limit || !(step(&mut core) || core.fire_next_timer()) {
                 core.cancel_ask(request);
                 return Err(AskError::Timeout(timeout));
             }
@@ -246,13 +196,13 @@ fn shutdown_core(core: &mut Core, mode: ShutdownMode) -> ShutdownReport {
     if mode == ShutdownMode::Drain {
         core.stage = Stage::Draining;
         let mut steps = 0;
-        while steps < core.config.step_limit && core.step() {
+        while steps < core.config.step_limit && step(core) {
             steps += 1;
         }
     }
     core.stage = Stage::Stopping;
     // Timers not yet due are not waited for: their messages become dead letters.
-    for timer in core.timers.take_all().collect::<Vec<_>>() {
+    for timer in core.timers.take_all() {
         if let Timer::Deliver(deliver) = timer {
             deliver(core, false);
         }

@@ -1,25 +1,35 @@
-//! The deterministic core: the actor table, the ready list, the seeded pick, virtual time.
+//! The deterministic core of an inline system (`Core`): the table of actors, the ready list, the
+//! seeded pick, and the parts it owns (the clock and its timers, the asks, the trace, the
+//! report's records). This folder holds what only the inline backend has: the seeded scheduler,
+//! its random numbers (`rng.rs`), injected faults (`fault.rs`) and the trace (`trace.rs`).
 //!
 //! Everything the run depends on is here and is a function of the seed and of the calls made:
 //! actors are indexed by id in a `Vec`, the ready list is a `Vec` picked from by a seeded PRNG,
 //! timers are ordered by (deadline, sequence number). No hash-map order, address or clock enters.
 
+mod fault;
+mod rng;
+mod trace;
+
 use std::any::Any;
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::VecDeque;
 use std::time::Duration;
 
-use actor_core::kernel::{
-    AskTable, Outcome, ReportBuilder, RestartBudget, Stage, TimerKey, TimerQueue, Watchers,
-};
+use actor_core::kernel::{Caught, Outcome, ReportBuilder, RestartBudget, Stage, Watchers};
 use actor_core::{
-    Actor, ActorId, ActorReport, Addr, AskError, DeadLetterReason, ExitReason, Ledger, Message,
-    SendError, SendFailure, Signal, SpawnError, SpawnOptions,
+    ActorId, ActorReport, AskError, DeadLetterReason, ExitReason, Ledger, Message, SendError,
+    SendFailure, Signal, SpawnError, SpawnOptions,
 };
 
-use crate::cell::{ActorCell, Cell};
-use crate::mailbox::{Envelope, ErasedMailbox, Mailbox, typed};
-use crate::rng::Rng;
-use crate::system::InlineConfig;
+use crate::ask::{Asks, PendingAsk};
+use crate::config::InlineConfig;
+use crate::mailbox::{Envelope, ErasedMailbox, typed};
+use crate::timer::{Timer, Timers};
+
+pub use fault::Fault;
+use rng::Rng;
+use trace::Trace;
+pub use trace::TraceEntry;
 
 /// Where an actor is in its life.
 pub(crate) enum Status {
@@ -29,7 +39,27 @@ pub(crate) enum Status {
     Gone(ExitReason),
 }
 
-/// One entry of the actor table.
+/// What handling the next message came to.
+pub(crate) enum Step {
+    Handled,
+    /// The handler failed; the message has been dead-lettered.
+    Failed(Caught),
+    Idle,
+}
+
+/// An actor's code and state behind a type-erased interface, so that one table holds actors of
+/// every type. Implemented by the runner (`runner.rs`), which calls each hook under the kernel's
+/// `catch`.
+pub(crate) trait Cell: Send {
+    fn start(&mut self, core: &mut Core, id: ActorId) -> Result<(), Caught>;
+    fn handle_next(&mut self, core: &mut Core, id: ActorId) -> Step;
+    fn signal(&mut self, core: &mut Core, id: ActorId, signal: Signal) -> Result<(), Caught>;
+    fn stopped(&mut self) -> Result<(), Caught>;
+    /// Back to the initial state, for a restart.
+    fn reset(&mut self);
+}
+
+/// One entry of the table of actors.
 pub(crate) struct Slot {
     pub name: Option<String>,
     pub mailbox: Box<dyn ErasedMailbox>,
@@ -64,69 +94,17 @@ impl Slot {
     }
 }
 
-/// A fault to inject, deterministically, instead of running an actor's code.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Fault {
-    /// Fail the actor when it begins its `nth` message (counting from 1, over its whole life,
-    /// restarts included). The message is dead-lettered as if the handler had panicked.
-    FailAtMessage {
-        /// The actor.
-        actor: ActorId,
-        /// Which message, from 1.
-        nth: u64,
-    },
-    /// Fail the actor's `nth` run of `started` (1 is the first start, 2 the first restart...).
-    FailAtStart {
-        /// The actor.
-        actor: ActorId,
-        /// Which start, from 1.
-        nth: u64,
-    },
-}
-
-/// One handled message in the trace: which actor handled which message (by send order).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub struct TraceEntry {
-    /// The actor that handled it.
-    pub actor: ActorId,
-    /// Its sender, `None` for code outside any actor.
-    pub from: Option<ActorId>,
-    /// The message's system-wide send number.
-    pub seq: u64,
-}
-
-/// What completes an `ask`: a slot the external caller polls, or a closure that turns the
-/// outcome into a message for the asking actor.
-pub(crate) type Completion = Box<dyn FnOnce(&mut Core, Outcome) + Send>;
-
-/// The asks in flight: an outside caller's (no completion: it polls `external_outcomes`) or an
-/// actor's, each with its timeout timer.
-pub(crate) type Asks = AskTable<u64, Option<Completion>, TimerKey<Duration>>;
-
-/// Delivers a delayed message when its timer fires (`true`), or dead-letters it when shutdown
-/// cancels the timer (`false`).
-pub(crate) type Delivery = Box<dyn FnOnce(&mut Core, bool) + Send>;
-
-/// What a timer does.
-pub(crate) enum Timer {
-    Deliver(Delivery),
-    AskTimeout { request: u64, after: Duration },
-}
-
 /// The whole state of an inline system.
 pub(crate) struct Core {
     pub config: InlineConfig,
-    pub rng: Rng,
-    pub now: Duration,
+    rng: Rng,
     pub slots: Vec<Slot>,
-    pub ready: Vec<ActorId>,
-    pub timers: TimerQueue<Duration, Timer>,
-    pub next_seq: u64,
-    pub asks: Asks,
-    pub external_outcomes: BTreeMap<u64, Outcome>,
+    ready: Vec<ActorId>,
+    pub timers: Timers<Core>,
+    next_seq: u64,
+    pub asks: Asks<Core>,
     pub faults: Vec<Fault>,
-    pub trace: Vec<TraceEntry>,
-    pub fingerprint: u64,
+    pub trace: Trace,
     pub records: ReportBuilder,
     /// Sends from outside and spawns are refused once shutdown begins.
     pub stage: Stage,
@@ -137,19 +115,21 @@ impl Core {
         Self {
             records: ReportBuilder::new(config.dead_letters_kept),
             rng: Rng::new(config.seed),
+            trace: Trace::new(config.trace),
             config,
-            now: Duration::ZERO,
             slots: Vec::new(),
             ready: Vec::new(),
-            timers: TimerQueue::new(),
+            timers: Timers::new(),
             next_seq: 0,
             asks: Asks::new(),
-            external_outcomes: BTreeMap::new(),
             faults: Vec::new(),
-            trace: Vec::new(),
-            fingerprint: 0,
             stage: Stage::Running,
         }
+    }
+
+    /// The virtual time.
+    pub fn now(&self) -> Duration {
+        self.timers.now()
     }
 
     pub fn slot(&self, id: ActorId) -> Option<&Slot> {
@@ -160,12 +140,14 @@ impl Core {
         self.slots.get_mut(usize::try_from(id.get()).ok()?)
     }
 
-    pub fn spawn<A: Actor>(
+    /// Adds an actor, with its code and state in `cell` and its typed `mailbox`, ready to start.
+    pub fn add_actor(
         &mut self,
-        actor: A,
+        cell: Box<dyn Cell>,
+        mailbox: Box<dyn ErasedMailbox>,
         options: SpawnOptions,
         parent: Option<ActorId>,
-    ) -> Result<Addr<A::Msg>, SpawnError> {
+    ) -> Result<ActorId, SpawnError> {
         options.validate()?;
         if !self.stage.is_open() {
             return Err(SpawnError::ShuttingDown);
@@ -173,9 +155,9 @@ impl Core {
         let id = ActorId::new(self.slots.len() as u64);
         self.slots.push(Slot {
             name: options.name,
-            mailbox: Box::new(Mailbox::<A::Msg>::new()),
+            mailbox,
             capacity: options.capacity,
-            cell: Some(Box::new(ActorCell::new(actor))),
+            cell: Some(cell),
             ledger: Ledger::default(),
             status: Status::Starting,
             stop_requested: false,
@@ -189,7 +171,7 @@ impl Core {
             starts_begun: 0,
         });
         self.mark_ready(id);
-        Ok(Addr::from_id(id))
+        Ok(id)
     }
 
     pub fn mark_ready(&mut self, id: ActorId) {
@@ -199,6 +181,27 @@ impl Core {
         {
             slot.in_ready = true;
             self.ready.push(id);
+        }
+    }
+
+    /// Picks one actor at random among those with work: its place in the ready list and its id.
+    pub fn pick(&mut self) -> Option<(usize, ActorId)> {
+        if self.ready.is_empty() {
+            return None;
+        }
+        let pos = self.rng.below(self.ready.len());
+        Some((pos, self.ready[pos]))
+    }
+
+    /// After a step of the actor `id` picked at `pos`: it leaves the ready list if it has no
+    /// work left. Only appends happen to the list during a step, so `pos` still holds `id`.
+    pub fn settle(&mut self, pos: usize, id: ActorId) {
+        let idle = self.slot(id).is_none_or(|s| !s.has_work());
+        if idle {
+            self.ready.swap_remove(pos);
+            if let Some(slot) = self.slot_mut(id) {
+                slot.in_ready = false;
+            }
         }
     }
 
@@ -274,31 +277,11 @@ impl Core {
         self.mark_ready(to);
     }
 
-    /// Runs one step of one actor picked at random among those with work. `false` when none has.
-    pub fn step(&mut self) -> bool {
-        if self.ready.is_empty() {
-            return false;
-        }
-        let pos = self.rng.below(self.ready.len());
-        let id = self.ready[pos];
-        crate::supervisor::run_one(self, id);
-        // Only appends happened meanwhile, so `pos` still holds `id`.
-        let idle = self.slot(id).is_none_or(|s| !s.has_work());
-        if idle {
-            self.ready.swap_remove(pos);
-            if let Some(slot) = self.slot_mut(id) {
-                slot.in_ready = false;
-            }
-        }
-        true
-    }
-
     /// Jumps virtual time to the next timer and fires it. `false` when there is none.
     pub fn fire_next_timer(&mut self) -> bool {
-        let Some((deadline, timer)) = self.timers.pop_first() else {
+        let Some(timer) = self.timers.pop_next() else {
             return false;
         };
-        self.now = self.now.max(deadline);
         match timer {
             Timer::Deliver(deliver) => deliver(self, true),
             Timer::AskTimeout { request, after } => {
@@ -308,60 +291,22 @@ impl Core {
         true
     }
 
-    pub fn add_timer(&mut self, delay: Duration, timer: Timer) -> TimerKey<Duration> {
-        self.timers.add(self.now.saturating_add(delay), timer)
-    }
-
-    /// Records the end of an ask: a reply, or why there is none. An outcome for an ask that has
-    /// already ended is a late reply (counted) or a second failure notice (ignored).
-    pub fn complete_ask(&mut self, request: u64, outcome: Outcome) {
-        let Some((completion, timer)) = self.asks.complete(&request, outcome.is_ok()) else {
-            return;
-        };
-        if let Some(timer) = timer {
-            self.timers.cancel(timer);
-        }
-        match completion {
-            Some(complete) => complete(self, outcome),
-            None => {
-                self.external_outcomes.insert(request, outcome);
-            }
-        }
-    }
-
     /// Registers an ask and returns its request number.
-    pub fn open_ask(&mut self, timeout: Duration, completion: Option<Completion>) -> u64 {
-        let request = self.asks.fresh_request();
-        self.asks.open(request, completion);
-        let timer = self.add_timer(
-            timeout,
-            Timer::AskTimeout {
-                request,
-                after: timeout,
-            },
-        );
-        // Nothing has run since the ask opened: it still waits for its timer.
-        let _ = self.asks.set_timer(&request, timer);
-        request
+    pub fn open_ask(&mut self, timeout: Duration, pending: PendingAsk<Core>) -> u64 {
+        self.asks.open(&mut self.timers, timeout, pending)
+    }
+
+    /// Records the end of an ask: a reply, or why there is none; an actor's ask runs its
+    /// completion.
+    pub fn complete_ask(&mut self, request: u64, outcome: Outcome) {
+        if let Some((complete, outcome)) = self.asks.complete(&mut self.timers, request, outcome) {
+            complete(self, outcome);
+        }
     }
 
     /// Cancels an ask whose request was refused.
     pub fn cancel_ask(&mut self, request: u64) {
-        if let Some((_, Some(timer))) = self.asks.cancel(&request) {
-            self.timers.cancel(timer);
-        }
-    }
-
-    pub fn record_handled(&mut self, id: ActorId, from: Option<ActorId>, seq: u64) {
-        self.fingerprint = (self.fingerprint.rotate_left(5) ^ id.get() ^ seq.rotate_left(32))
-            .wrapping_mul(0x100_0000_01B3);
-        if self.config.trace {
-            self.trace.push(TraceEntry {
-                actor: id,
-                from,
-                seq,
-            });
-        }
+        self.asks.cancel(&mut self.timers, request);
     }
 
     pub fn dead_letter(
