@@ -4,7 +4,7 @@
 use std::process::Command;
 use std::time::Duration;
 
-use actor_core::conformance::actors::{Recorder, Worker, WorkerMsg};
+use actor_core::conformance::actors::{Event, Recorder, RecorderMsg, Worker, WorkerMsg};
 use actor_core::conformance::props::{Op, Workload, check_conservation, workload};
 use actor_core::{Backend, ShutdownMode};
 use backend_inline::{InlineConfig, InlineSystem, SEED_ENV, TraceEntry};
@@ -233,4 +233,40 @@ fn send_timeout_waits_on_the_virtual_clock_and_its_run_is_the_same_every_time() 
     for _ in 0..3 {
         assert_eq!(send_timeout_to_a_full_mailbox(5), first);
     }
+}
+
+/// Rule 9: the inline clock costs no wall time. A day-long timer fires when a day-long sleep
+/// reaches it, at once: the run is watched from another thread for a minute, far less than the
+/// day a real wait would take, and the times it saw are virtual to the nanosecond.
+#[test]
+fn a_day_of_virtual_time_passes_without_waiting() {
+    const DAY: Duration = Duration::from_secs(24 * 3600);
+    let (done, finished) = std::sync::mpsc::channel();
+    let run = std::thread::spawn(move || {
+        let system = InlineSystem::with_seed(3);
+        let recorder = system.spawn(Recorder::default()).unwrap();
+        let worker = system.spawn(Worker::new(recorder)).unwrap();
+        system
+            .send(&worker, WorkerMsg::Schedule { tag: 1, delay: DAY })
+            .unwrap();
+        system.sleep(DAY + Duration::from_secs(1));
+        let fired = system
+            .ask(&recorder, RecorderMsg::Events, Duration::from_secs(1))
+            .unwrap()
+            .into_iter()
+            .find_map(|event| match event {
+                Event::TimerFired {
+                    set_at, fired_at, ..
+                } => Some((set_at, fired_at)),
+                _ => None,
+            });
+        let now = system.now();
+        let _ = done.send((fired, now));
+    });
+    let (fired, now) = finished
+        .recv_timeout(Duration::from_secs(60))
+        .expect("a virtual day passed in well under a minute of wall time");
+    run.join().unwrap();
+    assert_eq!(fired, Some((Duration::ZERO, DAY)));
+    assert_eq!(now, DAY + Duration::from_secs(1));
 }

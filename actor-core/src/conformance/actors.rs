@@ -140,6 +140,8 @@ pub struct Worker {
     pub fail_in_started: bool,
     /// Panic in `stopped`.
     pub panic_in_stopped: bool,
+    /// Fail on a child's escalation, as the default [`Actor::signal`] does, after recording it.
+    pub fails_on_escalation: bool,
     /// A request kept to be answered later.
     #[serde(skip)]
     held: Option<ReplyTo<u64>>,
@@ -160,6 +162,14 @@ impl Worker {
     pub fn panicking_in_stopped(self) -> Self {
         Self {
             panic_in_stopped: true,
+            ..self
+        }
+    }
+
+    /// The same worker, failing on a child's escalation as the default [`Actor::signal`] does.
+    pub fn failing_on_escalation(self) -> Self {
+        Self {
+            fails_on_escalation: true,
             ..self
         }
     }
@@ -264,6 +274,8 @@ pub enum WorkerMsg {
         supervision: Supervision,
         /// Whether the child fails in `started`.
         fail_in_started: bool,
+        /// Whether the child fails on an escalation from a child of its own.
+        fails_on_escalation: bool,
         /// Where the child's address goes.
         reply: ReplyTo<Addr<WorkerMsg>>,
     },
@@ -424,11 +436,13 @@ impl Actor for Worker {
                 tag,
                 supervision,
                 fail_in_started,
+                fails_on_escalation,
                 reply,
             } => {
                 self.handled(ctx, tag)?;
                 let child = Worker {
                     recorder: self.recorder,
+                    fails_on_escalation,
                     ..Worker::default()
                 };
                 let child = if fail_in_started {
@@ -525,10 +539,25 @@ impl Actor for Worker {
         }
     }
 
-    /// Records every signal, and does not fail on an escalation (so tests see it).
+    /// Records every signal; fails on an escalation only if told to (so tests see it).
     fn signal<C: Context<Self>>(&mut self, ctx: &mut C, signal: Signal) -> Result<(), ActorError> {
         let actor = ctx.myself().id_of();
-        self.record(ctx, Event::Signal { actor, signal })
+        self.record(
+            ctx,
+            Event::Signal {
+                actor,
+                signal: signal.clone(),
+            },
+        )?;
+        match signal {
+            Signal::Escalated { child, failure } if self.fails_on_escalation => {
+                Err(ActorError::from_failure(Failure::Escalation {
+                    child,
+                    cause: Box::new(failure),
+                }))
+            }
+            _ => Ok(()),
+        }
     }
 
     fn stopped(&mut self) {

@@ -137,6 +137,7 @@ macro_rules! conformance_tests {
             supervision::restarts_up_to_the_limit_then_escalates,
             supervision::failure_in_started_counts_against_the_limit,
             supervision::escalation_to_the_root_is_reported,
+            supervision::an_unhandled_escalation_travels_two_levels_up,
             supervision::ref_taken_before_restart_reaches_the_restarted_actor,
             supervision::panic_in_stopped_is_reported,
             supervision::watch_delivers_terminated_on_stop,
@@ -149,6 +150,7 @@ macro_rules! conformance_tests {
             shutdown::stop_in_started_takes_effect_at_once,
             shutdown::a_failure_while_draining_is_restarted_and_its_queue_drains,
             shutdown::dead_letter_mode_restarts_nothing,
+            shutdown::shutdown_runs_the_stopped_hook_of_every_started_actor,
             props::conservation_under_random_crashes_stops_and_restarts,
             props::fifo_per_pair_under_random_senders,
         );

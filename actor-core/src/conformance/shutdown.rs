@@ -6,7 +6,7 @@ use std::time::Duration;
 use super::WAIT;
 use super::actors::{Worker, WorkerMsg};
 use super::delivery::{setup, sync};
-use crate::{ActorRef, Backend, DeadLetterReason, ExitReason, ShutdownMode};
+use crate::{ActorRef, Backend, DeadLetterReason, ExitReason, Failure, Phase, ShutdownMode};
 
 /// A draining shutdown handles everything already queued, then stops every actor.
 pub fn drain_handles_everything_queued<B: Backend>(make: &impl Fn(u64) -> B) {
@@ -271,4 +271,44 @@ pub fn dead_letter_mode_restarts_nothing<B: Backend>(make: &impl Fn(u64) -> B) {
         "only the sync is handled; {report:#?}"
     );
     assert!(report.is_balanced(), "{report:#?}");
+}
+
+/// Shutdown, in either mode, runs the `stopped` hook of every actor that started and stops in
+/// time: a hook that panics shows it, as one failure in phase `Stopped` per actor.
+pub fn shutdown_runs_the_stopped_hook_of_every_started_actor<B: Backend>(make: &impl Fn(u64) -> B) {
+    for mode in [ShutdownMode::Drain, ShutdownMode::DeadLetter] {
+        let (_seed, system, recorder) = setup(make);
+        let workers: Vec<_> = (0..3)
+            .map(|_| {
+                system
+                    .spawn(Worker::new(recorder).panicking_in_stopped())
+                    .unwrap()
+            })
+            .collect();
+        for (tag, worker) in (1..).zip(&workers) {
+            sync(&system, worker, tag);
+        }
+        let report = system.shutdown(mode, WAIT);
+        for worker in &workers {
+            let phases: Vec<_> = report
+                .failures
+                .iter()
+                .filter(|f| f.actor == worker.id())
+                .map(|f| (f.phase, f.failure.clone()))
+                .collect();
+            assert_eq!(
+                phases,
+                [(
+                    Phase::Stopped,
+                    Failure::Panic("told to panic in stopped".into())
+                )],
+                "{mode:?}: {report:#?}"
+            );
+            assert_eq!(
+                report.actor(worker.id()).unwrap().exit,
+                ExitReason::Shutdown
+            );
+        }
+        assert!(report.is_balanced(), "{mode:?}: {report:#?}");
+    }
 }

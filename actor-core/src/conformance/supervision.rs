@@ -21,6 +21,16 @@ fn spawn_child<B: Backend>(
     supervision: Supervision,
     fail_in_started: bool,
 ) -> Addr<WorkerMsg> {
+    spawn_child_of(system, parent, supervision, fail_in_started, false)
+}
+
+fn spawn_child_of<B: Backend>(
+    system: &B,
+    parent: &Addr<WorkerMsg>,
+    supervision: Supervision,
+    fail_in_started: bool,
+    fails_on_escalation: bool,
+) -> Addr<WorkerMsg> {
     system
         .ask(
             parent,
@@ -28,6 +38,7 @@ fn spawn_child<B: Backend>(
                 tag: 0,
                 supervision,
                 fail_in_started,
+                fails_on_escalation,
                 reply,
             },
             WAIT,
@@ -130,6 +141,54 @@ pub fn escalation_to_the_root_is_reported<B: Backend>(make: &impl Fn(u64) -> B) 
     assert_eq!(
         escalation.failure,
         Failure::Error("told to fail at 1".into())
+    );
+    assert!(report.is_balanced());
+}
+
+/// An escalation its supervisor does not handle travels on up: a grandchild that fails past
+/// its limit escalates to its parent, which fails with the escalation (as the default
+/// `Actor::signal` does) and, past its own limit, escalates that to the top, with the first
+/// failure as the cause.
+pub fn an_unhandled_escalation_travels_two_levels_up<B: Backend>(make: &impl Fn(u64) -> B) {
+    let (_seed, system, recorder) = setup(make);
+    let top = system.spawn(Worker::new(recorder)).unwrap();
+    let middle = spawn_child_of(&system, &top, Supervision::Stop, false, true);
+    let bottom = spawn_child_of(&system, &middle, Supervision::Stop, false, false);
+    system.send(&bottom, WorkerMsg::Panic(1)).unwrap();
+    let cause = Failure::Panic("told to panic at 1".into());
+    let escalated = Failure::Escalation {
+        child: bottom.id(),
+        cause: Box::new(cause.clone()),
+    };
+    let at_top = Event::Signal {
+        actor: top.id(),
+        signal: Signal::Escalated {
+            child: middle.id(),
+            failure: escalated.clone(),
+        },
+    };
+    let seen = wait_for(&system, &recorder, |e| e.contains(&at_top));
+    let at_middle = Event::Signal {
+        actor: middle.id(),
+        signal: Signal::Escalated {
+            child: bottom.id(),
+            failure: cause.clone(),
+        },
+    };
+    assert!(seen.contains(&at_middle), "{seen:#?}");
+    let report = system.shutdown(ShutdownMode::Drain, WAIT);
+    assert_eq!(
+        report.actor(bottom.id()).unwrap().exit,
+        ExitReason::Failed(cause)
+    );
+    assert_eq!(
+        report.actor(middle.id()).unwrap().exit,
+        ExitReason::Failed(escalated)
+    );
+    assert_eq!(report.actor(top.id()).unwrap().exit, ExitReason::Shutdown);
+    assert!(
+        report.escalations.is_empty(),
+        "the top took it: {report:#?}"
     );
     assert!(report.is_balanced());
 }
