@@ -25,7 +25,6 @@ use crossbeam_utils::Backoff;
 
 use crate::cell::lock;
 
-#[path = "mailbox_queues.rs"]
 mod queues;
 use crate::life::Life;
 use crate::queue::Queue;
@@ -564,5 +563,4 @@ impl<M> Mailbox<M> {
 }
 
 #[cfg(test)]
-#[path = "mailbox_tests.rs"]
 mod tests;

@@ -1,4 +1,4 @@
-//! The mailbox's insides (`mailbox.rs`): the queues and counts its lock guards, and the
+//! The mailbox's insides (`mailbox/mod.rs`): the queues and counts its lock guards, and the
 //! runner's batch of what it has taken and not handled yet.
 
 use actor_core::{ActorId, Ledger, SendFailure};

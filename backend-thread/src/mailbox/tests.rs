@@ -1,4 +1,4 @@
-//! Unit tests of `mailbox.rs`.
+//! Unit tests of `mailbox/mod.rs`.
 
 use super::*;
 
