@@ -1,7 +1,7 @@
 //! Asks in flight, in the kernel's ask table (`actor_core::kernel::AskTable`): each has a
 //! request number and waits there for its one outcome; a reply that finds no ask waiting is
 //! counted late. An actor's ask ends as a message to the asker, made by the asker's own code
-//! in its own run (`mailbox.rs`, `SysMsg::Outcome`); its timeout timer is cancelled when it
+//! in its own run (`mailbox/mod.rs`, `SysMsg::Outcome`); its timeout timer is cancelled when it
 //! ends.
 
 use std::sync::mpsc::SyncSender;
@@ -11,8 +11,8 @@ use std::time::{Duration, Instant};
 use actor_core::kernel::{AskTable, Outcome, TimerKey};
 use actor_core::{ActorId, AskError, DeadLetterReason, Message};
 
-use crate::cell::lock;
 use crate::mailbox::Late;
+use crate::runner::lock;
 use crate::system::Shared;
 
 /// Turns an actor's `ask` outcome into a message for it.

@@ -1,7 +1,7 @@
 //! The [`Context`] handed to handlers on this backend: sends go into the receiver's mailbox
 //! (one short lock, never held while anything runs) and schedule it; nothing waits for the
 //! receiver. On the pool, a run of sends to one receiver goes in a chunk at a time
-//! (`outbox.rs`); everything else the handler does goes through at once, after what it holds.
+//! (`pool/outbox.rs`); everything else the handler does goes through at once, after what it holds.
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering::Relaxed;
@@ -13,9 +13,9 @@ use actor_core::{
 };
 
 use crate::ask::PendingAsk;
-use crate::cell::ActorCell;
 use crate::mailbox::OpenFlag;
-use crate::outbox::Outbox;
+use crate::pool::outbox::Outbox;
+use crate::runner::ActorCell;
 use crate::system::Shared;
 use actor_core::kernel::{Outcome, take_reply};
 

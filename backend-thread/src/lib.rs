@@ -6,16 +6,16 @@
 //! [`Context::send`](actor_core::Context::send) looks the receiver up by id in a lock-free
 //! registry and, under its mailbox's one short lock, checks that it is open (and still serves
 //! that actor: a gone pool actor's cell serves the next actor of its type), counts
-//! the message accepted, queues it (in chunks, `queue.rs`) and learns whether the receiver was
+//! the message accepted, queues it (in chunks, `pool/queue.rs`) and learns whether the receiver was
 //! idle; if so it schedules it: a job on the pool (or the sending worker's next slot, so a reply
 //! often runs on the same thread with no wake-up), or a wake-up of its dedicated thread. A
 //! scheduled actor takes its queued messages in one lock, handles up to 64, then yields the
 //! thread so that one busy actor cannot starve the others; the schedule flag, kept under the
-//! same lock, makes sure it never runs on two threads at once. `system.rs` and `mailbox.rs` hold
-//! this path, `cell.rs` the run loop.
+//! same lock, makes sure it never runs on two threads at once. `system.rs` and `mailbox/mod.rs` hold
+//! this path, `runner.rs` the run loop.
 //!
 //! A pool handler's sends that follow one another to the same unbounded receiver are held, after
-//! the first, and go in 64 at a time, in one lock (`outbox.rs`): many senders into one actor
+//! the first, and go in 64 at a time, in one lock (`pool/outbox.rs`): many senders into one actor
 //! then share its lock once per 64 messages, not once per message. What is held goes in before
 //! the handler does anything else through its context, and when it returns or panics, so the
 //! order any other actor observes is the order the handler acted in; only a run's tail can
@@ -33,8 +33,8 @@
 //!   listed as unresponsive in the report and its thread is left detached.
 //! * Time is wall time: timers and `ask` timeouts use `std::time::Instant`.
 //! * Memory follows the actors alive, not those ever spawned: a gone pool actor's cell is used
-//!   again by the next actor of its type (`registry.rs`), and its id never names that actor.
-//!   A cell keeps the final reports of its last 64 actors (32 bytes each, `life.rs`;
+//!   again by the next actor of its type (`pool/registry.rs`), and its id never names that actor.
+//!   A cell keeps the final reports of its last 64 actors (32 bytes each, `pool/life.rs`;
 //!   [`ThreadConfig::gone_reports`] sets how many); the shutdown report sums the earlier ones
 //!   in [`ShutdownReport::forgotten`](actor_core::ShutdownReport::forgotten), and a watch of
 //!   one of those is answered with [`ExitReason::Forgotten`](actor_core::ExitReason). A gone
@@ -43,17 +43,11 @@
 #![deny(missing_docs)]
 
 mod ask;
-mod cell;
 mod config;
 mod context;
-mod free_cells;
-mod life;
 mod mailbox;
-mod outbox;
 mod pool;
-mod queue;
-mod registry;
-mod runner_only;
+mod runner;
 mod supervisor;
 mod system;
 mod timer;

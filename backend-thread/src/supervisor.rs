@@ -1,6 +1,6 @@
 //! Starts, failures, restarts, stops and death watch: what happens to an actor after one of its
 //! hooks returns, and to the messages it still holds. Runs on the actor's own thread, with its
-//! schedule held (see `runner_only.rs`). The decisions are the kernel's (`actor_core::kernel`);
+//! schedule held (see `pool/runner_only.rs`). The decisions are the kernel's (`actor_core::kernel`);
 //! this module applies them to the cell.
 
 use std::sync::Arc;
@@ -12,8 +12,8 @@ use actor_core::kernel::{
 };
 use actor_core::{Actor, AskError, ExitReason, Phase};
 
-use crate::cell::{ActorCell, Instance, Status};
 use crate::context::ThreadContext;
+use crate::runner::{ActorCell, Instance, Status};
 use crate::system::Shared;
 
 /// Runs `started`; a failure there is supervised like any other.

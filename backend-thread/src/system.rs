@@ -1,6 +1,6 @@
 //! [`ThreadSystem`]: the [`Backend`] implementation, and the state every thread of a system
 //! shares. A send goes from [`Shared::send`] into the receiver's [`Mailbox`] and schedules it;
-//! [`ActorCell::run`] (in `cell.rs`) is where the handler is called.
+//! [`ActorCell::run`] (in `runner.rs`) is where the handler is called.
 
 use std::any::Any;
 use std::num::NonZeroU64;
@@ -20,11 +20,11 @@ use crossbeam_channel::bounded;
 use crossbeam_utils::CachePadded;
 
 use crate::ask::{Asks, PendingAsk};
-use crate::cell::{ActorCell, is_dedicated, lock};
 use crate::config::ThreadConfig;
 use crate::mailbox::{Envelope, Mailbox, Pushed};
-use crate::pool::{self, Threads};
-use crate::registry::{Entry, Registry, Watched};
+use crate::pool::registry::{Entry, Registry, Watched};
+use crate::pool::threads::{self, Threads};
+use crate::runner::{ActorCell, is_dedicated, lock};
 use crate::timer::Timers;
 
 static SYSTEMS: AtomicU64 = AtomicU64::new(0);
@@ -35,8 +35,8 @@ pub(crate) struct Shared {
     pub system: u64,
     pub registry: Registry,
     pub pool: rayon::ThreadPool,
-    /// Pool actors waiting for a worker, oldest first (see `pool.rs`).
-    pub ready: pool::ReadyQueue,
+    /// Pool actors waiting for a worker, oldest first (see `pool/threads.rs`).
+    pub ready: threads::ReadyQueue,
     /// Every thread started for this system: pool workers and dedicated actors.
     pub threads: Threads,
     pub timers: Arc<Timers>,
@@ -60,7 +60,7 @@ pub(crate) struct Shared {
 
 impl Shared {
     /// The cell that serves or served actor `id`: whether it still serves `id` is checked
-    /// where it acts (see `registry.rs`).
+    /// where it acts (see `pool/registry.rs`).
     pub fn entry(&self, id: ActorId) -> Option<&Arc<dyn Entry>> {
         self.registry.cell(id)
     }
@@ -82,7 +82,7 @@ impl Shared {
             .ok_or_else(|| {
                 // A cell serves actors of one type only: an id past its uses so far was never
                 // given out, whatever type the cell takes.
-                if crate::registry::use_of(to) > crate::registry::use_of(entry.id()) {
+                if crate::pool::registry::use_of(to) > crate::pool::registry::use_of(entry.id()) {
                     SendFailure::UnknownActor
                 } else {
                     SendFailure::WrongType {
@@ -200,7 +200,7 @@ impl Shared {
         let (initial, actor) = match woken {
             Some(_) => (initial, actor),
             None => match self.registry.reuse(
-                pool::worker_index(self),
+                threads::worker_index(self),
                 initial,
                 actor,
                 &options,
@@ -225,7 +225,7 @@ impl Shared {
         };
         self.spawned.fetch_add(1, SeqCst);
         if let Some(woken) = woken
-            && let Err(err) = pool::spawn_dedicated(self, Arc::clone(&cell), woken)
+            && let Err(err) = threads::spawn_dedicated(self, Arc::clone(&cell), woken)
         {
             let why = format!("no thread for a dedicated actor: {err}");
             cell.abandon(self, why.clone());
@@ -362,14 +362,14 @@ impl ThreadSystem {
     pub fn with_config(config: ThreadConfig) -> std::io::Result<Self> {
         let system = SYSTEMS.fetch_add(1, SeqCst);
         let threads: Threads = Arc::default();
-        let pool =
-            pool::build(config.threads.max(1), system, &threads).map_err(std::io::Error::other)?;
+        let pool = threads::build(config.threads.max(1), system, &threads)
+            .map_err(std::io::Error::other)?;
         let timers = Timers::start(format!("actors-{system}-timer"))?;
         let shared = Shared {
             system,
             registry: Registry::new(config.threads.max(1)),
             pool,
-            ready: pool::ReadyQueue::new(config.threads.max(1)),
+            ready: threads::ReadyQueue::new(config.threads.max(1)),
             threads: Arc::clone(&threads),
             timers,
             asks: Asks::default(),

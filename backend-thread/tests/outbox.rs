@@ -1,4 +1,4 @@
-//! A pool handler's run of sends to one receiver goes in a chunk at a time (`outbox.rs`): what
+//! A pool handler's run of sends to one receiver goes in a chunk at a time (`src/pool/outbox.rs`): what
 //! that may change (when a run's tail arrives) and what it may not (the order any other actor
 //! sees, the ledger, a bounded mailbox's refusals, a dedicated actor's sends going at once).
 

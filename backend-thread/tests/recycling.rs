@@ -1,4 +1,4 @@
-//! A gone actor's cell serves the next actor of its type (`registry.rs`): sends and watches
+//! A gone actor's cell serves the next actor of its type (`src/pool/registry.rs`): sends and watches
 //! that race the renewal of a cell, from other threads, reach the actor they name or none.
 
 use std::collections::HashSet;

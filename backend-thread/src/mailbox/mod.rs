@@ -23,12 +23,12 @@ use std::sync::{Mutex, MutexGuard, TryLockError};
 use actor_core::{ActorId, Ledger, SendFailure, Signal};
 use crossbeam_utils::Backoff;
 
-use crate::cell::lock;
+use crate::runner::lock;
 
 mod queues;
-use crate::life::Life;
-use crate::queue::Queue;
-use crate::runner_only::RunnerOnly;
+use crate::pool::life::Life;
+use crate::pool::queue::Queue;
+use crate::pool::runner_only::RunnerOnly;
 use queues::{Batch, Queues, take_sys, trim};
 
 /// A message and, if it is an `ask`, its request number (so the asker hears of a failure).
@@ -57,7 +57,7 @@ pub(crate) enum Late<T> {
     /// The receiver's mailbox is closed: counted there, accepted and dead.
     Counted(T),
     /// The mailbox serves a later actor now: nothing is counted here (the receiver's final
-    /// report is kept with its cell, see `registry.rs`).
+    /// report is kept with its cell, see `pool/registry.rs`).
     Stale(T),
 }
 
@@ -75,7 +75,7 @@ pub(crate) struct Mailbox<M> {
     /// nothing to make or drop.
     batch: RunnerOnly<Batch<M>>,
     /// The actor the mailbox is open to, or [`CLOSED`]: a copy of `owner` and `closed`, written
-    /// under the lock, that a pool handler's held send reads with no lock (`outbox.rs`), so
+    /// under the lock, that a pool handler's held send reads with no lock (`pool/outbox.rs`), so
     /// that a send to an actor known to have stopped goes in, and is refused, at once.
     serving: AtomicU64,
 }
@@ -282,7 +282,7 @@ impl<M> Mailbox<M> {
     }
 
     /// Accepts every message of `held` for `to`, oldest first, in one lock (the sends a pool
-    /// handler gathered for an unbounded mailbox, `outbox.rs`), leaving `held` empty (maybe
+    /// handler gathered for an unbounded mailbox, `pool/outbox.rs`), leaving `held` empty (maybe
     /// a spare chunk of the queue's): `Ok(true)` if the caller must make the actor run. If
     /// `to` has stopped since its send returned `Ok`, they are accepted and dead at once,
     /// counted where `to`'s account is (here, or its final report if the cell serves another
@@ -389,7 +389,7 @@ impl<M> Mailbox<M> {
     }
 
     /// Marks the actor scheduled; `true` if it was not, and the caller must make it run. A
-    /// closed mailbox is never scheduled again (its cell may be retired: `registry.rs`).
+    /// closed mailbox is never scheduled again (its cell may be retired: `pool/registry.rs`).
     pub fn claim(&self) -> bool {
         let mut queues = self.lock();
         !queues.closed && queues.claim()

@@ -4,8 +4,8 @@
 use actor_core::{ActorId, Ledger, SendFailure};
 
 use super::{Envelope, SysMsg};
-use crate::life::Life;
-use crate::queue::{Queue, Taken};
+use crate::pool::life::Life;
+use crate::pool::queue::{Queue, Taken};
 
 /// The oldest system message, the others of a batch into `batch`. Out of line: the path of
 /// messages (`Mailbox::next`) stays small enough to be compiled as one piece.
@@ -52,7 +52,7 @@ impl<M> Batch<M> {
 /// Everything the lock guards.
 pub(super) struct Queues<M> {
     /// The actor the mailbox serves now: a cell is used again by a later actor of the same
-    /// type (`registry.rs`), and a message for an earlier one is refused here, under the lock
+    /// type (`pool/registry.rs`), and a message for an earlier one is refused here, under the lock
     /// where it would otherwise be accepted.
     pub(super) owner: ActorId,
     /// The bound on `main`, if any.
@@ -71,7 +71,7 @@ pub(super) struct Queues<M> {
     /// Set while the actor is scheduled to run or running: it runs on one thread at a time.
     pub(super) scheduled: bool,
     /// Who watches the actor and how it ended: here, so that a watch and the actor's end are
-    /// checked against the owner and `closed` in the same lock (see `life.rs`).
+    /// checked against the owner and `closed` in the same lock (see `pool/life.rs`).
     pub(super) life: Life,
 }
 
@@ -97,7 +97,7 @@ impl<M> Queues<M> {
     pub(super) fn refusal(&self, to: ActorId) -> Option<SendFailure> {
         if self.open_to(to) {
             None
-        } else if crate::registry::use_of(to) > crate::registry::use_of(self.owner) {
+        } else if crate::pool::registry::use_of(to) > crate::pool::registry::use_of(self.owner) {
             Some(SendFailure::UnknownActor)
         } else {
             Some(SendFailure::Stopped)

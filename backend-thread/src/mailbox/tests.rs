@@ -81,7 +81,7 @@ fn held_messages_join_the_queue_behind_earlier_ones_or_are_counted_dead() {
     );
 
     // The cell serves another actor now: counted on the gone actor's final report.
-    let next = crate::registry::next_use(me).unwrap();
+    let next = crate::pool::registry::next_use(me).unwrap();
     mailbox.retire(0, next, |ledger, life| {
         life.retire(me, ledger, 0, usize::MAX)
     });
@@ -129,7 +129,7 @@ fn a_timer_is_accepted_when_set_and_left_out_of_the_drains_count_until_due() {
     let mut dead = Vec::new();
     mailbox.close_and_drain(0, |_| (), |env| dead.push(env.msg));
     assert_eq!(dead, [0, 1]);
-    let next = crate::registry::next_use(me).unwrap();
+    let next = crate::pool::registry::next_use(me).unwrap();
     mailbox.retire(0, next, |ledger, life| {
         life.retire(me, ledger, 0, usize::MAX)
     });

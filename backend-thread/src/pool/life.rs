@@ -1,7 +1,7 @@
 //! [`Life`]: an actor's name, its watchers, why it ended, and the final reports of the earlier
 //! actors its cell served.
 //!
-//! Kept under the mailbox lock (`mailbox.rs`), not a lock of its own: the mailbox's owner and
+//! Kept under the mailbox lock (`mailbox/mod.rs`), not a lock of its own: the mailbox's owner and
 //! its closing are what a watch has to be checked against, and one lock for both costs a spawn
 //! (renew, watch) and an end (close, retire) one lock each instead of two, on a line that the
 //! spawner and the actor's runner, often on different cores, take from each other.
@@ -19,7 +19,7 @@ use std::collections::VecDeque;
 use actor_core::kernel::Watchers;
 use actor_core::{ActorId, ActorReport, ExitReason, Forgotten, Ledger};
 
-use crate::registry::{Watched, use_of, with_use};
+use super::registry::{Watched, use_of, with_use};
 
 /// A gone actor's final report as its cell keeps it. Its id is the cell's with the use it
 /// was (its place in [`Life::retired`]); a name or a failure, rare, is kept whole beside.

@@ -33,8 +33,8 @@ use std::sync::Arc;
 
 use actor_core::{ActorId, DeadLetterReason, Message, SendError};
 
+use super::queue::CHUNK;
 use crate::mailbox::{Envelope, Late, OpenFlag};
-use crate::queue::CHUNK;
 use crate::system::Shared;
 
 /// A held buffer of up to this many messages is kept between handlers; a bigger one (a long

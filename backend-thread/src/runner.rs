@@ -13,10 +13,10 @@ use actor_core::{
 
 use crate::context::ThreadContext;
 use crate::mailbox::{Envelope, Mailbox, Next, SysMsg, Take};
-use crate::outbox::Outbox;
-use crate::pool;
-use crate::registry::{Entry, Watched};
-use crate::runner_only::RunnerOnly;
+use crate::pool::outbox::Outbox;
+use crate::pool::registry::{Entry, Watched};
+use crate::pool::runner_only::RunnerOnly;
+use crate::pool::threads;
 use crate::supervisor;
 use crate::system::Shared;
 
@@ -43,7 +43,7 @@ pub(crate) struct Instance<A: Actor> {
     /// mailbox lock (so a message costs no lock of its own to count), and at the latest when
     /// the actor ends, before it is reported gone.
     pub unsettled: u64,
-    /// Sends held while a pool handler runs (`outbox.rs`); empty between handlers.
+    /// Sends held while a pool handler runs (`pool/outbox.rs`); empty between handlers.
     pub outbox: Outbox,
 }
 
@@ -63,7 +63,7 @@ impl<A: Actor> Instance<A> {
 }
 
 pub(crate) struct ActorCell<A: Actor> {
-    /// The actor served now (see `registry.rs`); read with [`ActorCell::id`].
+    /// The actor served now (see `pool/registry.rs`); read with [`ActorCell::id`].
     id: AtomicU64,
     /// The queues, and the life record (name, watchers, end, earlier actors' reports).
     pub mailbox: Mailbox<A::Msg>,
@@ -125,7 +125,7 @@ impl<A: Actor> ActorCell<A> {
     fn retire(&self, shared: &Arc<Shared>, handled: u64) -> Option<ActorId> {
         let gone = self.id();
         self.drop_state(shared);
-        let Some(next) = crate::registry::next_use(gone).filter(|_| !self.dedicated()) else {
+        let Some(next) = crate::pool::registry::next_use(gone).filter(|_| !self.dedicated()) else {
             // A dedicated actor's cell goes with its thread; a cell whose uses are spent is
             // left gone.
             self.mailbox.release(handled);
@@ -169,7 +169,7 @@ impl<A: Actor> ActorCell<A> {
         parent: Option<ActorId>,
     ) {
         // SAFETY: see above; the free lists' locks, under which the cell moved from the retiring
-        // runner to here (`free_cells.rs`), order that runner's use of the instance before this
+        // runner to here (`pool/free_cells.rs`), order that runner's use of the instance before this
         // one.
         #[allow(unsafe_code)]
         let instance = unsafe { self.instance.get() };
@@ -212,7 +212,7 @@ impl<A: Actor> ActorCell<A> {
     }
 
     /// The outbox a handler's context holds its sends in: none on a dedicated thread, whose
-    /// handlers may run long (`outbox.rs`).
+    /// handlers may run long (`pool/outbox.rs`).
     pub fn outbox<'a>(&self, outbox: &'a mut Outbox) -> Option<&'a mut Outbox> {
         (!self.dedicated()).then_some(outbox)
     }
@@ -303,14 +303,14 @@ impl<A: Actor> ActorCell<A> {
             // gives its turn to the others.
             After::Again => match &self.wake {
                 Some(_) => self.dispatch(shared),
-                None => pool::spawn_job(shared, self.id()),
+                None => threads::spawn_job(shared, self.id()),
             },
             // The state is no longer borrowed: the cell can serve the next actor of its type.
             After::Retire(handled) => {
                 if let Some(next) = self.retire(shared, handled) {
                     shared
                         .registry
-                        .recycle::<A>(next, pool::worker_index(shared));
+                        .recycle::<A>(next, threads::worker_index(shared));
                 }
             }
         }
@@ -330,7 +330,7 @@ impl<A: Actor> ActorCell<A> {
         match &self.wake {
             // A full wake channel already holds a wake-up.
             Some(wake) => drop(wake.try_send(())),
-            None => pool::run_soon(shared, self.id()),
+            None => threads::run_soon(shared, self.id()),
         }
     }
 

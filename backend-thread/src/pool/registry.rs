@@ -25,8 +25,8 @@ use std::sync::Arc;
 
 use actor_core::{Actor, ActorId, ActorReport, ExitReason, Forgotten, Signal, SpawnOptions};
 
-use crate::cell::ActorCell;
-use crate::free_cells::FreeCells;
+use super::free_cells::FreeCells;
+use crate::runner::ActorCell;
 use crate::system::Shared;
 
 /// What the registry holds: the operations on an actor that do not depend on its types.
@@ -542,7 +542,7 @@ mod tests {
         // The parent's cell, and the children's: cells freed on a worker wait in its store
         // until a batch of them is there for the other worker to take (`free_cells.rs`).
         let workers = ThreadConfig::default().threads;
-        let most = 1 + workers * 2 * crate::free_cells::BATCH;
+        let most = 1 + workers * 2 * crate::pool::free_cells::BATCH;
         assert!(
             system.registry().len() <= most,
             "{} cells for 5,000 children, one alive at a time (at most {most})",

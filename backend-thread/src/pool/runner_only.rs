@@ -1,7 +1,7 @@
 //! [`RunnerOnly`]: state that only the thread running an actor touches, with no lock.
 
 /// A value only the thread holding an actor's schedule touches: the actor's state, its taken
-/// messages, the message handed over with the schedule (`mailbox.rs`). The schedule flag
+/// messages, the message handed over with the schedule (`mailbox/mod.rs`). The schedule flag
 /// (under the mailbox lock) already guarantees one runner at a time, so a lock here only cost
 /// two more atomic read-modify-writes a message (measured: a quarter of the atomics on the
 /// ping-pong path); the mailbox lock the runner takes to claim, fetch and release orders one

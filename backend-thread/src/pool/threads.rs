@@ -15,7 +15,7 @@
 //! first, before it looks at jobs pushed from outside the pool, so an actor that yielded by
 //! spawning itself a new job would run again at once, and an actor woken from outside, or
 //! pushed out of a slot earlier, would wait behind it for ever. An actor yields only when
-//! another waits in that queue (`cell.rs` renews its budget otherwise), so a busy actor alone
+//! another waits in that queue (`runner.rs` renews its budget otherwise), so a busy actor alone
 //! keeps its worker.
 //!
 //! A job does not run one ready actor: it takes ready actors until there are none, and a new
@@ -34,8 +34,8 @@ use actor_core::{Actor, ActorId};
 use crossbeam_channel::Receiver;
 use crossbeam_queue::ArrayQueue;
 
-use crate::cell::{ActorCell, lock};
-use crate::registry::Entry;
+use super::registry::Entry;
+use crate::runner::{ActorCell, lock};
 use crate::system::Shared;
 
 /// How many woken actors one pool job runs in turn before it gives the thread back to rayon.
