@@ -11,9 +11,9 @@ use std::time::{Duration, Instant};
 use actor_core::kernel::{AskTable, Outcome, TimerKey};
 use actor_core::{ActorId, AskError, DeadLetterReason, Message};
 
+use crate::lock;
 use crate::mailbox::Late;
-use crate::runner::lock;
-use crate::system::Shared;
+use crate::pool::shared::Shared;
 
 /// Turns an actor's `ask` outcome into a message for it.
 pub(crate) type Completion = Box<dyn FnOnce(&Arc<Shared>, Outcome) + Send>;

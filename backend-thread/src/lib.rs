@@ -55,3 +55,12 @@ mod timer;
 pub use config::ThreadConfig;
 pub use context::ThreadContext;
 pub use system::ThreadSystem;
+
+/// Locks a mutex whose holder may have panicked: the state it guards is still consistent
+/// here, because no user code runs while one of this crate's locks is held. At the crate's
+/// root, below every module: each takes a lock of its own with it.
+pub(crate) fn lock<T>(mutex: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}

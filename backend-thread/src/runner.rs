@@ -2,8 +2,8 @@
 //! the run loop that handles a batch of messages whenever the actor is scheduled.
 
 use std::any::Any;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering::Relaxed, Ordering::SeqCst};
-use std::sync::{Arc, Mutex, MutexGuard};
 
 use actor_core::kernel::{RestartBudget, catch, catch_stopped, stopped_failure};
 use actor_core::{
@@ -16,9 +16,9 @@ use crate::mailbox::{Envelope, Mailbox, Next, SysMsg, Take};
 use crate::pool::outbox::Outbox;
 use crate::pool::registry::{Entry, Watched};
 use crate::pool::runner_only::RunnerOnly;
+use crate::pool::shared::Shared;
 use crate::pool::threads;
 use crate::supervisor;
-use crate::system::Shared;
 
 /// Messages a pool actor handles before it lets other actors have the thread.
 pub(crate) const BUDGET: usize = 64;
@@ -80,14 +80,6 @@ pub(crate) struct ActorCell<A: Actor> {
     pub restarts: AtomicU32,
     /// How a dedicated actor's thread is woken; `None` on the pool.
     pub wake: Option<crossbeam_channel::Sender<()>>,
-}
-
-/// Locks a mutex whose holder may have panicked: the state it guards is still consistent
-/// here, because no user code runs while one of this crate's locks is held.
-pub(crate) fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
-    mutex
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 impl<A: Actor> ActorCell<A> {

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use actor_core::kernel::{TimerKey, TimerQueue, deadline_after};
 
-use crate::runner::lock;
+use crate::lock;
 
 /// What a timer does: called with `true` when it fires, `false` when shutdown cancels it.
 pub(crate) type Action = Box<dyn FnOnce(bool) + Send>;

@@ -23,7 +23,7 @@ use std::sync::{Mutex, MutexGuard, TryLockError};
 use actor_core::{ActorId, Ledger, SendFailure, Signal};
 use crossbeam_utils::Backoff;
 
-use crate::runner::lock;
+use crate::lock;
 
 mod queues;
 use crate::pool::life::Life;

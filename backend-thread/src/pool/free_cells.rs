@@ -30,7 +30,7 @@ use crossbeam_utils::CachePadded;
 // A `TypeId` is a hash already: hashing it again with SipHash cost a third of a recycle.
 use rustc_hash::FxHashMap;
 
-use crate::runner::lock;
+use crate::lock;
 
 /// How many free cells move between a worker's store and the other lists at a time.
 pub(crate) const BATCH: usize = 32;

@@ -8,6 +8,7 @@
 //! * `queue.rs`: the chunked FIFO behind a mailbox's lock.
 //! * `runner_only.rs`: state only the thread running an actor touches, with no lock.
 //! * `outbox.rs`: a pool handler's held sends to one receiver.
+//! * `shared.rs`: the state every thread of one system shares, the hub all the rest calls into.
 
 mod free_cells;
 pub(crate) mod life;
@@ -15,4 +16,5 @@ pub(crate) mod outbox;
 pub(crate) mod queue;
 pub(crate) mod registry;
 pub(crate) mod runner_only;
+pub(crate) mod shared;
 pub(crate) mod threads;

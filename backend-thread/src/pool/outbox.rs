@@ -34,8 +34,8 @@ use std::sync::Arc;
 use actor_core::{ActorId, DeadLetterReason, Message, SendError};
 
 use super::queue::CHUNK;
+use super::shared::Shared;
 use crate::mailbox::{Envelope, Late, OpenFlag};
-use crate::system::Shared;
 
 /// A held buffer of up to this many messages is kept between handlers; a bigger one (a long
 /// run's) is freed when the handler ends, so an actor that once sent a burst does not keep a

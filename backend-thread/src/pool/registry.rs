@@ -26,8 +26,8 @@ use std::sync::Arc;
 use actor_core::{Actor, ActorId, ActorReport, ExitReason, Forgotten, Signal, SpawnOptions};
 
 use super::free_cells::FreeCells;
+use super::shared::Shared;
 use crate::runner::ActorCell;
-use crate::system::Shared;
 
 /// What the registry holds: the operations on an actor that do not depend on its types.
 pub(crate) trait Entry: Send + Sync + 'static {

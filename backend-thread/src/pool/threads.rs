@@ -35,8 +35,9 @@ use crossbeam_channel::Receiver;
 use crossbeam_queue::ArrayQueue;
 
 use super::registry::Entry;
-use crate::runner::{ActorCell, lock};
-use crate::system::Shared;
+use super::shared::Shared;
+use crate::lock;
+use crate::runner::ActorCell;
 
 /// How many woken actors one pool job runs in turn before it gives the thread back to rayon.
 pub(crate) const HANDOFFS: u32 = 128;
