@@ -13,8 +13,8 @@ pub struct ThreadConfig {
     pub threads: usize,
     /// How many dead letters the report keeps with their messages (the counts are exact).
     pub dead_letters_kept: usize,
-    /// How many gone actors' own reports each slot keeps. A gone pool actor's slot serves the
-    /// next actor of its type, and of the actors a slot served, the shutdown report lists the
+    /// How many gone actors' own reports each cell keeps. A gone pool actor's cell serves the
+    /// next actor of its type, and of the actors a cell served, the shutdown report lists the
     /// last `gone_reports` one by one and sums the others in
     /// [`ShutdownReport::forgotten`](actor_core::ShutdownReport::forgotten); a watch of one of
     /// those is answered with [`ExitReason::Forgotten`](actor_core::ExitReason::Forgotten). So
@@ -40,7 +40,7 @@ impl ThreadConfig {
         self
     }
 
-    /// Sets how many gone actors' own reports each slot keeps (see
+    /// Sets how many gone actors' own reports each cell keeps (see
     /// [`gone_reports`](Self::gone_reports)); `usize::MAX` keeps them all.
     ///
     /// ```

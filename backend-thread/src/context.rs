@@ -14,9 +14,9 @@ use actor_core::{
 
 use crate::ask::PendingAsk;
 use crate::mailbox::OpenFlag;
+use crate::pool::cell::ActorCell;
 use crate::pool::outbox::Outbox;
 use crate::pool::shared::Shared;
-use crate::runner::ActorCell;
 use actor_core::kernel::{Outcome, take_reply};
 
 /// The context of an actor of type `A` running on the thread backend.

@@ -40,6 +40,21 @@
 //!   one of those is answered with [`ExitReason::Forgotten`](actor_core::ExitReason). A gone
 //!   actor's state is dropped when it ends, on either placement; a dedicated actor's cell is
 //!   not reused.
+//!
+//! # Modules
+//! Every backend crate has the same modules with the same roles (`docs/architecture.md`); what
+//! only this one has is in `pool/`. By layer, lowest first (a module imports only those above
+//! it in this list):
+//! * `config`: [`ThreadConfig`]. `timer`: the timer thread.
+//! * `mailbox`, `ask` and `pool/`, which import each other: the mailbox is built from the
+//!   pool's chunked queue and life record, the pool's cells and held sends (`pool/outbox.rs`)
+//!   use the mailbox's types, and the system-wide state (`pool/shared.rs`) holds the ask table
+//!   whose completions run on it.
+//! * `context`: [`ThreadContext`].
+//! * `supervisor`: after a hook fails or an actor stops: restart, terminate, escalate, tell
+//!   watchers.
+//! * `runner`: the run loop of one actor.
+//! * `system`: [`ThreadSystem`], the [`Backend`](actor_core::Backend), with the send path.
 #![deny(missing_docs)]
 
 mod ask;

@@ -13,8 +13,8 @@ use actor_core::kernel::{
 use actor_core::{Actor, AskError, ExitReason, Phase};
 
 use crate::context::ThreadContext;
+use crate::pool::cell::{ActorCell, Instance, Status};
 use crate::pool::shared::Shared;
-use crate::runner::{ActorCell, Instance, Status};
 
 /// Runs `started`; a failure there is supervised like any other.
 pub(crate) fn start<A: Actor>(

@@ -20,10 +20,10 @@ use crate::ask::{Asks, PendingAsk};
 use crate::config::ThreadConfig;
 use crate::lock;
 use crate::mailbox::{Envelope, Mailbox, Pushed};
+use crate::pool::cell::{ActorCell, is_dedicated};
 use crate::pool::registry::{Entry, Registry};
 use crate::pool::shared::Shared;
 use crate::pool::threads::{self, Threads};
-use crate::runner::{ActorCell, is_dedicated};
 use crate::timer::Timers;
 
 static SYSTEMS: AtomicU64 = AtomicU64::new(0);

@@ -25,9 +25,9 @@ use std::sync::Arc;
 
 use actor_core::{Actor, ActorId, ActorReport, ExitReason, Forgotten, Signal, SpawnOptions};
 
+use super::cell::ActorCell;
 use super::free_cells::FreeCells;
 use super::shared::Shared;
-use crate::runner::ActorCell;
 
 /// What the registry holds: the operations on an actor that do not depend on its types.
 pub(crate) trait Entry: Send + Sync + 'static {

@@ -1,8 +1,8 @@
 //! [`Shared`]: the state every thread of one system shares (the registry of cells, the pool,
 //! the timers, the asks, what the report records), and the operations on it that reach no
 //! further than this folder. The operations that reach a mailbox, a timer or an ask live with
-//! what they reach: a send and a spawn in `system.rs`, an ask's in `ask.rs`; so this hub,
-//! which dispatches runners through the registry's [`Entry`], imports no module above it.
+//! what they reach: a send and a spawn in `system.rs`, an ask's in `ask.rs`. The hub dispatches
+//! runners through the registry's [`Entry`], so it imports no runner, context or supervisor.
 
 use std::any::Any;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering::SeqCst};

@@ -30,14 +30,13 @@ use std::sync::atomic::{AtomicUsize, Ordering::SeqCst, fence};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 
-use actor_core::{Actor, ActorId};
+use actor_core::ActorId;
 use crossbeam_channel::Receiver;
 use crossbeam_queue::ArrayQueue;
 
 use super::registry::Entry;
 use super::shared::Shared;
 use crate::lock;
-use crate::runner::ActorCell;
 
 /// How many woken actors one pool job runs in turn before it gives the thread back to rayon.
 pub(crate) const HANDOFFS: u32 = 128;
@@ -229,9 +228,9 @@ pub(crate) fn build(
 
 /// Starts the thread of a dedicated actor: it runs the actor whenever woken, until the actor
 /// is gone.
-pub(crate) fn spawn_dedicated<A: Actor>(
+pub(crate) fn spawn_dedicated<E: Entry>(
     shared: &Arc<Shared>,
-    cell: Arc<ActorCell<A>>,
+    cell: Arc<E>,
     wake: Receiver<()>,
 ) -> std::io::Result<()> {
     let shared_for_thread = Arc::clone(shared);
