@@ -9,6 +9,14 @@ fn timer(n: u64) -> Envelope<u64> {
     }
 }
 
+/// The final ledger (accepted, handled, dead) of `id`, an earlier actor of the mailbox's cell.
+fn gone_ledger(mailbox: &Mailbox<u64>, id: ActorId) -> (u64, u64, u64) {
+    let mut reports = Vec::new();
+    mailbox.life(|owner, life| life.retired_reports(owner, &mut reports));
+    let gone = reports.iter().find(|r| r.id == id).unwrap().ledger;
+    (gone.accepted, gone.handled, gone.dead_letters)
+}
+
 #[test]
 fn system_messages_taken_in_a_batch_come_first_in_order_and_are_dead_at_a_stop() {
     let me = ActorId::new(1);
@@ -90,17 +98,7 @@ fn held_messages_join_the_queue_behind_earlier_ones_or_are_counted_dead() {
         mailbox.push_all(me, &mut held),
         Err(Late::Stale(()))
     ));
-    let mut reports = Vec::new();
-    mailbox.life(|owner, life| life.retired_reports(owner, &mut reports));
-    let gone = reports.iter().find(|r| r.id == me).unwrap();
-    assert_eq!(
-        (
-            gone.ledger.accepted,
-            gone.ledger.handled,
-            gone.ledger.dead_letters
-        ),
-        (9, 4, 5)
-    );
+    assert_eq!(gone_ledger(&mailbox, me), (9, 4, 5));
 }
 
 #[test]
@@ -143,15 +141,5 @@ fn a_timer_is_accepted_when_set_and_left_out_of_the_drains_count_until_due() {
         (3, 3),
         "settled, and nothing left pending"
     );
-    let mut reports = Vec::new();
-    mailbox.life(|owner, life| life.retired_reports(owner, &mut reports));
-    let gone = reports.iter().find(|r| r.id == me).unwrap();
-    assert_eq!(
-        (
-            gone.ledger.accepted,
-            gone.ledger.handled,
-            gone.ledger.dead_letters
-        ),
-        (3, 0, 3)
-    );
+    assert_eq!(gone_ledger(&mailbox, me), (3, 0, 3));
 }
