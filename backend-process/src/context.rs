@@ -13,9 +13,11 @@ use actor_core::{
     SpawnError, SpawnOptions,
 };
 
-use crate::child::{ChildIo, Completion, entry_of};
-use crate::packed::encode_into;
-use crate::wire::{Bytes, Fence, ToChild, ToHost, TypeKey, decode, encode};
+use crate::ask::Completion;
+use crate::os::child::ChildIo;
+use crate::os::packed::encode_into;
+use crate::os::wire::{Bytes, Fence, ToChild, ToHost, TypeKey, decode, encode};
+use crate::runner::entry_of;
 
 /// The context of an actor of type `A` running in its own process.
 ///
@@ -80,7 +82,7 @@ impl<'a, A: Actor> ProcessContext<'a, A> {
             encode_into(&msg, payload).map_err(SendFailure::Transport)?;
             // (Looked at only over the limit: the hook costs a send nothing.)
             if payload.len() > max_frame
-                && !crate::child::IGNORE_FRAME_LIMIT.load(std::sync::atomic::Ordering::Relaxed)
+                && !crate::os::child::IGNORE_FRAME_LIMIT.load(std::sync::atomic::Ordering::Relaxed)
             {
                 let why = format!(
                     "{} bytes encoded, over the frame limit of {max_frame}",

@@ -9,35 +9,35 @@
 //!
 //! # How a message travels
 //! A message goes through the host (the application's own process), which keeps the ledger
-//! (`host.rs`, one `Slot` per actor in `mailbox.rs`). It packs what it accepts into one buffer
-//! per actor (`packed.rs`: no allocation per message), keeps it there until the child confirms
+//! (`os/host/`: one `Slot` per actor, which owns its `Mailbox`, `mailbox.rs`). It packs what it accepts into one buffer
+//! per actor (`os/packed.rs`: no allocation per message), keeps it there until the child confirms
 //! it, and writes it at once, from the accepting thread, into a ring of memory it shares with
-//! the actor's process (`ring.rs`, `link.rs`): no system call per message or per run of them;
-//! a child that had found the ring empty sleeps on a futex (`bell.rs`), rung by the host. The
-//! child (`child.rs`) copies what the ring holds, decodes each message where it lies and calls
+//! the actor's process (`os/ring.rs`, `os/link.rs`): no system call per message or per run of them;
+//! a child that had found the ring empty sleeps on a futex (`os/bell.rs`), rung by the host. The
+//! child (`runner.rs`, over `os/child/`) copies what the ring holds, decodes each message where it lies and calls
 //! the handler. Each child keeps a journal in memory it shares with the host
-//! (`journal.rs`): the number of the message it has started and of the one it has finished,
+//! (`os/journal.rs`): the number of the message it has started and of the one it has finished,
 //! and every frame it sends (a message, a reply, a watch). The frames leave in batches, one IPC
 //! write when the actor runs out of work (or every 128 messages), carrying the progress with
 //! them; progress alone is reported every 16,384 messages by an actor whose mailbox is
-//! unbounded. A thread that sends a stream holds a lease on the host's lock (`leased.rs`) and
+//! unbounded. A thread that sends a stream holds a lease on the host's lock (`os/leased.rs`) and
 //! takes it without a locked instruction. Because the journal outlives the child, a `kill -9` loses nothing: the host reads in
 //! it which message was in hand (a dead letter: at most once), which were not started (they go
 //! to the restarted process) and which sends had not left yet (they are delivered).
 //!
 //! Between two actors that talk a lot, messages skip the host: after 16 plain sends to one
 //! actor, a process asks the host for a direct route to it, a ring of shared memory from its
-//! process into the receiver's that the host makes and keeps mapped (`direct.rs`; its rules,
-//! and how order per pair holds when a sender changes way, in `routes.rs`; the two ends in
-//! `child/routes.rs`). The sender writes the message there and rings the receiver's bell; the
+//! process into the receiver's that the host makes and keeps mapped (`os/direct.rs`; its rules,
+//! and how order per pair holds when a sender changes way, in `os/host/routes.rs`; the two ends in
+//! `os/child/routes.rs`). The sender writes the message there and rings the receiver's bell; the
 //! receiver frees a slot only once it has handled it, so after a `kill -9` of either end the
 //! host still knows what was in hand and what waits. [`ProcessSystem::direct_routes`] says how
 //! many are open.
 //!
-//! Processes are started by `launch.rs`, which keeps a spare one started ahead of need, so a
+//! Processes are started by `os/launch.rs`, which keeps a spare one started ahead of need, so a
 //! spawn or a restart boots a waiting process rather than starting one (about a millisecond).
 //! When no spare is ready (a restart storm, a burst of spawns), the actor waits in line for one
-//! (`boot.rs`) with its messages queued, and every other actor's messages keep flowing.
+//! (`os/host/boot.rs`) with its messages queued, and every other actor's messages keep flowing.
 //!
 //! # Guarantees and limits
 //! * Children die with the host: `PR_SET_PDEATHSIG` (children are started from the router
@@ -69,41 +69,47 @@
 //!   B may handle C's message before A's, as per-pair FIFO allows.
 //! * A send from inside an actor is checked at the call, as one from outside is: the host
 //!   publishes each actor's state, message type and room in a directory of memory every process
-//!   maps (`directory.rs`), and a send to a bounded mailbox takes its place there before it
+//!   maps (`os/directory.rs`), and a send to a bounded mailbox takes its place there before it
 //!   returns `Ok`. A receiver that stops between the check and the host's routing makes the
 //!   message a dead letter ([`ReceiverGone`](actor_core::DeadLetterReason::ReceiverGone)), as
 //!   a message queued at its stop is.
 //! * `ctx.spawn` inside an actor waits for the host to boot the child: with a spare ready, well
 //!   under a millisecond; else for the launcher's next spare, after any actor already waiting
 //!   for one (about a millisecond each).
+//!
+//! # Modules
+//! Every backend crate has the same modules with the same roles (`docs/architecture.md`); what
+//! only this one has is in `os/`: the host, the processes and the shared memory between them
+//! (its own doc lists its modules, lowest first). By layer, lowest first (a module imports
+//! only those above it in this list, and `os/`'s lower modules):
+//! * `config`: [`ProcessConfig`]. `timer`: what a timer does when it is due.
+//! * `ask`: the host's ask table, and an actor's completion of its own asks.
+//! * `mailbox`: one actor's accepted messages on the host (queued, in its process's hands)
+//!   and its ledger.
+//! * `os/host/`: the host's state behind one lock (a `Slot` per actor, owning its mailbox; the
+//!   asks; the timers), the router thread, boot, direct routes' records.
+//! * `supervisor`: after a hook fails or a process dies: restart, terminate, escalate, tell
+//!   watchers.
+//! * `context` and `runner`, which import each other, as on inline: the run loop of one actor
+//!   in its process, and the [`ProcessContext`] its handlers are given, which queues the sends
+//!   the loop writes out.
+//! * `system`: [`ProcessSystem`], the [`Backend`](actor_core::Backend), with the send path.
 #![deny(missing_docs)]
 
-mod bell;
-mod boot;
-mod child;
+mod ask;
+mod config;
 mod context;
-mod direct;
-mod directory;
-mod host;
-mod in_flight;
-mod journal;
-mod launch;
-mod leased;
-mod link;
 mod mailbox;
-mod mapping;
-mod packed;
-mod ring;
-mod router;
-mod routes;
+mod os;
+mod runner;
 mod supervisor;
 mod system;
 mod timer;
-mod wire;
 
-pub use child::init;
+pub use config::ProcessConfig;
 pub use context::ProcessContext;
-pub use system::{ProcessConfig, ProcessSystem};
+pub use os::child::init;
+pub use system::ProcessSystem;
 
 #[doc(hidden)]
 pub mod fault_injection {
@@ -112,7 +118,7 @@ pub mod fault_injection {
     /// Sends the host a frame that does not decode, from inside an actor's process. Returns
     /// `false` outside one.
     pub fn send_undecodable_frame() -> bool {
-        crate::child::send_garbage()
+        crate::os::child::send_garbage()
     }
 
     /// Makes the next message this actor's process writes to a direct route one that does not
@@ -120,25 +126,25 @@ pub mod fault_injection {
     /// length), as a process with corrupted memory might write. Until a message goes to a
     /// route, the next that does is the one.
     pub fn garble_next_direct_message() {
-        crate::child::routes::GARBLE_NEXT.store(true, std::sync::atomic::Ordering::Relaxed);
+        crate::os::child::routes::GARBLE_NEXT.store(true, std::sync::atomic::Ordering::Relaxed);
     }
 
     /// Makes this actor's process send frames over the frame limit instead of refusing them,
     /// so that the host sees one.
     pub fn ignore_frame_limit() {
-        crate::child::IGNORE_FRAME_LIMIT.store(true, std::sync::atomic::Ordering::Relaxed);
+        crate::os::child::IGNORE_FRAME_LIMIT.store(true, std::sync::atomic::Ordering::Relaxed);
     }
 
     /// Makes this actor's process abort right after it sends its next batch to the host, before
     /// its journal moves on: the host has the batch and the journal still holds it.
     pub fn abort_after_next_batch() {
-        crate::child::ABORT_AFTER_BATCH.store(true, std::sync::atomic::Ordering::Relaxed);
+        crate::os::child::ABORT_AFTER_BATCH.store(true, std::sync::atomic::Ordering::Relaxed);
     }
 
     /// Makes every process this (host) process starts from now on take `millis` longer to
     /// start, so that no spare is ready when one is wanted.
     pub fn delay_process_starts(millis: u64) {
-        crate::launch::START_DELAY_MS.store(millis, std::sync::atomic::Ordering::Relaxed);
+        crate::os::launch::START_DELAY_MS.store(millis, std::sync::atomic::Ordering::Relaxed);
     }
 
     /// Makes the next process this (host) process starts be raced by a connection to its
@@ -146,7 +152,7 @@ pub mod fault_injection {
     /// Returns where the start's outcome is told: the reason it failed, or `"accepted"`.
     pub fn impostor_connects_first() -> std::sync::mpsc::Receiver<String> {
         let (tell, told) = std::sync::mpsc::channel();
-        *crate::launch::IMPOSTOR
+        *crate::os::launch::IMPOSTOR
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(tell);
         told
@@ -156,13 +162,13 @@ pub mod fault_injection {
     /// them when it dies (`PR_SET_PDEATHSIG`): then only their closed channel to it tells them
     /// it is gone.
     pub fn children_without_death_signal() {
-        crate::launch::NO_DEATH_SIGNAL.store(true, std::sync::atomic::Ordering::Relaxed);
+        crate::os::launch::NO_DEATH_SIGNAL.store(true, std::sync::atomic::Ordering::Relaxed);
     }
 
     /// Makes every process this (host) process starts from now on fail to start (`true`), or
     /// start again (`false`).
     pub fn fail_process_starts(fail: bool) {
-        crate::launch::START_FAILS.store(fail, std::sync::atomic::Ordering::Relaxed);
+        crate::os::launch::START_FAILS.store(fail, std::sync::atomic::Ordering::Relaxed);
     }
 }
 

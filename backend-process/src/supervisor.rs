@@ -6,16 +6,15 @@
 
 use std::os::unix::process::ExitStatusExt;
 use std::process::ExitStatus;
-use std::time::{Duration, Instant};
 
 use actor_core::kernel::{Caught, Escalation, dead_letter_reason, escalation, supervise};
 use actor_core::{ActorId, AskError, DeadLetterReason, ExitReason, Failure, FailureRecord, Phase};
 use ipc_channel::ipc::IpcReceiverSet;
 
-use crate::host::State;
-use crate::journal::Remains;
-use crate::mailbox::Status;
-use crate::wire::{DeliveryRef, ToChild, ToHost};
+use crate::os::host::{State, Status};
+use crate::os::journal::Remains;
+use crate::os::link::ChildLink;
+use crate::os::wire::{DeliveryRef, ToChild, ToHost};
 
 /// The failure an exit status stands for: a signal (abort is 6, `kill -9` is 9) or an exit code.
 pub(crate) fn exit_failure(status: ExitStatus) -> Failure {
@@ -62,7 +61,7 @@ impl State {
         let Some(slot) = self.slot_mut(id) else {
             return;
         };
-        let (status, remains) = match slot.child.take().map(reap) {
+        let (status, remains) = match slot.child.take().map(ChildLink::reap) {
             Some((status, remains)) => (Some(status), remains),
             None => (None, Remains::default()),
         };
@@ -88,7 +87,7 @@ impl State {
                     self.drop_in_hand(id, remains.started, &failure);
                 }
                 if self.decide(id, Phase::Process, &failure) {
-                    self.start_process(set, id, crate::boot::Purpose::Restart);
+                    self.start_process(set, id, crate::os::host::boot::Purpose::Restart);
                 } else {
                     self.give_up(id, failure);
                 }
@@ -109,7 +108,7 @@ impl State {
             slot.finished(remains.finished);
             slot.keep_untaken_signals(remains.signals);
         }
-        for frame in crate::wire::frames(&remains.frames) {
+        for frame in crate::os::wire::frames(&remains.frames) {
             match frame {
                 Ok(
                     frame @ (ToHost::Send { .. }
@@ -134,15 +133,15 @@ impl State {
         };
         // The ask waiting on it, if any. A record the host cannot read back (it wrote it
         // itself) is dropped all the same: it was in hand.
-        let ask = match slot.in_flight.front() {
+        let ask = match slot.mailbox.in_flight.front() {
             Some(Ok(record)) if record.seq == seq => match record.delivery() {
                 Ok(DeliveryRef::Message { ask, .. }) => ask,
                 _ => None,
             },
             _ => return,
         };
-        slot.in_flight.pop_front();
-        slot.ledger.dead_letters += 1;
+        slot.mailbox.in_flight.pop_front();
+        slot.mailbox.ledger.dead_letters += 1;
         slot.publish_room();
         self.records
             .dead_letter(id, DeadLetterReason::FailedWhileHandling, None);
@@ -219,15 +218,19 @@ impl State {
             child.send(ToChild::Shutdown);
         }
         // Counted as records, so that one the host could not read back still counts.
-        slot.ledger.dead_letters += (slot.in_flight.len() + slot.queue.len()) as u64;
-        let left = [slot.in_flight.take_all(), std::mem::take(&mut slot.queue)];
+        slot.mailbox.ledger.dead_letters +=
+            (slot.mailbox.in_flight.len() + slot.mailbox.queue.len()) as u64;
+        let left = [
+            slot.mailbox.in_flight.take_all(),
+            std::mem::take(&mut slot.mailbox.queue),
+        ];
         let watchers = slot.watchers.take();
         slot.signals = Vec::new();
         slot.signals_sent = Default::default();
         for record in left.iter().flat_map(|packed| packed.records()) {
             match record.delivery() {
                 Ok(DeliveryRef::Message { payload, ask, .. }) => {
-                    let message = crate::host::Encoded(payload.0.to_vec());
+                    let message = crate::os::host::Encoded(payload.0.to_vec());
                     self.records.dead_letter(id, dead, Some(Box::new(message)));
                     if let Some((asker, request)) = ask {
                         self.complete_ask(asker, request, Err(AskError::ReceiverStopped));
@@ -245,43 +248,4 @@ impl State {
             self.signal(watcher, signal);
         }
     }
-}
-
-/// Waits for a child that has closed its channel to exit (it is exiting), killing it if it has
-/// not within a second, and returns its status and what its journal holds: no zombie is left.
-/// The journal's frames are kept only if the host never received their batch.
-pub(crate) fn reap(mut child: crate::link::ChildLink) -> (ExitStatus, Remains) {
-    let deadline = Instant::now() + Duration::from_secs(1);
-    // The channel closes a moment before the process can be waited for: poll soon, then less
-    // often (a restart waits on this).
-    let mut pause = Duration::from_micros(10);
-    let status = loop {
-        match child.process.try_wait() {
-            Ok(Some(status)) => break status,
-            Ok(None) if Instant::now() < deadline => {
-                std::thread::sleep(pause);
-                pause = (pause * 2).min(Duration::from_millis(1));
-            }
-            _ => {
-                let _ = child.process.kill();
-                break child
-                    .process
-                    .wait()
-                    .unwrap_or_else(|_| ExitStatus::from_raw(9));
-            }
-        }
-    };
-    // Read only now that the process is gone: nothing writes the journal any more.
-    let mut remains = crate::journal::read_remains(&child.journal);
-    if remains.batch < child.next_batch {
-        remains.frames.clear();
-    }
-    child.close();
-    (status, remains)
-}
-
-/// Kills and reaps a child that is no longer wanted.
-pub(crate) fn reap_now(mut child: crate::link::ChildLink) {
-    let _ = child.process.kill();
-    reap(child);
 }

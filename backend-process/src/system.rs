@@ -1,6 +1,6 @@
 //! [`ProcessSystem`]: the [`Backend`] implementation, in the host process. A send from outside
-//! is checked against the host's ledger and queued there (`host.rs`), then delivered in batches
-//! to the actor's process (`mailbox.rs`), where `child.rs` calls the handler.
+//! is checked against the host's ledger and queued in the actor's mailbox there (`os/host/`,
+//! `mailbox.rs`), then written to the actor's process, where `runner.rs` calls the handler.
 
 use std::sync::Arc;
 use std::thread::JoinHandle;
@@ -13,64 +13,13 @@ use actor_core::{
 };
 use crossbeam_channel::bounded;
 
-use crate::child::entry_of;
-use crate::host::{Admission, Command_, Host, PendingAsk, SpawnRequest, decoder_of, lock};
-use crate::mailbox::Status;
-use crate::packed::encode_into;
-use crate::wire::{Bytes, DeliveryRef, MsgType, ToChild, TypeKey, decode, encode};
-
-/// How a process system runs.
-///
-/// # Example
-/// ```
-/// let config = backend_process::ProcessConfig::default().max_frame(1 << 20);
-/// assert_eq!(config.max_frame, 1 << 20);
-/// ```
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct ProcessConfig {
-    /// The largest encoded message (or spawned actor state) accepted, in bytes. A child that
-    /// sends a bigger one fails, as for an undecodable frame; a send from outside gets
-    /// [`SendFailure::Transport`].
-    pub max_frame: usize,
-    /// How many dead letters the report keeps with their messages (the counts are exact).
-    pub dead_letters_kept: usize,
-    /// How many processes to keep started ahead of need, connected and waiting to become an
-    /// actor, from the first spawn on: a spawn or a restart then skips the `exec` (about a
-    /// millisecond). 0 starts each process when it is needed.
-    pub spare_processes: usize,
-}
-
-impl Default for ProcessConfig {
-    /// A 16 MiB frame limit, one spare process.
-    fn default() -> Self {
-        Self {
-            max_frame: 16 << 20,
-            dead_letters_kept: 10_000,
-            spare_processes: 1,
-        }
-    }
-}
-
-impl ProcessConfig {
-    /// Sets the frame limit (at most 4 GiB less 1 KiB: a bigger one counts as that).
-    pub fn max_frame(mut self, bytes: usize) -> Self {
-        self.max_frame = bytes;
-        self
-    }
-
-    /// Sets the number of spare processes.
-    ///
-    /// # Example
-    /// ```
-    /// // A burst of spawns at start-up: four processes ready ahead of need.
-    /// let config = backend_process::ProcessConfig::default().spare_processes(4);
-    /// assert_eq!(config.spare_processes, 4);
-    /// ```
-    pub fn spare_processes(mut self, spares: usize) -> Self {
-        self.spare_processes = spares;
-        self
-    }
-}
+use crate::ask::PendingAsk;
+use crate::config::ProcessConfig;
+use crate::os::host::Status;
+use crate::os::host::{Admission, Command, Host, SpawnRequest, decoder_of, lock};
+use crate::os::packed::encode_into;
+use crate::os::wire::{Bytes, DeliveryRef, MsgType, ToChild, TypeKey, decode, encode};
+use crate::runner::entry_of;
 
 /// An actor system with one OS process per actor.
 ///
@@ -217,11 +166,10 @@ impl ProcessSystem {
             ShutdownMode::DeadLetter => Stage::Stopping,
         };
         if mode == ShutdownMode::Drain {
-            let idle = |state: &crate::host::State| {
-                state
-                    .slots
-                    .iter()
-                    .all(|s| !s.is_alive() || (s.is_idle() && !state.routes.has_unread_to(s.id)))
+            let idle = |state: &crate::os::host::State| {
+                state.slots.iter().all(|s| {
+                    !s.is_alive() || (s.mailbox.is_idle() && !state.routes.has_unread_to(s.id))
+                })
             };
             while Instant::now() < drain_until && !idle(&lock(&self.host)) {
                 std::thread::sleep(Duration::from_micros(500));
@@ -272,7 +220,7 @@ impl ProcessSystem {
         while Instant::now() < grace && !all_gone(&self.host) {
             std::thread::sleep(Duration::from_micros(500));
         }
-        self.host.command(Command_::Exit);
+        self.host.command(Command::Exit);
         let _ = router.join();
         let mut state = lock(&self.host);
         state.cancel_timers();
@@ -289,7 +237,7 @@ impl ProcessSystem {
         let mut no_channels = ipc_channel::ipc::IpcReceiverSet::new().ok();
         for id in ids {
             if let Some(child) = state.slot_mut(id).and_then(|s| s.child.take()) {
-                let (_, remains) = crate::supervisor::reap(child);
+                let (_, remains) = child.reap();
                 if let Some(set) = no_channels.as_mut() {
                     state.settle_remains(set, id, &remains);
                 }
@@ -298,7 +246,7 @@ impl ProcessSystem {
         }
         for slot in &mut state.slots {
             if let Some(child) = slot.child.take() {
-                crate::supervisor::reap(child);
+                child.reap();
             }
         }
         // The router has stopped: the timers handed back need no cancelling.
@@ -311,7 +259,7 @@ impl ProcessSystem {
             .map(|s| actor_core::ActorReport {
                 id: s.id,
                 name: s.name.clone(),
-                ledger: s.ledger,
+                ledger: s.mailbox.ledger,
                 restarts: s.restarts,
                 exit: match &s.status {
                     Status::Gone(reason) => reason.clone(),
@@ -387,7 +335,7 @@ impl Backend for ProcessSystem {
             options,
             reply,
         };
-        self.host.command(Command_::Spawn(request));
+        self.host.command(Command::Spawn(request));
         match result.recv_timeout(Duration::from_secs(30)) {
             Ok(result) => result.map(Addr::from_id),
             Err(_) => Err(SpawnError::Backend(

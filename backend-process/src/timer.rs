@@ -1,13 +1,12 @@
-//! Timers: messages sent after a delay and `ask` timeouts, kept by the host and fired by the
-//! router thread, which sleeps until the next one is due.
+//! Timers: what the host does when one is due, a message sent after a delay or an `ask`'s
+//! timeout. The host keeps them in the kernel's timer queue and its router thread fires them
+//! (`os/host/timers.rs`), sleeping until the next one is due.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use actor_core::kernel::{TimerKey, deadline_after};
-use actor_core::{ActorId, AskError, Asker, DeadLetterReason};
+use actor_core::{ActorId, Asker};
 
-use crate::host::{Admission, State};
-use crate::wire::{Payload, TypeKey};
+use crate::os::wire::{Payload, TypeKey};
 
 /// Something to do at a given time.
 pub(crate) enum Timer {
@@ -21,46 +20,4 @@ pub(crate) enum Timer {
         request: u64,
         after: Duration,
     },
-}
-
-impl State {
-    pub(crate) fn until_next_timer(&self) -> Duration {
-        self.timers
-            .next_due()
-            .map_or(Duration::from_secs(3600), |at| {
-                at.saturating_duration_since(Instant::now())
-            })
-    }
-
-    pub fn add_timer(&mut self, delay: Duration, timer: Timer) -> TimerKey<Instant> {
-        // A delay from a child is untrusted: `Duration::MAX` must not overflow the clock.
-        self.timers.add(deadline_after(delay), timer)
-    }
-
-    pub(crate) fn fire_timers(&mut self) {
-        let now = Instant::now();
-        while let Some((_, timer)) = self.timers.pop_due(now) {
-            match timer {
-                Timer::Deliver {
-                    to,
-                    msg_type,
-                    payload,
-                } => self.route_from_child(to, msg_type, &payload, None, Admission::Scheduled),
-                Timer::AskTimeout {
-                    asker,
-                    request,
-                    after,
-                } => self.complete_ask(asker, request, Err(AskError::Timeout(after))),
-            }
-        }
-    }
-
-    /// At shutdown: every timer not yet due becomes a dead letter.
-    pub fn cancel_timers(&mut self) {
-        for timer in self.timers.take_all() {
-            if let Timer::Deliver { to, payload, .. } = timer {
-                self.dead_on_arrival(to, DeadLetterReason::Shutdown, payload, true);
-            }
-        }
-    }
 }

@@ -15,17 +15,21 @@
 //! rings the bell after each write, for a child asleep.
 
 use std::collections::VecDeque;
+use std::os::unix::process::ExitStatusExt;
+use std::process::ExitStatus;
 use std::sync::atomic::{
     AtomicU64, AtomicUsize, Ordering::Acquire, Ordering::Relaxed, Ordering::Release,
 };
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
 
 use ipc_channel::ipc::{IpcSender, IpcSharedMemory};
 
-use crate::bell::Bell;
-use crate::packed;
-use crate::ring::{self, Producer, Sent};
-use crate::wire::ToChild;
+use crate::os::bell::Bell;
+use crate::os::journal::Remains;
+use crate::os::packed;
+use crate::os::ring::{self, Producer, Sent};
+use crate::os::wire::ToChild;
 
 /// Bytes of big deliveries waiting for the writer, or in its hands, beyond which the host
 /// hands it no more (`has_room`) and keeps them in the actor's queue: every delivery is also
@@ -42,10 +46,10 @@ enum Queued {
     Counted(ToChild),
 }
 
-/// What the host and the writer thread share, behind a lock of its own (taken under the
-/// host's lock by the host, alone by the writer).
+/// What waits for the writer thread, and where the writer is, behind a lock of its own (taken
+/// under the host's lock by the host, alone by the writer).
 #[derive(Default)]
-struct Outbox {
+struct WriteQueue {
     queued: VecDeque<Queued>,
     /// The writer has taken messages and not yet counted their writes.
     writing: bool,
@@ -55,8 +59,10 @@ struct Outbox {
     closed: bool,
 }
 
-struct Shared {
-    outbox: Mutex<Outbox>,
+/// What the host and the link's writer thread share: the write queue, the counts of what was
+/// written, and the child's bell.
+struct LinkState {
+    writes: Mutex<WriteQueue>,
     wake: Condvar,
     /// IPC messages written to the child, each counted before it is written: the host's own
     /// count, and its copy in the ring's header for the child (which the host never reads back:
@@ -73,24 +79,24 @@ struct Shared {
     written_bytes: AtomicUsize,
 }
 
-impl Shared {
-    fn outbox(&self) -> MutexGuard<'_, Outbox> {
-        self.outbox
+impl LinkState {
+    fn writes(&self) -> MutexGuard<'_, WriteQueue> {
+        self.writes
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     fn queue(&self, msg: Queued) {
-        let mut outbox = self.outbox();
-        Self::queue_in(&self.wake, &mut outbox, msg);
+        let mut writes = self.writes();
+        Self::queue_in(&self.wake, &mut writes, msg);
     }
 
-    fn queue_in(wake: &Condvar, outbox: &mut Outbox, msg: Queued) {
-        if outbox.closed {
+    fn queue_in(wake: &Condvar, writes: &mut WriteQueue, msg: Queued) {
+        if writes.closed {
             return;
         }
-        outbox.queued.push_back(msg);
-        if outbox.waiting {
+        writes.queued.push_back(msg);
+        if writes.waiting {
             wake.notify_one();
         }
     }
@@ -102,9 +108,9 @@ impl Shared {
     }
 
     fn close(&self) {
-        let mut outbox = self.outbox();
-        outbox.closed = true;
-        outbox.queued.clear();
+        let mut writes = self.writes();
+        writes.closed = true;
+        writes.queued.clear();
         self.wake.notify_one();
     }
 }
@@ -113,7 +119,7 @@ pub(crate) struct ChildLink {
     pub process: std::process::Child,
     /// The same process, for killing it from the writer thread too.
     handle: Arc<ProcessHandle>,
-    shared: Arc<Shared>,
+    state: Arc<LinkState>,
     writer: Option<std::thread::JoinHandle<()>>,
     /// Where deliveries are written.
     ring: Producer,
@@ -137,8 +143,8 @@ impl ChildLink {
             let _ = process.wait();
             return Err(std::io::Error::other("the ring or the bell is too small"));
         };
-        let shared = Arc::new(Shared {
-            outbox: Mutex::default(),
+        let state = Arc::new(LinkState {
+            writes: Mutex::default(),
             wake: Condvar::new(),
             written: AtomicU64::new(0),
             sent: ring.sent(),
@@ -148,17 +154,17 @@ impl ChildLink {
         });
         let handle = Arc::new(ProcessHandle::of(&process));
         let writer = {
-            let shared = Arc::clone(&shared);
+            let state = Arc::clone(&state);
             let handle = Arc::clone(&handle);
             std::thread::Builder::new()
                 .name("actors-process-writer".into())
-                .spawn(move || write_all(&channel, &shared, &handle))
+                .spawn(move || write_all(&channel, &state, &handle))
         };
         match writer {
             Ok(writer) => Ok(Self {
                 process,
                 handle,
-                shared,
+                state,
                 writer: Some(writer),
                 ring,
                 journal,
@@ -175,19 +181,19 @@ impl ChildLink {
     /// Queues a message for the process (dropped if the process is gone: its death is seen on
     /// its channel).
     pub fn send(&self, msg: ToChild) {
-        self.shared.queue(Queued::Other(msg));
+        self.state.queue(Queued::Other(msg));
     }
 
     /// Queues a message that the process must read before any delivery written to its ring
     /// after this call (a direct route's grant): counted now, not when written, so that a
     /// process that takes those deliveries sees it counted and waits for it.
     pub fn send_counted(&self, msg: ToChild) {
-        let mut outbox = self.shared.outbox();
-        if outbox.closed {
+        let mut writes = self.state.writes();
+        if writes.closed {
             return;
         }
-        self.shared.count_write();
-        Shared::queue_in(&self.shared.wake, &mut outbox, Queued::Counted(msg));
+        self.state.count_write();
+        LinkState::queue_in(&self.state.wake, &mut writes, Queued::Counted(msg));
     }
 
     /// Writes one packed delivery (`record`) to the process: into the ring, or, if it is too
@@ -199,22 +205,22 @@ impl ChildLink {
         } else {
             let marked = self.ring.push(&packed::by_socket(record));
             if marked.is_ok() {
-                let queued = self.shared.queued_bytes.load(Relaxed);
-                self.shared
+                let queued = self.state.queued_bytes.load(Relaxed);
+                self.state
                     .queued_bytes
                     .store(queued + record.len(), Release);
-                self.shared.queue(Queued::Big(record.to_vec()));
+                self.state.queue(Queued::Big(record.to_vec()));
             }
             marked
         };
         match written {
             Ok(()) => {
-                self.shared.bell.ring();
+                self.state.bell.ring();
             }
             // `has_room` said it fits, so this cannot be; were it ever, the link is broken:
             // the process is ended, and its end requeues the delivery (it is in flight).
             Err(ring::Full) => {
-                self.shared.close();
+                self.state.close();
                 self.handle.kill();
             }
         }
@@ -227,12 +233,12 @@ impl ChildLink {
             return false;
         }
         // Written bytes first: both only grow, so the difference is never below the truth.
-        let written = self.shared.written_bytes.load(Acquire);
-        let queued = self.shared.queued_bytes.load(Acquire);
+        let written = self.state.written_bytes.load(Acquire);
+        let queued = self.state.queued_bytes.load(Acquire);
         queued.saturating_sub(written) < PENDING_BYTES
     }
 
-    /// Once the process is gone: closes the outbox and joins the writer, whose sends to a dead
+    /// Once the process is gone: closes the write queue and joins the writer, whose sends to a dead
     /// process fail at once. ipc-channel writes a message bigger than a socket's buffer in
     /// fragments over a channel whose reading end it keeps open until the send ends, so such a
     /// send to a child that died can wait a long time (half a second, measured); none is made
@@ -240,7 +246,7 @@ impl ChildLink {
     /// shared memory, see `wire::large`), and should one ever be, the writer is left behind after a second rather
     /// than the router waiting with it.
     pub fn close(mut self) {
-        self.shared.close();
+        self.state.close();
         if let Some(writer) = self.writer.take() {
             let deadline = std::time::Instant::now() + std::time::Duration::from_secs(1);
             while !writer.is_finished() && std::time::Instant::now() < deadline {
@@ -256,62 +262,62 @@ impl ChildLink {
 impl Drop for ChildLink {
     /// A link dropped without [`close`](Self::close) still ends its writer.
     fn drop(&mut self) {
-        self.shared.close();
+        self.state.close();
     }
 }
 
 /// The writer thread's loop: waits for something to write, takes everything queued, and
 /// writes it in order. Each write is counted before it is made (and so before the writer says
 /// it is done), so a host that sees it idle sees every write counted.
-fn write_all(channel: &IpcSender<ToChild>, shared: &Shared, process: &ProcessHandle) {
-    let mut outbox = shared.outbox();
+fn write_all(channel: &IpcSender<ToChild>, state: &LinkState, process: &ProcessHandle) {
+    let mut writes = state.writes();
     loop {
-        if outbox.closed {
+        if writes.closed {
             return;
         }
-        if outbox.queued.is_empty() {
-            outbox.waiting = true;
-            outbox = shared
+        if writes.queued.is_empty() {
+            writes.waiting = true;
+            writes = state
                 .wake
-                .wait(outbox)
+                .wait(writes)
                 .unwrap_or_else(std::sync::PoisonError::into_inner);
-            outbox.waiting = false;
+            writes.waiting = false;
             continue;
         }
-        let taken = std::mem::take(&mut outbox.queued);
-        outbox.writing = true;
-        drop(outbox);
+        let taken = std::mem::take(&mut writes.queued);
+        writes.writing = true;
+        drop(writes);
         let mut ok = true;
         for msg in taken {
             let (msg, bytes) = match msg {
                 Queued::Big(record) => {
-                    shared.count_write();
+                    state.count_write();
                     let bytes = record.len();
                     (ToChild::Deliver(record), bytes)
                 }
                 Queued::Other(other) => {
-                    shared.count_write();
+                    state.count_write();
                     (other, 0)
                 }
                 Queued::Counted(counted) => (counted, 0),
             };
             // The bytes are counted as written before they are: once the child has them it
             // may report progress at once, and the pump that report brings must find room.
-            let written = shared.written_bytes.load(Relaxed);
-            shared.written_bytes.store(written + bytes, Release);
+            let written = state.written_bytes.load(Relaxed);
+            state.written_bytes.store(written + bytes, Release);
             // ipc-channel panics where it should fail (an `assert!` on the descriptor of a new
             // shared-memory region): a failure all the same.
             ok = ok
                 && std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| channel.send(msg)))
                     .is_ok_and(|sent| sent.is_ok());
-            shared.bell.ring();
+            state.bell.ring();
         }
-        outbox = shared.outbox();
-        outbox.writing = false;
+        writes = state.writes();
+        writes.writing = false;
         if !ok {
-            outbox.closed = true;
-            outbox.queued.clear();
-            drop(outbox);
+            writes.closed = true;
+            writes.queued.clear();
+            drop(writes);
             process.kill();
             return;
         }
@@ -340,5 +346,46 @@ impl ProcessHandle {
         if let Some(fd) = &self.0 {
             let _ = rustix::process::pidfd_send_signal(fd, rustix::process::Signal::KILL);
         }
+    }
+}
+
+impl ChildLink {
+    /// Waits for the child, which has closed its channel, to exit (it is exiting), killing it if it has
+    /// not within a second, and returns its status and what its journal holds: no zombie is left.
+    /// The journal's frames are kept only if the host never received their batch.
+    pub fn reap(mut self) -> (ExitStatus, Remains) {
+        let deadline = Instant::now() + Duration::from_secs(1);
+        // The channel closes a moment before the process can be waited for: poll soon, then less
+        // often (a restart waits on this).
+        let mut pause = Duration::from_micros(10);
+        let status = loop {
+            match self.process.try_wait() {
+                Ok(Some(status)) => break status,
+                Ok(None) if Instant::now() < deadline => {
+                    std::thread::sleep(pause);
+                    pause = (pause * 2).min(Duration::from_millis(1));
+                }
+                _ => {
+                    let _ = self.process.kill();
+                    break self
+                        .process
+                        .wait()
+                        .unwrap_or_else(|_| ExitStatus::from_raw(9));
+                }
+            }
+        };
+        // Read only now that the process is gone: nothing writes the journal any more.
+        let mut remains = crate::os::journal::read_remains(&self.journal);
+        if remains.batch < self.next_batch {
+            remains.frames.clear();
+        }
+        self.close();
+        (status, remains)
+    }
+
+    /// Kills and reaps the child, which is no longer wanted.
+    pub fn kill_and_reap(mut self) {
+        let _ = self.process.kill();
+        self.reap();
     }
 }

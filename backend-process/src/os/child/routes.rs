@@ -7,9 +7,9 @@ use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
 
 use actor_core::ActorId;
 
-use crate::bell::Bell;
-use crate::direct::{self, Refused};
-use crate::wire::{Fence, RouteGrant, SourceGrant, TypeKey};
+use crate::os::bell::Bell;
+use crate::os::direct::{self, Refused};
+use crate::os::wire::{Fence, RouteGrant, SourceGrant, TypeKey};
 
 /// Plain sends through the host to one receiver after which this process asks for a direct
 /// route to it: a few messages are not worth a route (two shared memories, and a message each

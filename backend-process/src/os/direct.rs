@@ -1,6 +1,6 @@
 //! A direct route: shared memory through which one actor's process writes its messages for
 //! another straight into that process, so that a message between two actors costs one hop and
-//! one wake-up instead of two of each through the host. The host makes it (`routes.rs`), keeps
+//! one wake-up instead of two of each through the host. The host makes it (`host/routes.rs`), keeps
 //! a mapping of it, and so can still read it once either process is gone: the ledger holds
 //! through a `kill -9` of either end.
 //!
@@ -21,13 +21,13 @@
 //!
 //! Fixed slots keep this simple and small; a message that does not fit one, a full route, and
 //! anything but a plain send (an ask, a reply) go through the host instead, behind a fence
-//! that holds them until the route's messages before them are handled (`routes.rs`).
+//! that holds them until the route's messages before them are handled (`host/routes.rs`).
 
 use std::sync::atomic::Ordering::{Acquire, Release, SeqCst};
 
 use ipc_channel::ipc::IpcSharedMemory;
 
-use crate::mapping::Mapping;
+use crate::os::mapping::Mapping;
 
 /// Bytes a slot holds, its length word included.
 pub(crate) const SLOT: usize = 128;

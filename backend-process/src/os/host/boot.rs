@@ -8,17 +8,16 @@
 use std::time::{Duration, Instant};
 
 use actor_core::kernel::{RestartBudget, Watchers};
-use actor_core::{ActorId, ExitReason, Failure, Ledger, SpawnError, SpawnOptions};
+use actor_core::{ActorId, ExitReason, Failure, SpawnError, SpawnOptions};
 use crossbeam_channel::Sender;
 use ipc_channel::ipc::IpcReceiverSet;
 
-use crate::host::State;
-use crate::in_flight::InFlight;
-use crate::launch::{CONNECT_TIMEOUT, Launched};
-use crate::link::ChildLink;
-use crate::mailbox::{Slot, Status};
-use crate::packed::Packed;
-use crate::wire::{MsgType, Payload, ToChild};
+use crate::mailbox::Mailbox;
+use crate::os::host::State;
+use crate::os::host::{Slot, Status};
+use crate::os::launch::{CONNECT_TIMEOUT, Launched};
+use crate::os::link::ChildLink;
+use crate::os::wire::{MsgType, Payload, ToChild};
 
 /// Who is told how a spawn went, once its actor has a process (or cannot get one).
 pub(crate) enum SpawnReply {
@@ -85,9 +84,7 @@ impl State {
             parent,
             status: Status::Starting,
             child: None,
-            queue: Packed::default(),
-            in_flight: InFlight::default(),
-            ledger: Ledger::default(),
+            mailbox: Mailbox::default(),
             restarts: 0,
             budget: RestartBudget::new(options.supervision),
             watchers: Watchers::default(),
@@ -95,7 +92,6 @@ impl State {
             signals_sent: Default::default(),
             signals_taken: 0,
             doomed: None,
-            last_seq: 0,
             bell: None,
         });
         self.start_process(set, id, Purpose::Spawn(reply));
@@ -223,11 +219,11 @@ impl State {
             launched.discard();
             return Err("no such actor".into());
         };
-        let pending = slot.pending();
+        let pending = slot.mailbox.pending();
         let sources = self.routes.grants_for_receiver(id, &pending);
         let receiver = launched.receiver;
-        let journal = crate::journal::create();
-        let ring = crate::ring::create();
+        let journal = crate::os::journal::create();
+        let ring = crate::os::ring::create();
         let link = ChildLink::new(
             launched.process,
             launched.sender,
@@ -240,7 +236,7 @@ impl State {
             Err(e) => return Err(format!("link to the process: {e}")),
         };
         let boot = ToChild::Boot {
-            progress_every: crate::child::progress_every(slot.capacity),
+            progress_every: crate::os::child::progress_every(slot.capacity),
             entry: slot.entry,
             actor: slot.initial.clone(),
             id,
@@ -262,7 +258,7 @@ impl State {
         let channel = match set.add(receiver) {
             Ok(channel) => channel,
             Err(e) => {
-                crate::supervisor::reap_now(child);
+                child.kill_and_reap();
                 return Err(format!("receiver set: {e}"));
             }
         };
@@ -271,8 +267,8 @@ impl State {
         slot.doomed = None;
         slot.set_status(Status::Starting);
         // Whatever was in the dead process's hands and not started goes to the new one.
-        let undelivered = slot.in_flight.take_all();
-        slot.queue.put_after(undelivered);
+        let undelivered = slot.mailbox.in_flight.take_all();
+        slot.mailbox.queue.put_after(undelivered);
         slot.pump();
         self.by_channel.insert(channel, id);
         Ok(())

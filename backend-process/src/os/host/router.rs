@@ -1,5 +1,5 @@
 //! The router thread: it reads every child's channel and the control channel, hands what
-//! arrives to the host (`host.rs`), fires timers and runs spawn requests. Children are started
+//! arrives to the host (`mod.rs`), fires timers and runs spawn requests. Children are started
 //! from this thread: `PR_SET_PDEATHSIG` fires when the *thread* that forked a child exits, so it
 //! must be one that lives as long as the system.
 
@@ -9,9 +9,9 @@ use crossbeam_channel::Receiver;
 use ipc_channel::TrySelectError;
 use ipc_channel::ipc::{IpcReceiverSet, IpcSelectionResult};
 
-use crate::boot::SpawnReply;
-use crate::host::{Command_, Host, lock};
-use crate::wire::Uplink;
+use crate::os::host::boot::SpawnReply;
+use crate::os::host::{Command, Host, lock};
+use crate::os::wire::Uplink;
 
 /// The router thread: reads every child's channel and the control channel, fires timers, and
 /// runs spawn requests.
@@ -19,7 +19,7 @@ pub(crate) fn route(
     host: &Host,
     mut set: IpcReceiverSet,
     control: u64,
-    commands: &Receiver<Command_>,
+    commands: &Receiver<Command>,
 ) {
     loop {
         let wait = lock(host)
@@ -61,7 +61,7 @@ pub(crate) fn route(
                             state.on_batch(&mut set, id, batch, finished, &frames);
                         }
                         Ok(Uplink::Large(frame)) => {
-                            let frame = crate::wire::decode_frame(&frame);
+                            let frame = crate::os::wire::decode_frame(&frame);
                             state.on_frame(&mut set, id, frame);
                         }
                         // A frame that does not decode fails the one actor that sent it.
@@ -81,7 +81,7 @@ pub(crate) fn route(
         }
         while let Ok(command) = commands.try_recv() {
             match command {
-                Command_::Spawn(request) => {
+                Command::Spawn(request) => {
                     lock(host).spawn(
                         &mut set,
                         request.entry,
@@ -91,7 +91,7 @@ pub(crate) fn route(
                         SpawnReply::External(request.reply),
                     );
                 }
-                Command_::Exit => return,
+                Command::Exit => return,
             }
         }
     }

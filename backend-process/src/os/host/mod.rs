@@ -6,20 +6,29 @@ use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use actor_core::kernel::{AskTable, ReportBuilder, Stage, TimerKey, TimerQueue, terminated};
+use actor_core::kernel::{ReportBuilder, Stage, TimerQueue};
 use actor_core::{
-    ActorId, AskError, Asker, DeadLetter, DeadLetterReason, ExitReason, SendFailure, Signal,
-    SpawnError, SpawnOptions,
+    ActorId, AskError, Asker, DeadLetter, DeadLetterReason, SendFailure, Signal, SpawnError,
+    SpawnOptions,
 };
 use crossbeam_channel::Sender;
 use ipc_channel::ipc::{IpcReceiverSet, IpcSender};
 
-use crate::boot::{Awaiting, SpawnReply};
-use crate::launch::Launcher;
-use crate::leased::{Guard, LeasedMutex};
-use crate::mailbox::{Slot, Status};
+pub(crate) mod boot;
+mod inbound;
+pub(crate) mod router;
+pub(crate) mod routes;
+mod slot;
+mod timers;
+
+pub(crate) use slot::{Slot, Status};
+
+use crate::ask::{Asks, PendingAsk};
+use crate::os::host::boot::Awaiting;
+use crate::os::launch::Launcher;
+use crate::os::leased::{Guard, LeasedMutex};
+use crate::os::wire::{Bytes, DeliveryRef, Fence, MsgType, Payload, ToChild, TypeKey};
 use crate::timer::Timer;
-use crate::wire::{Bytes, DeliveryRef, Fence, MsgType, Payload, ToChild, ToHost, TypeKey};
 
 /// How a delivery comes by its place in the receiver's mailbox (`directory.rs` counts the
 /// places of a bounded one).
@@ -55,21 +64,10 @@ pub(crate) type Decoder = fn(&[u8]) -> Option<Box<dyn std::any::Any + Send>>;
 pub(crate) fn decoder_of<M: actor_core::Message>(
     bytes: &[u8],
 ) -> Option<Box<dyn std::any::Any + Send>> {
-    crate::wire::decode::<M>(bytes)
+    crate::os::wire::decode::<M>(bytes)
         .ok()
         .map(|m| Box::new(m) as Box<dyn std::any::Any + Send>)
 }
-
-/// Who waits for an ask's outcome: a caller outside any actor (blocked on a channel), or an
-/// actor's process (the outcome is a delivery to it).
-pub(crate) enum PendingAsk {
-    External(std::sync::mpsc::SyncSender<Result<Payload, AskError>>),
-    Actor,
-}
-
-/// The asks in flight, keyed by asker and request number (an actor's process numbers its own),
-/// with their timeout timers.
-pub(crate) type Asks = AskTable<(Asker, u64), PendingAsk, TimerKey<Instant>>;
 
 /// A spawn asked for from outside the router thread.
 pub(crate) struct SpawnRequest {
@@ -80,7 +78,8 @@ pub(crate) struct SpawnRequest {
     pub reply: Sender<Result<ActorId, SpawnError>>,
 }
 
-pub(crate) enum Command_ {
+/// What the router thread is asked to do by the API.
+pub(crate) enum Command {
     Spawn(SpawnRequest),
     Exit,
 }
@@ -109,15 +108,15 @@ pub(crate) struct State {
     pub started_at: Instant,
     next_seq: u64,
     /// The direct routes between actors' processes (`routes.rs`).
-    pub routes: crate::routes::Routes,
+    pub routes: crate::os::host::routes::Routes,
     /// What every process can read of every actor (`directory.rs`).
-    pub directory: crate::directory::Directory,
+    pub directory: crate::os::directory::Directory,
 }
 
 /// The host's shared parts: the state, and the way to wake the router.
 pub(crate) struct Host {
     pub state: LeasedMutex<State>,
-    commands: Sender<Command_>,
+    commands: Sender<Command>,
     wake: Mutex<IpcSender<()>>,
 }
 
@@ -128,7 +127,7 @@ pub(crate) fn lock(host: &Host) -> Guard<'_, State> {
 impl Host {
     /// Starts the router thread and returns the host and the thread's handle.
     pub fn start(
-        config: &crate::system::ProcessConfig,
+        config: &crate::config::ProcessConfig,
     ) -> std::io::Result<(Arc<Host>, std::thread::JoinHandle<()>)> {
         let (wake, woken) = ipc_channel::ipc::channel::<()>()?;
         // The launcher wakes the router when a spare is ready, for an actor waiting for one.
@@ -152,8 +151,8 @@ impl Host {
             stage: Stage::Running,
             started_at: Instant::now(),
             next_seq: 0,
-            routes: crate::routes::Routes::default(),
-            directory: crate::directory::Directory::default(),
+            routes: crate::os::host::routes::Routes::default(),
+            directory: crate::os::directory::Directory::default(),
         };
         let host = Arc::new(Host {
             state: LeasedMutex::new(state),
@@ -165,11 +164,11 @@ impl Host {
         let router_host = Arc::clone(&host);
         let router = std::thread::Builder::new()
             .name("actors-process-router".into())
-            .spawn(move || crate::router::route(&router_host, set, control, &inbox))?;
+            .spawn(move || crate::os::host::router::route(&router_host, set, control, &inbox))?;
         Ok((host, router))
     }
 
-    pub fn command(&self, command: Command_) {
+    pub fn command(&self, command: Command) {
         let _ = self.commands.send(command);
         let wake = self
             .wake
@@ -221,9 +220,9 @@ impl State {
             return Err(SendFailure::Transport(e));
         }
         if admission != Admission::Scheduled {
-            slot.ledger.accepted += 1;
+            slot.mailbox.ledger.accepted += 1;
         }
-        slot.last_seq = seq;
+        slot.mailbox.last_seq = seq;
         Ok(())
     }
 
@@ -306,9 +305,9 @@ impl State {
     ) {
         if let Some(slot) = self.slot_mut(to) {
             if !counted {
-                slot.ledger.accepted += 1;
+                slot.mailbox.ledger.accepted += 1;
             }
-            slot.ledger.dead_letters += 1;
+            slot.mailbox.ledger.dead_letters += 1;
             // Taken and freed at once, as `publish_room` counts it.
             slot.place.entry().take_unreserved();
             slot.publish_room();
@@ -326,7 +325,7 @@ impl State {
             return;
         }
         if let Some(slot) = self.slot_mut(to) {
-            slot.ledger.accepted += 1;
+            slot.mailbox.ledger.accepted += 1;
         }
         let payload = payload.to_vec();
         self.add_timer(
@@ -432,228 +431,5 @@ impl State {
             // Waiting for a process (`boot.rs`): it gets the signal once it has one.
             None => slot.signals.push(signal),
         }
-    }
-
-    /// A batch from a child: first its progress (every message up to `finished` is handled),
-    /// then its frames in order. A frame that does not decode ends the batch and fails the
-    /// child.
-    pub(crate) fn on_batch(
-        &mut self,
-        set: &mut IpcReceiverSet,
-        id: ActorId,
-        batch: u64,
-        finished: u64,
-        frames: &[u8],
-    ) {
-        if let Some(slot) = self.slot_mut(id) {
-            if let Some(child) = slot.child.as_mut() {
-                child.next_batch = batch.saturating_add(1);
-            }
-            slot.finished(finished);
-            // The process has read on: what waited for room in its link follows.
-            slot.pump();
-        }
-        for frame in crate::wire::frames(frames) {
-            let failed = frame.is_err();
-            self.on_frame(set, id, frame);
-            // What follows a frame that does not decode cannot be framed.
-            if failed {
-                break;
-            }
-        }
-    }
-
-    /// One frame from a child, checked against the frame limit.
-    pub(crate) fn on_frame(
-        &mut self,
-        set: &mut IpcReceiverSet,
-        id: ActorId,
-        frame: Result<ToHost, String>,
-    ) {
-        match frame {
-            Ok(msg) if msg.payload_len() > self.max_frame => {
-                let why = format!(
-                    "a frame of {} bytes (the limit is {})",
-                    msg.payload_len(),
-                    self.max_frame
-                );
-                self.on_bad_frame(id, &why);
-            }
-            Ok(msg) => self.on_message(set, id, msg),
-            Err(e) => self.on_bad_frame(id, &format!("undecodable: {e}")),
-        }
-    }
-
-    fn on_message(&mut self, set: &mut IpcReceiverSet, id: ActorId, msg: ToHost) {
-        match msg {
-            ToHost::Started => {
-                if let Some(slot) = self.slot_mut(id)
-                    && slot.status == Status::Starting
-                {
-                    slot.set_status(Status::Running);
-                }
-            }
-            ToHost::Failed {
-                seq,
-                direct,
-                phase,
-                failure,
-            } => {
-                if let Some((route, place)) = direct {
-                    self.failed_on_direct(id, route, place);
-                }
-                self.on_failure(set, id, seq, phase, failure);
-            }
-            ToHost::StoppedFailed { failure } => {
-                let caught = actor_core::kernel::Caught {
-                    phase: actor_core::Phase::Stopped,
-                    failure,
-                };
-                self.records
-                    .failure(actor_core::kernel::stopped_failure(id, caught));
-            }
-            ToHost::Send {
-                to,
-                msg_type,
-                payload,
-                delay: None,
-                after,
-            } => {
-                let after = after.filter(|&fence| self.routes.fenced(id, to, fence));
-                self.route_from_child(to, msg_type, payload.0, after, Admission::Reserved);
-            }
-            ToHost::Send {
-                to,
-                msg_type,
-                payload,
-                delay: Some(delay),
-                ..
-            } => self.set_timer(to, msg_type, payload.0, delay),
-            ToHost::Check {
-                to,
-                msg_type,
-                reserve,
-            } => self.check(id, to, msg_type, reserve),
-            ToHost::Ask {
-                to,
-                msg_type,
-                payload,
-                request,
-                timeout,
-                after,
-            } => {
-                let after = after.filter(|&fence| self.routes.fenced(id, to, fence));
-                let asker = Asker::Actor(id);
-                self.asks.open((asker, request), PendingAsk::Actor);
-                let timer = self.add_timer(
-                    timeout,
-                    Timer::AskTimeout {
-                        asker,
-                        request,
-                        after: timeout,
-                    },
-                );
-                // Nothing has ended the ask since it opened: it takes its timer.
-                let _ = self.asks.set_timer(&(asker, request), timer);
-                let delivery = DeliveryRef::Message {
-                    payload,
-                    ask: Some((asker, request)),
-                    after,
-                };
-                if let Err(reason) = self.accept(to, Some(msg_type), &delivery, Admission::Reserved)
-                {
-                    self.complete_ask(asker, request, Err(AskError::Rejected(reason)));
-                }
-            }
-            ToHost::Reply {
-                asker,
-                request,
-                payload,
-                after,
-            } => {
-                let after = match asker {
-                    Asker::Actor(to) => after.filter(|&fence| self.routes.fenced(id, to, fence)),
-                    Asker::External => None,
-                };
-                self.complete_ask_after(asker, request, Ok(payload.0.to_vec()), after);
-            }
-            ToHost::OpenRoute { to, msg_type } => self.open_route(id, to, msg_type),
-            ToHost::Switched { route } => self.on_switched(id, route),
-            ToHost::RouteDone { route } => self.on_route_done(id, route),
-            ToHost::Undecodable {
-                route,
-                place,
-                error,
-            } => self.undecodable_on_direct(id, route, place, &error),
-            ToHost::Spawn {
-                token,
-                entry,
-                actor,
-                type_name,
-                msg_type,
-                options,
-            } => {
-                self.spawn(
-                    set,
-                    entry,
-                    actor.0.to_vec(),
-                    MsgType {
-                        name: type_name,
-                        key: msg_type,
-                    },
-                    &options.into(),
-                    SpawnReply::Child { parent: id, token },
-                );
-            }
-            ToHost::Watch { target } => self.watch(id, target),
-            ToHost::Stopped => {
-                let reason = match self.slot(id).map(|s| s.status.clone()) {
-                    Some(Status::Stopping(reason)) => reason,
-                    _ => ExitReason::Stopped,
-                };
-                self.terminate(id, reason);
-            }
-        }
-    }
-
-    pub fn watch(&mut self, watcher: ActorId, target: ActorId) {
-        let gone = match self.slot_mut(target) {
-            None => Some(terminated(target, None)),
-            Some(slot) => match &slot.status {
-                Status::Gone(reason) => Some(terminated(target, Some(reason.clone()))),
-                _ => {
-                    slot.watchers.add(watcher);
-                    None
-                }
-            },
-        };
-        if let Some(signal) = gone {
-            self.signal(watcher, signal);
-        }
-    }
-
-    /// Kills the process that sent a bad frame. Its death is handled when its channel closes,
-    /// after every frame it sent before dying: those still count (a message it handled is not
-    /// handled again).
-    pub(crate) fn on_bad_frame(&mut self, id: ActorId, error: &str) {
-        let Some(slot) = self.slot_mut(id) else {
-            return;
-        };
-        if slot.doomed.is_none() {
-            slot.doomed = Some(actor_core::Failure::Transport(format!(
-                "bad frame: {error}"
-            )));
-            if let Some(child) = slot.child.as_mut() {
-                let _ = child.process.kill();
-            }
-        }
-    }
-
-    pub(crate) fn on_closed(&mut self, set: &mut IpcReceiverSet, channel: u64) {
-        let Some(id) = self.by_channel.remove(&channel) else {
-            return;
-        };
-        let doomed = self.slot_mut(id).and_then(|s| s.doomed.take());
-        self.on_process_death(set, id, doomed);
     }
 }

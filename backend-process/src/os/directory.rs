@@ -27,8 +27,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use actor_core::{ActorId, SendFailure};
 use ipc_channel::ipc::IpcSharedMemory;
 
-use crate::mapping::Mapping;
-use crate::wire::TypeKey;
+use crate::os::mapping::Mapping;
+use crate::os::wire::TypeKey;
 
 /// Entries per page: a page is 256 KiB, made when the first id on it is given out.
 pub(crate) const PER_PAGE: u64 = 4096;
@@ -157,7 +157,7 @@ pub(crate) struct Directory {
     pages: Vec<(IpcSharedMemory, Arc<Mapping>)>,
 }
 
-/// An actor's entry, held by the host's record of the actor (`mailbox.rs`).
+/// An actor's entry, held by the host's record of the actor (`host/slot.rs`).
 pub(crate) struct Place {
     page: Arc<Mapping>,
     at: usize,

@@ -40,7 +40,7 @@ use std::time::Duration;
 use ipc_channel::ipc::IpcSharedMemory;
 use rustix::thread::{MembarrierCommand, futex, membarrier, membarrier_query};
 
-use crate::mapping::Mapping;
+use crate::os::mapping::Mapping;
 
 const SLEEPING: usize = 0;
 const LIGHT: usize = 8;
@@ -201,9 +201,9 @@ mod tests {
             child.light, host.light,
             "the child reads what the host wrote"
         );
-        let memory = crate::ring::create();
-        let mut producer = crate::ring::Producer::new(memory.clone()).expect("a ring");
-        let mut consumer = crate::ring::Consumer::new(memory).expect("a ring");
+        let memory = crate::os::ring::create();
+        let mut producer = crate::os::ring::Producer::new(memory.clone()).expect("a ring");
+        let mut consumer = crate::os::ring::Consumer::new(memory).expect("a ring");
         let go = std::sync::Arc::new(AtomicU32::new(u32::MAX));
         let timeout = Duration::from_secs(1);
         let sleeper = std::thread::spawn({

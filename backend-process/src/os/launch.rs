@@ -21,8 +21,8 @@ use std::time::{Duration, Instant};
 use crossbeam_channel::{Receiver, Sender, bounded};
 use ipc_channel::ipc::{IpcOneShotServer, IpcReceiver, IpcSender};
 
-use crate::child::{HOST_ENV, NO_DEATH_SIGNAL_ENV, SERVER_ENV, TOKEN_ENV, image_identity};
-use crate::wire::{ToChild, Uplink};
+use crate::os::child::{HOST_ENV, NO_DEATH_SIGNAL_ENV, SERVER_ENV, TOKEN_ENV, image_identity};
+use crate::os::wire::{ToChild, Uplink};
 
 /// The test-harness filter that makes a re-executed test binary run only the test that calls
 /// [`init`](crate::init) (see [`process_test_support!`](crate::process_test_support)); an

@@ -25,7 +25,7 @@
 //! One producer (the host, under its lock) and one consumer (the child's only thread). A
 //! record never straddles the end of the circle, so the child copies whole records. The ring
 //! is transport only: the host keeps its own copy of every delivery until the child reports it
-//! handled (`mailbox.rs`), so a child that dies, or scribbles on the ring, loses nothing and
+//! handled (the crate's `mailbox.rs`), so a child that dies, or scribbles on the ring, loses nothing and
 //! misleads only itself: the host reads nothing from the ring but the child's `read`, which it
 //! bounds to what it has written.
 //!
@@ -39,7 +39,7 @@ use std::sync::atomic::{Ordering, Ordering::Acquire, Ordering::Release, Ordering
 
 use ipc_channel::ipc::IpcSharedMemory;
 
-use crate::mapping::Mapping;
+use crate::os::mapping::Mapping;
 
 /// Bytes of records the ring holds: at about 20 bytes a small message, some 13,000 messages,
 /// ten times what a child handles between two reports of progress.
@@ -91,7 +91,7 @@ impl Producer {
             ring,
             write,
             read_seen: write,
-            publish: crate::bell::publish_ordering(),
+            publish: crate::os::bell::publish_ordering(),
         };
         producer.free();
         Some(producer)

@@ -149,19 +149,19 @@ pub(crate) mod large {
     #[derive(Serialize)]
     enum Out<'a> {
         Inline(Bytes<'a>),
-        Shared(IpcSharedMemory),
+        SharedMemory(IpcSharedMemory),
     }
 
     /// The same shape as `Out`, read back.
     #[derive(Deserialize)]
     enum In {
         Inline(ByteBuf),
-        Shared(IpcSharedMemory),
+        SharedMemory(IpcSharedMemory),
     }
 
     pub fn serialize<S: Serializer>(bytes: &[u8], serializer: S) -> Result<S::Ok, S::Error> {
         if bytes.len() > super::LARGE {
-            Out::Shared(IpcSharedMemory::from_bytes(bytes)).serialize(serializer)
+            Out::SharedMemory(IpcSharedMemory::from_bytes(bytes)).serialize(serializer)
         } else {
             Out::Inline(Bytes(bytes)).serialize(serializer)
         }
@@ -170,7 +170,7 @@ pub(crate) mod large {
     pub fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Vec<u8>, D::Error> {
         Ok(match In::deserialize(deserializer)? {
             In::Inline(bytes) => bytes.0,
-            In::Shared(memory) => memory.to_vec(),
+            In::SharedMemory(memory) => memory.to_vec(),
         })
     }
 }
@@ -233,7 +233,7 @@ pub(crate) struct SourceGrant {
 /// Host to child.
 #[derive(Serialize, Deserialize)]
 pub(crate) enum ToChild {
-    /// The actor to run: where its code is (see `child.rs`), its initial state, its identity.
+    /// The actor to run: where its code is (see `child/mod.rs`), its initial state, its identity.
     Boot {
         entry: u64,
         #[serde(with = "large")]
@@ -243,7 +243,7 @@ pub(crate) enum ToChild {
         request_base: u64,
         /// The host's frame limit: the child refuses bigger sends itself.
         max_frame: usize,
-        /// Messages handled between two reports of progress alone, at most (see `child.rs`:
+        /// Messages handled between two reports of progress alone, at most (see `child/mod.rs`:
         /// what handlers send leaves every 128 whatever this says). Each report is an IPC
         /// write the router reads;
         /// the host counts a message handled, and makes room in a bounded mailbox, when it

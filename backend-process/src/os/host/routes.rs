@@ -28,9 +28,9 @@ use std::collections::{BTreeMap, BTreeSet};
 use actor_core::{ActorId, DeadLetterReason};
 use ipc_channel::ipc::IpcSharedMemory;
 
-use crate::direct;
-use crate::host::{Encoded, State};
-use crate::wire::{Fence, RouteGrant, SourceGrant, ToChild, TypeKey};
+use crate::os::direct;
+use crate::os::host::{Encoded, State};
+use crate::os::wire::{Fence, RouteGrant, SourceGrant, ToChild, TypeKey};
 
 /// Routes one process writes to, at most: each is two shared memories in its boot message,
 /// whose handles ipc-channel caps at 64.
@@ -366,7 +366,11 @@ impl State {
     /// The bell of `to`'s processes (the same for each), made on first need.
     pub(crate) fn bell_of(&mut self, to: ActorId) -> Option<IpcSharedMemory> {
         let slot = self.slot_mut(to)?;
-        Some(slot.bell.get_or_insert_with(crate::bell::create).clone())
+        Some(
+            slot.bell
+                .get_or_insert_with(crate::os::bell::create)
+                .clone(),
+        )
     }
 
     /// `from` writes to `route` from now on: the receiver is given it, behind everything
@@ -376,7 +380,7 @@ impl State {
             return;
         };
         let Some(slot) = self.slot(to) else { return };
-        let (last, pending) = (slot.last_seq, slot.pending());
+        let (last, pending) = (slot.mailbox.last_seq, slot.mailbox.pending());
         let Some((to, grant)) = self.routes.switched(from, route, last, &pending) else {
             return;
         };
@@ -397,7 +401,7 @@ impl State {
     pub(crate) fn failed_on_direct(&mut self, to: ActorId, route: u32, place: u64) {
         if self.routes.failed_on(to, route, place) {
             if let Some(slot) = self.slot_mut(to) {
-                slot.ledger.dead_letters += 1;
+                slot.mailbox.ledger.dead_letters += 1;
             }
             self.records
                 .dead_letter(to, DeadLetterReason::FailedWhileHandling, None);
@@ -422,7 +426,7 @@ impl State {
             return;
         }
         if let Some(slot) = self.slot_mut(to) {
-            slot.ledger.dead_letters += 1;
+            slot.mailbox.ledger.dead_letters += 1;
         }
         self.records
             .dead_letter(to, DeadLetterReason::Undeliverable, None);
@@ -439,7 +443,7 @@ impl State {
     pub(crate) fn settle_routes_of_dead(&mut self, to: ActorId) {
         for payload in self.routes.receiver_died(to) {
             if let Some(slot) = self.slot_mut(to) {
-                slot.ledger.dead_letters += 1;
+                slot.mailbox.ledger.dead_letters += 1;
             }
             self.records.dead_letter(
                 to,
@@ -459,9 +463,9 @@ impl State {
 
     fn count_settled(&mut self, to: ActorId, settled: Settled, dead: DeadLetterReason) {
         if let Some(slot) = self.slot_mut(to) {
-            slot.ledger.accepted += settled.accepted;
-            slot.ledger.handled += settled.handled;
-            slot.ledger.dead_letters += settled.unread.len() as u64;
+            slot.mailbox.ledger.accepted += settled.accepted;
+            slot.mailbox.ledger.handled += settled.handled;
+            slot.mailbox.ledger.dead_letters += settled.unread.len() as u64;
         }
         for payload in settled.unread {
             self.records

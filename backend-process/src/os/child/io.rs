@@ -11,12 +11,12 @@ use ipc_channel::ipc::{IpcReceiver, IpcSender};
 
 use super::ABORT_AFTER_BATCH;
 use super::routes::{Incoming, Outgoing};
-use crate::bell::Bell;
-use crate::directory::{Look, View};
-use crate::journal;
-use crate::packed::Packed;
-use crate::ring;
-use crate::wire::{DeliveryRef, Fence, ToChild, ToHost, TypeKey, Uplink};
+use crate::os::bell::Bell;
+use crate::os::directory::{Look, View};
+use crate::os::journal;
+use crate::os::packed::Packed;
+use crate::os::ring;
+use crate::os::wire::{DeliveryRef, Fence, ToChild, ToHost, TypeKey, Uplink};
 
 /// Where the next message to handle is.
 pub(crate) enum Next {
@@ -28,7 +28,7 @@ pub(crate) enum Next {
 
 /// Messages handled between two batches when the handlers have sent something (a reply
 /// someone waits for, a message to a bounded mailbox that a burst would overflow): at most.
-pub(super) const PROGRESS_EVERY: usize = 128;
+pub(crate) const PROGRESS_EVERY: usize = 128;
 
 /// Messages handled between two reports of progress alone (nothing sent) by an actor with an
 /// unbounded mailbox, which no sender waits on for room: a report every 128 messages cost the
@@ -94,14 +94,14 @@ pub(crate) struct ChildIo {
     sends_left: bool,
     /// Deliveries read and not yet handled, in the buffers they came in: the one being read,
     /// then the others (none empty).
-    pub(super) reading: Packed,
+    pub(crate) reading: Packed,
     deliveries: VecDeque<Packed>,
     /// Deliveries too big for the ring, each waiting for its marker there to be reached.
     by_socket: VecDeque<Packed>,
     signals: VecDeque<Signal>,
     /// `Restart`, `Shutdown` and `Spawned` answers, in arrival order.
     answers: VecDeque<ToChild>,
-    pub(super) shutdown: bool,
+    pub(crate) shutdown: bool,
     booted: Instant,
     clock_offset: Duration,
     pub next_request: u64,
@@ -110,7 +110,7 @@ pub(crate) struct ChildIo {
     /// The host's frame limit.
     pub max_frame: usize,
     /// Messages handled between two reports of progress, at most.
-    pub(super) progress_every: usize,
+    pub(crate) progress_every: usize,
     /// Where a handler's message is encoded until its frame is in the journal: kept from one
     /// send to the next, so a send costs no allocation.
     scratch: Vec<u8>,
@@ -118,13 +118,13 @@ pub(crate) struct ChildIo {
     pub outgoing: Outgoing,
     pub incoming: Incoming,
     /// Where a direct route's message is copied to be handled: kept from one to the next.
-    pub(super) direct_payload: Vec<u8>,
+    pub(crate) direct_payload: Vec<u8>,
     /// What this process can read of every actor, to check a send at the call.
-    pub(super) directory: View,
+    pub(crate) directory: View,
 }
 
 impl ChildIo {
-    pub(super) fn new(
+    pub(crate) fn new(
         id: ActorId,
         to_host: IpcSender<Uplink>,
         from_host: IpcReceiver<ToChild>,
@@ -238,7 +238,7 @@ impl ChildIo {
             return Ok(());
         }
         self.to_host
-            .send(Uplink::Large(crate::wire::encode(&msg)?))
+            .send(Uplink::Large(crate::os::wire::encode(&msg)?))
             .map_err(|e| format!("the host is gone: {e}"))
     }
 
@@ -272,7 +272,7 @@ impl ChildIo {
 
     /// Sends what the handlers sent, if anything (with the progress made): the replies a
     /// sender may be waiting for leave before this process looks for more work.
-    pub(super) fn flush_sends(&mut self) -> Result<(), String> {
+    pub(crate) fn flush_sends(&mut self) -> Result<(), String> {
         if self.journal.is_empty() {
             return Ok(());
         }
@@ -284,14 +284,14 @@ impl ChildIo {
     /// will know that message was in hand.
     ///
     /// [`finish`]: Self::finish
-    pub(super) fn begin(&mut self, seq: u64) {
+    pub(crate) fn begin(&mut self, seq: u64) {
         self.journal.begin(seq);
         self.incoming.host_begun = seq;
     }
 
     /// The handler of message `seq` returned. Reported to the host with the next batch, which
     /// leaves at once if enough messages have been handled since the last one.
-    pub(super) fn finish(&mut self, seq: u64) -> Result<(), String> {
+    pub(crate) fn finish(&mut self, seq: u64) -> Result<(), String> {
         self.journal.finish(seq);
         self.finished = seq;
         self.progress()
@@ -299,7 +299,7 @@ impl ChildIo {
 
     /// The next signal, taken: once the journal says so, the host will not give it to another
     /// process should this one die (at most once, as for messages).
-    pub(super) fn take_signal(&mut self) -> Option<Signal> {
+    pub(crate) fn take_signal(&mut self) -> Option<Signal> {
         let signal = self.signals.pop_front()?;
         self.signals_taken += 1;
         self.journal.took_signals(self.signals_taken);
@@ -308,7 +308,7 @@ impl ChildIo {
 
     /// One more message or signal done: reported with the next batch, which leaves at once if
     /// enough have been done since the last one.
-    pub(super) fn progress(&mut self) -> Result<(), String> {
+    pub(crate) fn progress(&mut self) -> Result<(), String> {
         self.since_report += 1;
         // What the handlers sent leaves at the default pace; only a batch that would carry
         // progress alone waits longer.
@@ -343,19 +343,19 @@ impl ChildIo {
         Ok(())
     }
 
-    pub(super) fn has_deliveries(&self) -> bool {
+    pub(crate) fn has_deliveries(&self) -> bool {
         !self.reading.is_empty() || !self.deliveries.is_empty()
     }
 
     /// Whether a message waits to be handled: from the host, or from a direct route.
-    pub(super) fn has_work(&self) -> bool {
+    pub(crate) fn has_work(&self) -> bool {
         self.has_deliveries() || self.incoming.has_ready()
     }
 
     /// Where the next message to handle is, if one waits. The host's deliveries and the
     /// direct routes take turns, but a delivery behind a fence waits for the route's messages
     /// before it, and a route's messages for its gate (`routes.rs`).
-    pub(super) fn next(&mut self) -> Result<Option<Next>, String> {
+    pub(crate) fn next(&mut self) -> Result<Option<Next>, String> {
         if !self.has_deliveries() {
             return Ok(self.incoming.next_ready().map(Next::Direct));
         }
@@ -409,7 +409,7 @@ impl ChildIo {
     /// Then reads every message counted on the socket: a direct route granted before these
     /// records were written is counted by then (`link.rs`), and must be known before
     /// [`Incoming::took_from_host`] marks what the routes owe them.
-    pub(super) fn take_ring(&mut self, patient: bool) -> Result<bool, String> {
+    pub(crate) fn take_ring(&mut self, patient: bool) -> Result<bool, String> {
         let ring = &mut self.ring;
         if self.reading.is_empty() && self.deliveries.is_empty() {
             // The usual case: what was read is done with, and its buffer takes the new records.
@@ -438,7 +438,7 @@ impl ChildIo {
     /// Makes `reading` the buffer whose first record is the next delivery (if there is one):
     /// a marker for a delivery that comes on the socket is replaced by that delivery, waited
     /// for if it has not come yet.
-    pub(super) fn settle_front(&mut self) -> Result<(), String> {
+    pub(crate) fn settle_front(&mut self) -> Result<(), String> {
         if self.reading.is_empty() {
             self.reading = self.deliveries.pop_front().unwrap_or_default();
         }
@@ -473,7 +473,7 @@ impl ChildIo {
     /// a zero-timeout `poll` costs one when nothing has arrived yet and two when something has.
     /// This process is the socket's only reader, so a message `poll` saw is still there for
     /// the `recvmsg`.
-    pub(super) fn read_ahead(&mut self) -> Result<(), String> {
+    pub(crate) fn read_ahead(&mut self) -> Result<(), String> {
         while self.ring.sent() > self.received {
             match self.from_host.try_recv_timeout(Duration::ZERO) {
                 Ok(msg) => {
@@ -502,7 +502,7 @@ impl ChildIo {
     /// to be what the next work waits on (a reply, the next hop of a ball); then reports what
     /// it is owed and sleeps on its bell, which the host rings after it writes to the ring or
     /// to the socket.
-    pub(super) fn wait(&mut self) -> Result<(), String> {
+    pub(crate) fn wait(&mut self) -> Result<(), String> {
         if self.take_ring(true)? {
             return Ok(());
         }

@@ -23,7 +23,7 @@ use std::sync::atomic::{AtomicU64, Ordering::Release};
 
 use ipc_channel::ipc::IpcSharedMemory;
 
-use crate::mapping::Mapping;
+use crate::os::mapping::Mapping;
 
 /// Room for frames in one batch (a frame that does not fit even alone travels on its own).
 pub(crate) const OUTBOX: usize = 64 * 1024;

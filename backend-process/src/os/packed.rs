@@ -17,7 +17,7 @@
 //! with no encoding around them, they cost the sender and the child a few percent less CPU
 //! each (measured on the one-way stream).
 
-use crate::wire::{Bytes, DeliveryRef};
+use crate::os::wire::{Bytes, DeliveryRef};
 
 const HEADER: usize = 13;
 
@@ -335,7 +335,7 @@ pub(crate) mod tests {
                 },
             )
             .unwrap();
-        let fence = crate::wire::Fence {
+        let fence = crate::os::wire::Fence {
             route: 2,
             written: 7,
         };

@@ -7,8 +7,8 @@
 
 use std::collections::VecDeque;
 
-use crate::packed::{Packed, Record};
-use crate::wire::DeliveryRef;
+use crate::os::packed::{Packed, Record};
+use crate::os::wire::DeliveryRef;
 
 /// An emptied index with room for more records than this is freed rather than kept (a
 /// megabyte).
@@ -100,7 +100,7 @@ impl InFlight {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::packed::tests::message;
+    use crate::os::packed::tests::message;
 
     #[test]
     fn a_report_drops_every_delivery_up_to_its_number_and_no_more() {
