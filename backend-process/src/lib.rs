@@ -43,8 +43,14 @@
 //! * Children die with the host: `PR_SET_PDEATHSIG` (children are started from the router
 //!   thread or the launcher thread, which live as long as the system) and a closed channel.
 //!   Every child is reaped, spares included.
-//! * The bootstrap socket lives in a fresh private (0700) temporary directory, and the child
+//! * The bootstrap socket lives in a fresh temporary directory that is private (0700) from
+//!   the moment it is made, whatever the application's umask (`os/launch.rs`), and the child
 //!   proves itself with a secret from its environment.
+//! * A child runs only the actor type the host named: it finds that type's entry record at the
+//!   offset the host sent, and checks it lies in its own executable's image and names that
+//!   type, before calling anything (`os/child/entry.rs`). A mismatch (the executable replaced
+//!   since the host started) fails the actor with the reason
+//!   ([`Failure::Transport`](actor_core::Failure::Transport)); none of its code runs.
 //! * A frame from a child that does not decode, or is over the frame limit, fails that actor
 //!   only. So does a message it wrote to a direct route that its receiver cannot decode (the
 //!   route's slot is its frame): the receiver reports it and goes on, the message is a dead
@@ -139,6 +145,26 @@ pub mod fault_injection {
     /// its journal moves on: the host has the batch and the journal still holds it.
     pub fn abort_after_next_batch() {
         crate::os::child::ABORT_AFTER_BATCH.store(true, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    /// Makes the next actor process this (host) process boots be told another actor type
+    /// than its own, as a host whose executable differs from the child's would: the process
+    /// refuses it, and the actor fails with the reason.
+    pub fn misname_next_boot() {
+        crate::os::host::boot::MISNAME_NEXT_BOOT.store(1, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    /// Makes the next actor process this (host) process boots be given an entry offset that
+    /// points past its actor type's entry record: the process refuses it.
+    pub fn misplace_next_boot() {
+        crate::os::host::boot::MISNAME_NEXT_BOOT.store(2, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    /// Makes every start of a process from now on wait `millis` right after its bootstrap
+    /// socket is made, before anything else is done with it: the moment in which another user
+    /// could reach a socket that was not private from its creation, held open for a test.
+    pub fn pause_after_bootstrap_bind(millis: u64) {
+        crate::os::launch::BOOTSTRAP_PAUSE_MS.store(millis, std::sync::atomic::Ordering::Relaxed);
     }
 
     /// Makes every process this (host) process starts from now on take `millis` longer to

@@ -10,14 +10,25 @@ use actor_core::{Actor, AskError, Failure, Phase};
 
 use crate::ask::Completion;
 use crate::context::ProcessContext;
-use crate::os::child::{ChildIo, Entry, Next, init};
+use crate::os::child::{ChildIo, EntryRecord, MAGIC, Next};
 use crate::os::packed::Record;
-use crate::os::wire::{DeliveryRef, Fence, Payload, ToChild, ToHost, decode};
+use crate::os::wire::{DeliveryRef, Entry, Fence, Payload, ToChild, ToHost, decode};
 
-/// Where `run_actor::<A>` is, relative to `init`, for the host to send.
-pub(crate) fn entry_of<A: Actor>() -> u64 {
-    let entry: Entry = run_actor::<A>;
-    (entry as usize).wrapping_sub(init as fn() as usize) as u64
+/// The entry record of one actor type: a constant, so that it lies in the executable's image
+/// (`os/child/entry.rs`).
+struct Records<A>(std::marker::PhantomData<A>);
+
+impl<A: Actor> Records<A> {
+    const RECORD: EntryRecord = EntryRecord {
+        magic: MAGIC,
+        actor_type: std::any::type_name::<A>,
+        run: run_actor::<A>,
+    };
+}
+
+/// How the host names `A` to the process that is to run it.
+pub(crate) fn entry_of<A: Actor>() -> Entry {
+    Entry::of(&Records::<A>::RECORD)
 }
 
 /// The actor's state and the asks it is waiting on.

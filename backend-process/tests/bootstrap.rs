@@ -92,3 +92,40 @@ fn no_other_user_can_reach_a_bootstrap_socket() {
     assert_eq!(dir_mode & 0o077, 0, "directory mode {dir_mode:o}");
     assert_eq!(socket_mode & 0o077, 0, "socket mode {socket_mode:o}");
 }
+
+/// A process told to run an actor type that is not where the host says in its executable (as
+/// when the executable was replaced since the host started) refuses before any of the actor's
+/// code runs, and says why: the actor fails with that reason, and its restart, told right,
+/// runs it.
+#[test]
+fn a_boot_that_names_no_actor_of_this_executable_is_refused_with_the_reason() {
+    let _turn = my_turn();
+    let plants: [(fn(), &str); 2] = [
+        (fault_injection::misname_next_boot, "the host asked for"),
+        (
+            fault_injection::misplace_next_boot,
+            "no actor entry at offset",
+        ),
+    ];
+    for (plant, says) in plants {
+        let system = ProcessSystem::new().expect("a system");
+        plant();
+        let actor = system.spawn(Pid).expect("spawn");
+        let pid = system
+            .ask(&actor, |r| r, WAIT)
+            .expect("its restart answers");
+        assert_ne!(pid, std::process::id(), "from a process of its own");
+        let report = system.shutdown(ShutdownMode::Drain, WAIT);
+        assert!(report.is_balanced(), "{report:#?}");
+        assert_eq!(report.failures.len(), 1, "{report:#?}");
+        assert!(
+            matches!(
+                &report.failures[0].failure,
+                actor_core::Failure::Transport(why)
+                    if why.contains("refused to run it") && why.contains(says)
+            ),
+            "{:?}",
+            report.failures[0].failure
+        );
+    }
+}

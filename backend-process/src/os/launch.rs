@@ -36,6 +36,11 @@ pub(crate) const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 /// start, to make the launcher slow on purpose.
 pub(crate) static START_DELAY_MS: AtomicU64 = AtomicU64::new(0);
 
+/// For tests (`fault_injection::pause_after_bootstrap_bind`): milliseconds the launch waits
+/// right after making its bootstrap server, holding open the moment in which a server not
+/// private from its creation could be reached.
+pub(crate) static BOOTSTRAP_PAUSE_MS: AtomicU64 = AtomicU64::new(0);
+
 /// For tests (`fault_injection::fail_process_starts`): every process start fails.
 pub(crate) static START_FAILS: AtomicBool = AtomicBool::new(false);
 
@@ -206,9 +211,8 @@ impl Drop for Launcher {
 /// never returns if the child dies first, so it runs on a helper thread that this function
 /// unblocks itself (by connecting) when the child does not.
 ///
-/// The bootstrap socket must be reachable by no other local user: ipc-channel binds it in a
-/// fresh temporary directory created with the process's umask, so the directory and the socket
-/// are narrowed to the owner before the child exists. Whoever connects first must then prove it
+/// The bootstrap socket must be reachable by no other local user at any moment: it is made by
+/// [`private_server`], private from its creation. Whoever connects first must then prove it
 /// is the child, with a random token passed in its environment (unreadable by other users).
 /// (The kernel's word on who connected, `SO_PEERCRED`, would do as well, but ipc-channel's
 /// `accept` keeps the connection's descriptor to itself.)
@@ -220,9 +224,7 @@ pub(crate) fn launch() -> Result<Launched, String> {
     if START_FAILS.load(Relaxed) {
         return Err("process starts fail (fault injection)".into());
     }
-    let (server, name) =
-        IpcOneShotServer::<Uplink>::new().map_err(|e| format!("bootstrap server: {e}"))?;
-    make_private(&name)?;
+    let (server, name) = private_server()?;
     let token = secret();
     let impostor = IMPOSTOR.lock().ok().and_then(|mut told| told.take());
     if impostor.is_some() {
@@ -308,16 +310,61 @@ fn start(server: IpcOneShotServer<Uplink>, name: String, token: u64) -> Result<L
     }
 }
 
-/// Narrows a bootstrap socket and its directory to the owner.
-fn make_private(socket: &str) -> Result<(), String> {
+/// Makes the bootstrap server, private to this user from the moment it exists.
+///
+/// ipc-channel binds the socket in a fresh temporary directory it creates with the umask of the
+/// calling thread: under a permissive umask (022 lists the directory to everyone, 000 lets
+/// anyone connect) another local user watching the temporary directory could list it, or
+/// connect and hold the connection, stalling the start until its timeout, in the moment
+/// before the directory could be narrowed. So the server is made on a thread of its own whose
+/// file-system context (umask, working directory) is unshared from the process's, with the
+/// umask set to 077: the directory is created 0700 and the socket 0700, and no other thread's
+/// umask, nor the children's, changes. Its modes are then checked: a start fails rather than
+/// use a server that is not private.
+#[allow(unsafe_code)] // one `unshare`, explained below
+fn private_server() -> Result<(IpcOneShotServer<Uplink>, String), String> {
+    let made = std::thread::Builder::new()
+        .name("actors-process-bootstrap".into())
+        .spawn(|| {
+            // SAFETY: `FS` unshares only this thread's umask, root and working directory (no
+            // file descriptor table, the hazard `unshare_unsafe` warns of), and this thread
+            // only makes the server and ends.
+            unsafe { rustix::thread::unshare_unsafe(rustix::thread::UnshareFlags::FS) }
+                .map_err(|e| format!("unshare(CLONE_FS): {e}"))?;
+            rustix::process::umask(rustix::fs::Mode::from_raw_mode(0o077));
+            let made = IpcOneShotServer::<Uplink>::new();
+            let pause = BOOTSTRAP_PAUSE_MS.load(Relaxed);
+            if pause > 0 {
+                std::thread::sleep(Duration::from_millis(pause));
+            }
+            made.map_err(|e| format!("bootstrap server: {e}"))
+        })
+        .map_err(|e| format!("bootstrap thread: {e}"))?
+        .join()
+        .map_err(|_| "the bootstrap thread panicked".to_string())??;
+    check_private(&made.1)?;
+    Ok(made)
+}
+
+/// Checks that a bootstrap socket and its directory are open to their owner only.
+fn check_private(socket: &str) -> Result<(), String> {
     use std::os::unix::fs::PermissionsExt;
     let socket = std::path::Path::new(socket);
     let dir = socket
         .parent()
         .ok_or("the bootstrap socket has no directory")?;
-    for (path, mode) in [(dir, 0o700), (socket, 0o600)] {
-        std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode))
-            .map_err(|e| format!("cannot make {} private: {e}", path.display()))?;
+    for path in [dir, socket] {
+        let mode = std::fs::metadata(path)
+            .map_err(|e| format!("cannot read the mode of {}: {e}", path.display()))?
+            .permissions()
+            .mode();
+        if mode & 0o077 != 0 {
+            return Err(format!(
+                "{} is open to other users (mode {:o})",
+                path.display(),
+                mode & 0o777
+            ));
+        }
     }
     Ok(())
 }

@@ -233,9 +233,9 @@ pub(crate) struct SourceGrant {
 /// Host to child.
 #[derive(Serialize, Deserialize)]
 pub(crate) enum ToChild {
-    /// The actor to run: where its code is (see `child/mod.rs`), its initial state, its identity.
+    /// The actor to run: where its code is (`child/entry.rs`), its initial state, its identity.
     Boot {
-        entry: u64,
+        entry: Entry,
         #[serde(with = "large")]
         actor: Payload,
         id: ActorId,
@@ -310,6 +310,15 @@ pub(crate) enum Uplink {
     Large(#[serde(with = "bytes")] Vec<u8>),
 }
 
+/// How the host names the actor type a child is to run (`os/child/entry.rs`): where that
+/// type's entry record lies, as an offset from `init`, and the type's name, which the record
+/// must give too.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct Entry {
+    pub offset: u64,
+    pub actor_type: String,
+}
+
 /// A frame from a child: one thing it tells the host. Frames travel in batches ([`Uplink`]).
 /// The bytes a frame carries are borrowed: on the child's side from its encoding of the
 /// message, on the host's from the batch it read, so reading a message from one child for
@@ -319,6 +328,11 @@ pub(crate) enum Uplink {
 pub(crate) enum ToHost<'a> {
     /// `started` has succeeded.
     Started,
+    /// The process will not run the actor the host named (its entry did not check out: why);
+    /// it exits next.
+    Refused {
+        why: String,
+    },
     /// A hook failed; the child waits for `Restart` or `Shutdown`.
     Failed {
         seq: Option<u64>,
@@ -386,7 +400,7 @@ pub(crate) enum ToHost<'a> {
     },
     Spawn {
         token: u64,
-        entry: u64,
+        entry: Entry,
         #[serde(borrow)]
         actor: Bytes<'a>,
         type_name: String,

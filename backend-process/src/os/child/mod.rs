@@ -3,10 +3,12 @@
 //! delivers. What the loop reads and writes through is here: its channels, journal, ring and
 //! what it has taken ahead are [`ChildIo`] (`io.rs`); its ends of direct routes, `routes.rs`.
 //!
-//! The host tells the child which actor type to run by the address of `run_actor::<A>`, given
-//! as an offset from `init`: the child is the same executable image (`/proc/self/exe`, checked
-//! by device and inode), so the same function lies at the same offset, whatever the address
-//! space layout. This is how `procspawn` does it, and it is why nothing has to be registered.
+//! The host tells the child which actor type to run by where that type's entry record lies in
+//! the executable, as an offset from `init` (`entry.rs`, which says how the child checks it
+//! before calling anything): the child is the same executable image (`/proc/self/exe`, checked
+//! by device and inode), so the same record lies at the same offset, whatever the address
+//! space layout. This is how `procspawn` names functions, and it is why nothing has to be
+//! registered.
 //!
 //! `procspawn` itself is not used: it runs one call in a process and hands back its result
 //! (`spawn(args, f) -> JoinHandle<R>`, or a pool of such calls), where an actor's process is
@@ -23,10 +25,12 @@ use ipc_channel::ipc::{self, IpcSender};
 use crate::os::bell::Bell;
 use crate::os::journal;
 use crate::os::ring;
-use crate::os::wire::{Payload, ToChild, ToHost, Uplink};
+use crate::os::wire::{ToChild, ToHost, Uplink};
 
+mod entry;
 mod io;
 pub(crate) mod routes;
+pub(crate) use entry::{EntryRecord, MAGIC};
 pub(crate) use io::{ChildIo, Next, progress_every};
 
 /// Set in a child's environment: the name of the host's bootstrap server.
@@ -85,9 +89,6 @@ pub(crate) fn send_garbage() -> bool {
         .is_some_and(|raw| raw.lock().is_ok_and(|raw| raw.send(0xFF).is_ok()))
 }
 
-/// The signature of `run_actor::<A>` (`runner.rs`), for every `A`.
-pub(crate) type Entry = fn(ChildIo, Payload) -> Result<(), String>;
-
 /// This executable's identity, which a child checks against the host's.
 pub(crate) fn image_identity() -> String {
     std::fs::metadata("/proc/self/exe")
@@ -95,7 +96,6 @@ pub(crate) fn image_identity() -> String {
         .unwrap_or_default()
 }
 
-#[allow(unsafe_code)] // one `transmute`, explained below: the only way to name `run_actor::<A>`
 fn child_main(server: &str) -> Result<(), String> {
     let host = std::env::var(HOST_ENV).map_err(|_| format!("{HOST_ENV} is not set"))?;
     let (host_pid, host_image) = host.split_once('/').ok_or("malformed host identity")?;
@@ -115,6 +115,8 @@ fn child_main(server: &str) -> Result<(), String> {
     if image_identity() != host_image {
         return Err("this executable is not the host's".into());
     }
+    // Read now, before the wait for a boot: what an entry is checked against.
+    let image = entry::Image::of_this_process();
     let to_host =
         IpcSender::<Uplink>::connect(server.to_string()).map_err(|e| format!("connect: {e}"))?;
     let _ = RAW_TO_HOST.set(std::sync::Mutex::new(
@@ -140,13 +142,6 @@ fn child_main(server: &str) -> Result<(), String> {
             sources,
             directory,
         }) => {
-            let address = (init as fn() as usize).wrapping_add(entry as usize);
-            // SAFETY: `address` is `run_actor::<A>` for the actor type the host spawned: the
-            // host computed `entry` as that function's offset from `init` in the same
-            // executable image (this process re-executed `/proc/self/exe`, and its device and
-            // inode were checked above), and code is at the same offsets in every process of one
-            // image. `Entry` is exactly that function's type.
-            let run = unsafe { std::mem::transmute::<usize, Entry>(address) };
             let journal = journal::Writer::new(journal).ok_or("the journal is too small")?;
             let ring = ring::Consumer::new(ring).ok_or("the ring is too small")?;
             let bell = Bell::new(bell).ok_or("the bell is too small")?;
@@ -171,7 +166,15 @@ fn child_main(server: &str) -> Result<(), String> {
             for grant in sources {
                 io.incoming.add(grant)?;
             }
-            run(io, actor)
+            match entry::resolve(&entry, &image) {
+                Ok(record) => (record.run)(io, actor),
+                Err(refused) => {
+                    let why = refused.to_string();
+                    io.send(ToHost::Refused { why: why.clone() })?;
+                    io.flush()?;
+                    Err(why)
+                }
+            }
         }
         Ok(_) => Err("the host did not send Boot first".into()),
         Err(e) => Err(format!("boot: {e:?}")),

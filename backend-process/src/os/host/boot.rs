@@ -5,6 +5,7 @@
 //! is not held for it. A spawn answers once its actor has a process, so `spawn` still returns
 //! an actor whose process exists.
 
+use std::sync::atomic::Ordering::Relaxed;
 use std::time::{Duration, Instant};
 
 use actor_core::kernel::{RestartBudget, Watchers};
@@ -17,7 +18,12 @@ use crate::os::host::State;
 use crate::os::host::{Slot, Status};
 use crate::os::launch::{CONNECT_TIMEOUT, Launched};
 use crate::os::link::ChildLink;
-use crate::os::wire::{MsgType, Payload, ToChild};
+use crate::os::wire::{Entry, MsgType, Payload, ToChild};
+
+/// For tests (`fault_injection::misname_next_boot`, `misplace_next_boot`): the next boot names
+/// another actor type (1) or points past its entry record (2).
+pub(crate) static MISNAME_NEXT_BOOT: std::sync::atomic::AtomicU8 =
+    std::sync::atomic::AtomicU8::new(0);
 
 /// Who is told how a spawn went, once its actor has a process (or cannot get one).
 pub(crate) enum SpawnReply {
@@ -51,7 +57,7 @@ impl State {
     pub fn spawn(
         &mut self,
         set: &mut IpcReceiverSet,
-        entry: u64,
+        entry: Entry,
         actor: Payload,
         msg_type: MsgType,
         options: &SpawnOptions,
@@ -235,9 +241,15 @@ impl State {
             Ok(child) => child,
             Err(e) => return Err(format!("link to the process: {e}")),
         };
+        let mut entry = slot.entry.clone();
+        match MISNAME_NEXT_BOOT.swap(0, Relaxed) {
+            1 => entry.actor_type.push_str(" (misnamed)"),
+            2 => entry.offset = entry.offset.wrapping_add(8),
+            _ => {}
+        }
         let boot = ToChild::Boot {
             progress_every: crate::os::child::progress_every(slot.capacity),
-            entry: slot.entry,
+            entry,
             actor: slot.initial.clone(),
             id,
             clock_offset,

@@ -71,6 +71,14 @@ impl State {
                     slot.set_status(Status::Running);
                 }
             }
+            ToHost::Refused { why } => {
+                // It exits next; its death is then this failure, not an exit code.
+                if let Some(slot) = self.slot_mut(id) {
+                    slot.doomed = Some(actor_core::Failure::Transport(format!(
+                        "its process refused to run it: {why}"
+                    )));
+                }
+            }
             ToHost::Failed {
                 seq,
                 direct,

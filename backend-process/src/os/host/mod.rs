@@ -71,7 +71,7 @@ pub(crate) fn decoder_of<M: actor_core::Message>(
 
 /// A spawn asked for from outside the router thread.
 pub(crate) struct SpawnRequest {
-    pub entry: u64,
+    pub entry: crate::os::wire::Entry,
     pub actor: Payload,
     pub msg_type: MsgType,
     pub options: SpawnOptions,

@@ -31,7 +31,7 @@ pub(crate) struct Slot {
     /// The message type's key (`wire::TypeKey`), what a send is checked against.
     pub type_key: TypeKey,
     /// Where the actor's code is (`runner::entry_of`) and its initial state, for each (re)start.
-    pub entry: u64,
+    pub entry: crate::os::wire::Entry,
     pub initial: Vec<u8>,
     pub capacity: Option<usize>,
     /// Its entry in the directory every process reads (`os/directory.rs`).
