@@ -17,7 +17,7 @@ pub(crate) struct Mailbox {
     /// Sent to the process, not yet reported handled; the first one may be in hand.
     pub in_flight: InFlight,
     pub ledger: Ledger,
-    /// The number of the last delivery accepted (`State::next_seq`).
+    /// The number of the last delivery accepted (`ActorTable::next_seq`).
     pub last_seq: u64,
 }
 

@@ -167,7 +167,7 @@ impl ProcessSystem {
         };
         if mode == ShutdownMode::Drain {
             let idle = |state: &crate::os::host::State| {
-                state.slots.iter().all(|s| {
+                state.actors.iter().all(|s| {
                     !s.is_alive() || (s.mailbox.is_idle() && !state.routes.has_unread_to(s.id))
                 })
             };
@@ -180,7 +180,7 @@ impl ProcessSystem {
             // From here on a failure stops its actor: nothing restarts.
             state.stage = Stage::Stopping;
             let mut without_process = Vec::new();
-            for slot in &mut state.slots {
+            for slot in state.actors.iter_mut() {
                 if slot.is_alive() {
                     if let Some(child) = &slot.child {
                         child.send(ToChild::Shutdown);
@@ -198,7 +198,7 @@ impl ProcessSystem {
         }
         let all_gone = |host: &Host| {
             lock(host)
-                .slots
+                .actors
                 .iter()
                 .all(|s| matches!(s.status, Status::Gone(_)))
         };
@@ -208,7 +208,7 @@ impl ProcessSystem {
         // What did not stop in time is killed; the router sees each death and settles its
         // account (or, where it has not by the deadline, this thread does, below).
         let mut unresponsive = Vec::new();
-        for slot in &mut lock(&self.host).slots {
+        for slot in lock(&self.host).actors.iter_mut() {
             if !matches!(slot.status, Status::Gone(_))
                 && let Some(child) = &mut slot.child
             {
@@ -226,7 +226,7 @@ impl ProcessSystem {
         state.cancel_timers();
         // Anything the router could not settle: reap it and close the account.
         let ids: Vec<ActorId> = state
-            .slots
+            .actors
             .iter()
             .filter(|s| !matches!(s.status, Status::Gone(_)))
             .map(|s| s.id)
@@ -244,7 +244,7 @@ impl ProcessSystem {
             }
             state.terminate(id, ExitReason::Killed);
         }
-        for slot in &mut state.slots {
+        for slot in state.actors.iter_mut() {
             if let Some(child) = slot.child.take() {
                 child.reap();
             }
@@ -254,7 +254,7 @@ impl ProcessSystem {
         // Last: the launcher's children die with its thread, and every child is gone by now.
         state.launcher.stop();
         let actors = state
-            .slots
+            .actors
             .iter()
             .map(|s| actor_core::ActorReport {
                 id: s.id,

@@ -16,7 +16,8 @@
 //! * `link`: the host's link to one running child (its process, ring, bell, writer thread).
 //! * `child/`: the child side: [`init`](child::init), its I/O, its ends of direct routes.
 //! * `launch`: starts processes, and keeps spares started ahead of need.
-//! * `host/`: the host's state behind one lock (a `Slot` per actor, with its mailbox), what it
+//! * `host/`: the host's state behind one lock, made of parts that own their data (the table of
+//!   actors, `table.rs`, a `Slot` per actor with its mailbox; the asks; the timers), what it
 //!   does with what children send (`inbound.rs`), its timers, giving an actor a process
 //!   (`boot.rs`), its record of the direct routes and their rules (`routes.rs`), and the
 //!   router thread, which reads every child's channel (`router.rs`). Its files are parts of

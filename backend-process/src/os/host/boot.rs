@@ -73,12 +73,12 @@ impl State {
             SpawnReply::Child { parent, .. } => Some(*parent),
             SpawnReply::External(_) => None,
         };
-        let id = ActorId::new(self.slots.len() as u64);
+        let id = self.actors.next_id();
         let Some(place) = self.directory.publish(id, msg_type.key, options.capacity) else {
             let why = "no memory for the directory's next page".to_string();
             return self.answer(reply, Err(SpawnError::Backend(why)));
         };
-        self.slots.push(Slot {
+        self.actors.push(Slot {
             id,
             name: options.name.clone(),
             type_name: msg_type.name,
@@ -203,25 +203,18 @@ impl State {
         id: ActorId,
         launched: Launched,
     ) -> Result<(), String> {
-        let incarnation = self.next_incarnation;
-        self.next_incarnation += 1;
+        let incarnation = self.actors.next_incarnation();
         let clock_offset = self.now();
         let max_frame = self.max_frame;
         let Some(bell) = self.bell_of(id) else {
             launched.discard();
             return Err("no such actor".into());
         };
-        let slots = &self.slots;
-        let routes = self.routes.grants_for_sender(id, |to| {
-            usize::try_from(to.get())
-                .ok()
-                .and_then(|i| slots.get(i))
-                .and_then(|s| s.bell.clone())
-        });
-        let Some(slot) = self
-            .slots
-            .get_mut(usize::try_from(id.get()).unwrap_or(usize::MAX))
-        else {
+        let actors = &self.actors;
+        let routes = self
+            .routes
+            .grants_for_sender(id, |to| actors.get(to).and_then(|s| s.bell.clone()));
+        let Some(slot) = self.actors.get_mut(id) else {
             launched.discard();
             return Err("no such actor".into());
         };
@@ -282,7 +275,7 @@ impl State {
         let undelivered = slot.mailbox.in_flight.take_all();
         slot.mailbox.queue.put_after(undelivered);
         slot.pump();
-        self.by_channel.insert(channel, id);
+        self.actors.listen(channel, id);
         Ok(())
     }
 

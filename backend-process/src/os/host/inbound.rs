@@ -236,7 +236,7 @@ impl State {
     }
 
     pub(crate) fn on_closed(&mut self, set: &mut IpcReceiverSet, channel: u64) {
-        let Some(id) = self.by_channel.remove(&channel) else {
+        let Some(id) = self.actors.forget(channel) else {
             return;
         };
         let doomed = self.slot_mut(id).and_then(|s| s.doomed.take());

@@ -19,9 +19,11 @@ mod inbound;
 pub(crate) mod router;
 pub(crate) mod routes;
 mod slot;
+mod table;
 mod timers;
 
 pub(crate) use slot::{Slot, Status};
+pub(crate) use table::ActorTable;
 
 use crate::ask::{Asks, PendingAsk};
 use crate::os::host::boot::Awaiting;
@@ -86,8 +88,8 @@ pub(crate) enum Command {
 
 /// Everything the host knows, behind one lock shared by the router and the API.
 pub(crate) struct State {
-    pub slots: Vec<Slot>,
-    pub(crate) by_channel: HashMap<u64, ActorId>,
+    /// Every actor's record (`table.rs`).
+    pub actors: ActorTable,
     pub asks: Asks,
     /// Starts children, and keeps spares started ahead of need.
     pub launcher: Launcher,
@@ -95,7 +97,6 @@ pub(crate) struct State {
     /// the order they asked.
     pub(crate) awaiting: VecDeque<Awaiting>,
     pub(crate) timers: TimerQueue<Instant, Timer>,
-    pub(crate) next_incarnation: u64,
     /// Failures, escalations and the dead-letter log, for the report.
     pub records: ReportBuilder,
     /// The largest payload a child may send; a bigger one fails that child.
@@ -106,7 +107,6 @@ pub(crate) struct State {
     /// actors are told to stop.
     pub stage: Stage,
     pub started_at: Instant,
-    next_seq: u64,
     /// The direct routes between actors' processes (`routes.rs`).
     pub routes: crate::os::host::routes::Routes,
     /// What every process can read of every actor (`directory.rs`).
@@ -134,15 +134,13 @@ impl Host {
         let spare_made = wake.clone();
         let (commands, inbox) = crossbeam_channel::unbounded();
         let state = State {
-            slots: Vec::new(),
-            by_channel: HashMap::new(),
+            actors: ActorTable::default(),
             asks: Asks::new(),
             launcher: Launcher::start(config.spare_processes, move || {
                 let _ = spare_made.send(());
             })?,
             awaiting: VecDeque::new(),
             timers: TimerQueue::new(),
-            next_incarnation: 1,
             records: ReportBuilder::new(config.dead_letters_kept),
             // A delivery's length is a `u32` (`packed.rs`); a message for an ask's outcome
             // must always fit, so no payload above that is accepted (with room for the record).
@@ -150,7 +148,6 @@ impl Host {
             decoders: HashMap::new(),
             stage: Stage::Running,
             started_at: Instant::now(),
-            next_seq: 0,
             routes: crate::os::host::routes::Routes::default(),
             directory: crate::os::directory::Directory::default(),
         };
@@ -180,24 +177,15 @@ impl Host {
 
 impl State {
     pub fn slot(&self, id: ActorId) -> Option<&Slot> {
-        self.slots.get(usize::try_from(id.get()).ok()?)
+        self.actors.get(id)
     }
 
     pub fn slot_mut(&mut self, id: ActorId) -> Option<&mut Slot> {
-        self.slots.get_mut(usize::try_from(id.get()).ok()?)
+        self.actors.get_mut(id)
     }
 
     pub fn now(&self) -> Duration {
         self.started_at.elapsed()
-    }
-
-    pub(crate) fn actor_of(&self, channel: u64) -> Option<ActorId> {
-        self.by_channel.get(&channel).copied()
-    }
-
-    pub fn next_seq(&mut self) -> u64 {
-        self.next_seq += 1;
-        self.next_seq
     }
 
     /// Accepts a delivery for `to`, or says why not. Nothing is counted on refusal (a place a
@@ -211,7 +199,7 @@ impl State {
         admission: Admission,
     ) -> Result<(), SendFailure> {
         self.admit(to, msg_type, admission)?;
-        let seq = self.next_seq();
+        let seq = self.actors.next_seq();
         let Some(slot) = self.slot_mut(to) else {
             return Err(SendFailure::UnknownActor);
         };

@@ -44,7 +44,7 @@ pub(crate) fn route(
                         message.to::<Uplink>().map_err(|e| e.to_string())
                     }))
                     .unwrap_or_else(|_| Err("a forged channel handle".to_string()));
-                    let Some(id) = state.actor_of(channel) else {
+                    let Some(id) = state.actors.actor_of(channel) else {
                         continue;
                     };
                     match decoded {

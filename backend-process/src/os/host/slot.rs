@@ -23,7 +23,7 @@ pub(crate) enum Status {
     Gone(ExitReason),
 }
 
-/// One actor's entry in the host's table of actors (`State::slots`).
+/// One actor's entry in the host's table of actors (`table.rs`).
 pub(crate) struct Slot {
     pub id: ActorId,
     pub name: Option<String>,
