@@ -61,23 +61,22 @@ fn offset(position: u64) -> usize {
 /// Copies the payload of slot `position` into `out` (emptied first). A length over the slot's
 /// room (a sender that wrote nonsense) is cut to it: the payload then fails to decode, a
 /// failure of that message only.
-#[allow(unsafe_code)] // bytes are copied out of the mapping; see below
+///
+/// The slot is read through atomics (`Mapping::read_bytes`): another process may be writing it
+/// meanwhile (a sender that misbehaves, or one writing a slot the host looks at before it is
+/// published), which gives wrong bytes, never undefined behaviour.
 fn copy_slot(route: &Mapping, position: u64, out: &mut Vec<u8>) {
     out.clear();
-    // SAFETY: the slot (SLOT bytes at `offset`) lies within the mapping, whose length
-    // `Mapping::new` checked. The bytes are copied with raw pointer copies, never read through
-    // a reference, so another process writing them meanwhile (a sender that misbehaves, or one
-    // writing a slot the host looks at before it is published) yields wrong bytes, not
-    // undefined behaviour; `len` is at most MAX_PAYLOAD, and `out` has room for it
-    // (`reserve`) before its length is set.
-    unsafe {
-        let slot = route.base().add(offset(position));
-        let mut len = [0u8; 4];
-        std::ptr::copy_nonoverlapping(slot, len.as_mut_ptr(), 4);
-        let len = (u32::from_le_bytes(len) as usize).min(MAX_PAYLOAD);
-        out.reserve(len);
-        std::ptr::copy_nonoverlapping(slot.add(4), out.as_mut_ptr(), len);
-        out.set_len(len);
+    let slot = offset(position);
+    let mut len = [0u8; 4];
+    // The slot lies within the mapping, whose length `Mapping::new` checked.
+    if !route.read_bytes(slot, &mut len) {
+        return;
+    }
+    let len = (u32::from_le_bytes(len) as usize).min(MAX_PAYLOAD);
+    out.resize(len, 0);
+    if !route.read_bytes(slot + 4, out) {
+        out.clear();
     }
 }
 
@@ -119,7 +118,6 @@ impl Producer {
 
     /// Writes one message, and publishes it with a `SeqCst` read-modify-write (ring the
     /// receiver's bell after it).
-    #[allow(unsafe_code)] // the payload is copied into the mapping; see below
     pub fn push(&mut self, payload: &[u8]) -> Result<(), Refused> {
         if payload.len() > MAX_PAYLOAD {
             return Err(Refused::TooBig);
@@ -138,15 +136,15 @@ impl Producer {
             }
         }
         let len = u32::try_from(payload.len()).map_err(|_| Refused::TooBig)?;
-        // SAFETY: the slot lies within the mapping (`offset` is below HEADER + SLOT * SLOTS,
-        // the length checked in `Mapping::new`), and it is free: the receiver has said (its
-        // `read`, read with Acquire) that it is done with what was written there a lap ago,
-        // and it reads only below `written`, which has not moved over this slot yet.
-        unsafe {
-            let slot = self.route.base().add(offset(self.written));
-            std::ptr::copy_nonoverlapping(len.to_le_bytes().as_ptr(), slot, 4);
-            std::ptr::copy_nonoverlapping(payload.as_ptr(), slot.add(4), payload.len());
-        }
+        // The slot lies within the mapping (`offset` is below HEADER + SLOT * SLOTS, the
+        // length checked in `Mapping::new`), and it is free: the receiver has said (its `read`,
+        // read with Acquire) that it is done with what was written there a lap ago, and it
+        // reads only below `written`, which has not moved over this slot yet. A receiver that
+        // reads it anyway races atomics (`Mapping::write_bytes`), not plain writes.
+        let slot = offset(self.written);
+        let written = self.route.write_bytes(slot, &len.to_le_bytes())
+            && self.route.write_bytes(slot + 4, payload);
+        debug_assert!(written, "a slot lies within its route");
         match self.route.word(WRITTEN).compare_exchange(
             self.written,
             self.written + 1,
@@ -304,6 +302,52 @@ mod tests {
             Ledger::new(memory.clone()).expect("a route"),
             memory,
         )
+    }
+
+    /// A sender that keeps scribbling on the slot its receiver reads (lengths far over the
+    /// slot's room among them): every copy the receiver takes is at most a slot's payload,
+    /// and the two sides race only through atomics (`Mapping::read_bytes`, `write_bytes`).
+    #[test]
+    fn a_slot_scribbled_on_while_it_is_read_gives_wrong_bytes_within_the_slot() {
+        let (mut producer, consumer, _, memory) = route_and_memory();
+        producer.push(b"a message").expect("room");
+        let scribbler = mapping(memory).expect("a route");
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let stopped = std::sync::Arc::clone(&stop);
+        let first = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let scribbled = std::sync::Arc::clone(&first);
+        let writer = std::thread::spawn(move || {
+            let mut n: u32 = 0;
+            while !stopped.load(std::sync::atomic::Ordering::Relaxed) {
+                n = n.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
+                let mut garbage = [0u8; SLOT];
+                for (i, byte) in garbage.iter_mut().enumerate() {
+                    *byte = (n >> (i % 4 * 8)) as u8;
+                }
+                scribbler.write_bytes(offset(0), &garbage);
+                scribbled.store(true, std::sync::atomic::Ordering::Release);
+            }
+        });
+        // Reads begin once the slot holds garbage, so every one races the scribbler.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+        while !first.load(std::sync::atomic::Ordering::Acquire) {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the scribbler never wrote"
+            );
+            std::thread::yield_now();
+        }
+        let mut out = Vec::new();
+        let mut lengths = std::collections::HashSet::new();
+        for _ in 0..20_000 {
+            assert!(consumer.begin(&mut out));
+            assert!(out.len() <= MAX_PAYLOAD, "{} bytes", out.len());
+            lengths.insert(out.len());
+        }
+        stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        writer.join().expect("the scribbler");
+        // The scribbler's lengths (most far over the room) were seen, cut to the slot.
+        assert!(lengths.contains(&MAX_PAYLOAD), "{lengths:?}");
     }
 
     #[test]

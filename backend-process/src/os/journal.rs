@@ -19,7 +19,7 @@
 //! before the child died (delivered). While the child lives, only the child touches the memory;
 //! the host reads it only after the child's channel has closed and its process is reaped.
 
-use std::sync::atomic::{AtomicU64, Ordering::Release};
+use std::sync::atomic::{AtomicU64, Ordering::Acquire, Ordering::Release};
 
 use ipc_channel::ipc::IpcSharedMemory;
 
@@ -56,22 +56,23 @@ pub(crate) struct Remains {
 /// Reads a journal whose child is gone. Bytes past the recorded length are ignored, and a length
 /// that a misbehaving child left out of range yields no frames rather than a panic.
 pub(crate) fn read_remains(memory: &IpcSharedMemory) -> Remains {
-    let word = |at: usize| {
-        memory
-            .get(at..at + 8)
-            .and_then(|b| b.try_into().ok())
-            .map_or(0, u64::from_ne_bytes)
+    // Through a mapping of its own and atomics (`Mapping::read_bytes`): the child is dead, but
+    // a process it forked could still hold the journal and write it.
+    let Some(journal) = Mapping::new(memory.clone(), HEADER, HEADER + OUTBOX) else {
+        return Remains::default();
     };
-    let len = usize::try_from(word(LEN)).unwrap_or(usize::MAX);
+    let word = |at: usize| journal.word(at).load(Acquire);
+    let len = usize::try_from(word(LEN)).unwrap_or(usize::MAX).min(OUTBOX);
+    let mut frames = vec![0; len];
+    if !journal.read_bytes(HEADER, &mut frames) {
+        frames.clear();
+    }
     Remains {
         started: word(STARTED),
         finished: word(FINISHED),
         batch: word(BATCH),
         signals: word(SIGNALS),
-        frames: memory
-            .get(HEADER..HEADER.saturating_add(len))
-            .map(<[u8]>::to_vec)
-            .unwrap_or_default(),
+        frames,
     }
 }
 

@@ -2,8 +2,25 @@
 //! through its address: the journal (`journal.rs`), the ring (`ring.rs`) and the bell
 //! (`bell.rs`) are all laid out as header words, which both processes touch only atomically,
 //! then bytes that their protocol gives to one side at a time.
+//!
+//! The rules this module keeps, and asks of its users:
+//! * The address is taken once, from ipc-channel's `deref_mut`, whose slice is not used past
+//!   that line: no Rust reference to the shared bytes outlives it, so nothing the other process
+//!   writes is ever seen through one. The mapping lives as long as the [`Mapping`], which owns
+//!   it, and the `IpcSharedMemory` is not touched again until it is dropped (unmapped).
+//! * Bytes that another process may be writing while this one reads or writes them (a peer
+//!   that does not keep the protocol: an untrusted child, or the sender of a direct route) are
+//!   reached only with [`read_bytes`](Mapping::read_bytes) and
+//!   [`write_bytes`](Mapping::write_bytes), which go a word (or a byte) at a time through
+//!   atomics: a race with the other process then gives wrong bytes, which the reader
+//!   validates (they are decoded, and a length is bounded), never undefined behaviour.
+//! * A side may take bytes as a slice only where the protocol gives them to it and the only
+//!   other process that maps them is trusted to keep it: the child reads the ring the host
+//!   wrote in place, and writes its own journal's outbox, which the host reads only once the
+//!   child is dead.
 
-use std::sync::atomic::{AtomicU32, AtomicU64};
+use std::sync::atomic::Ordering::Relaxed;
+use std::sync::atomic::{AtomicU8, AtomicU32, AtomicU64};
 
 use ipc_channel::ipc::IpcSharedMemory;
 
@@ -13,6 +30,8 @@ pub(crate) struct Mapping {
     _memory: IpcSharedMemory,
     base: *mut u8,
     header: usize,
+    /// The mapping's length in bytes.
+    len: usize,
 }
 
 // SAFETY: `base` points into the mapping that `_memory` owns and moves with it; nothing about
@@ -40,17 +59,78 @@ impl Mapping {
         // address, and is never read or written through. Every later access goes through that
         // address, as atomics (the header) or as copies of bytes the protocol gives to this
         // side alone. `Mapping` owns the mapping, so the address stays valid.
-        let base = unsafe { memory.deref_mut() }.as_mut_ptr();
+        let bytes = unsafe { memory.deref_mut() };
+        let (base, len) = (bytes.as_mut_ptr(), bytes.len());
         Some(Self {
             _memory: memory,
             base,
             header,
+            len,
         })
     }
 
     /// The mapping's first byte.
     pub fn base(&self) -> *mut u8 {
         self.base
+    }
+
+    /// Copies `out.len()` bytes from `offset` into `out`, through atomics (whole aligned words
+    /// where it can, bytes at the ends): another process may be writing them meanwhile.
+    /// `false`, with nothing copied, if the range is not within the mapping.
+    #[allow(unsafe_code)]
+    pub fn read_bytes(&self, offset: usize, out: &mut [u8]) -> bool {
+        if !self.holds(offset, out.len()) {
+            return false;
+        }
+        let mut done = 0;
+        while done < out.len() {
+            let at = offset + done;
+            if at % 8 == 0 && out.len() - done >= 8 {
+                // SAFETY: `at` is 8-aligned (the mapping is page-aligned) and the word lies
+                // within the mapping (`holds`), which outlives `self`; it is reached only
+                // atomically by this process.
+                let word = unsafe { AtomicU64::from_ptr(self.base.add(at).cast::<u64>()) };
+                out[done..done + 8].copy_from_slice(&word.load(Relaxed).to_ne_bytes());
+                done += 8;
+            } else {
+                // SAFETY: as above, for one byte.
+                out[done] = unsafe { AtomicU8::from_ptr(self.base.add(at)) }.load(Relaxed);
+                done += 1;
+            }
+        }
+        true
+    }
+
+    /// Copies `bytes` to `offset`, through atomics as [`read_bytes`](Self::read_bytes) does:
+    /// another process may be reading or writing them meanwhile. `false`, with nothing
+    /// written, if the range is not within the mapping.
+    #[allow(unsafe_code)]
+    pub fn write_bytes(&self, offset: usize, bytes: &[u8]) -> bool {
+        if !self.holds(offset, bytes.len()) {
+            return false;
+        }
+        let mut done = 0;
+        while done < bytes.len() {
+            let at = offset + done;
+            if at % 8 == 0 && bytes.len() - done >= 8 {
+                let mut word = [0; 8];
+                word.copy_from_slice(&bytes[done..done + 8]);
+                // SAFETY: as in `read_bytes`.
+                unsafe { AtomicU64::from_ptr(self.base.add(at).cast::<u64>()) }
+                    .store(u64::from_ne_bytes(word), Relaxed);
+                done += 8;
+            } else {
+                // SAFETY: as in `read_bytes`, for one byte.
+                unsafe { AtomicU8::from_ptr(self.base.add(at)) }.store(bytes[done], Relaxed);
+                done += 1;
+            }
+        }
+        true
+    }
+
+    /// Whether `len` bytes from `offset` lie within the mapping.
+    fn holds(&self, offset: usize, len: usize) -> bool {
+        offset.checked_add(len).is_some_and(|end| end <= self.len)
     }
 
     /// One header word, as an atomic: the other process may read or write it at any time, and
