@@ -74,56 +74,71 @@ impl Mapping {
         self.base
     }
 
-    /// Copies `out.len()` bytes from `offset` into `out`, through atomics (whole aligned words
-    /// where it can, bytes at the ends): another process may be writing them meanwhile.
-    /// `false`, with nothing copied, if the range is not within the mapping.
+    /// Copies `out.len()` bytes from `offset` into `out`, through atomics (bytes up to the
+    /// first word boundary, then whole aligned words, then bytes): another process may be
+    /// writing them meanwhile. `false`, with nothing copied, if the range is not within the
+    /// mapping.
     #[allow(unsafe_code)]
     pub fn read_bytes(&self, offset: usize, out: &mut [u8]) -> bool {
         if !self.holds(offset, out.len()) {
             return false;
         }
-        let mut done = 0;
-        while done < out.len() {
-            let at = offset + done;
-            if at % 8 == 0 && out.len() - done >= 8 {
-                // SAFETY: `at` is 8-aligned (the mapping is page-aligned) and the word lies
-                // within the mapping (`holds`), which outlives `self`; it is reached only
-                // atomically by this process.
-                let word = unsafe { AtomicU64::from_ptr(self.base.add(at).cast::<u64>()) };
-                out[done..done + 8].copy_from_slice(&word.load(Relaxed).to_ne_bytes());
-                done += 8;
-            } else {
-                // SAFETY: as above, for one byte.
-                out[done] = unsafe { AtomicU8::from_ptr(self.base.add(at)) }.load(Relaxed);
-                done += 1;
-            }
+        let head = (offset.wrapping_neg() % 8).min(out.len());
+        let (first, rest) = out.split_at_mut(head);
+        let mut at = offset;
+        for byte in first {
+            // SAFETY: the byte lies within the mapping (`holds`), which outlives `self`, and
+            // this process reaches it only atomically.
+            *byte = unsafe { AtomicU8::from_ptr(self.base.add(at)) }.load(Relaxed);
+            at += 1;
+        }
+        let mut words = rest.chunks_exact_mut(8);
+        for word in &mut words {
+            // SAFETY: `at` is now 8-aligned (the mapping is page-aligned), and the word lies
+            // within the mapping; as above otherwise.
+            let atomic = unsafe { AtomicU64::from_ptr(self.base.add(at).cast::<u64>()) };
+            word.copy_from_slice(&atomic.load(Relaxed).to_ne_bytes());
+            at += 8;
+        }
+        for byte in words.into_remainder() {
+            // SAFETY: as for the first bytes.
+            *byte = unsafe { AtomicU8::from_ptr(self.base.add(at)) }.load(Relaxed);
+            at += 1;
         }
         true
     }
 
     /// Copies `bytes` to `offset`, through atomics as [`read_bytes`](Self::read_bytes) does:
     /// another process may be reading or writing them meanwhile. `false`, with nothing
-    /// written, if the range is not within the mapping.
+    /// written, if the range is not within the mapping. (For 60 bytes, about 8 ns against 3.5
+    /// for a plain copy; for 500, 32 against 17.)
     #[allow(unsafe_code)]
     pub fn write_bytes(&self, offset: usize, bytes: &[u8]) -> bool {
         if !self.holds(offset, bytes.len()) {
             return false;
         }
-        let mut done = 0;
-        while done < bytes.len() {
-            let at = offset + done;
-            if at % 8 == 0 && bytes.len() - done >= 8 {
-                let mut word = [0; 8];
-                word.copy_from_slice(&bytes[done..done + 8]);
-                // SAFETY: as in `read_bytes`.
-                unsafe { AtomicU64::from_ptr(self.base.add(at).cast::<u64>()) }
-                    .store(u64::from_ne_bytes(word), Relaxed);
-                done += 8;
-            } else {
-                // SAFETY: as in `read_bytes`, for one byte.
-                unsafe { AtomicU8::from_ptr(self.base.add(at)) }.store(bytes[done], Relaxed);
-                done += 1;
-            }
+        let head = (offset.wrapping_neg() % 8).min(bytes.len());
+        let (first, rest) = bytes.split_at(head);
+        let mut at = offset;
+        for &byte in first {
+            // SAFETY: as in `read_bytes`.
+            unsafe { AtomicU8::from_ptr(self.base.add(at)) }.store(byte, Relaxed);
+            at += 1;
+        }
+        let words = rest.chunks_exact(8);
+        let tail = words.remainder();
+        for word in words {
+            let mut value = [0; 8];
+            value.copy_from_slice(word);
+            // SAFETY: as in `read_bytes`: aligned, within the mapping, reached atomically.
+            unsafe { AtomicU64::from_ptr(self.base.add(at).cast::<u64>()) }
+                .store(u64::from_ne_bytes(value), Relaxed);
+            at += 8;
+        }
+        for &byte in tail {
+            // SAFETY: as in `read_bytes`.
+            unsafe { AtomicU8::from_ptr(self.base.add(at)) }.store(byte, Relaxed);
+            at += 1;
         }
         true
     }
@@ -154,5 +169,28 @@ impl Mapping {
         // and reached only atomically by both processes (this half is never also reached as
         // part of a u64).
         unsafe { AtomicU32::from_ptr(self.base.add(offset).cast::<u32>()) }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bytes_written_through_atomics_read_back_at_every_alignment_and_length() {
+        let mapping = Mapping::new(IpcSharedMemory::from_byte(0, 256), 8, 256).expect("a map");
+        for offset in 0..17 {
+            for len in 0..40 {
+                let bytes: Vec<u8> = (0..len).map(|i| (offset * 31 + i * 7 + 1) as u8).collect();
+                assert!(mapping.write_bytes(offset, &bytes));
+                let mut out = vec![0; len];
+                assert!(mapping.read_bytes(offset, &mut out));
+                assert_eq!(out, bytes, "offset {offset}, length {len}");
+            }
+        }
+        // Past the end: refused, nothing touched.
+        let mut out = [0; 4];
+        assert!(!mapping.read_bytes(254, &mut out));
+        assert!(!mapping.write_bytes(usize::MAX, &[1]));
     }
 }
