@@ -140,7 +140,7 @@ pub fn ask_from_a_handler_times_out_as_a_message<B: Backend>(make: &impl Fn(u64)
 const MANY_ASKS: u64 = 1_000_000;
 /// The most asks outstanding at once.
 const ASK_WINDOW: u64 = 10_000;
-/// The bound on the growth of resident memory from after the first window to the end.
+/// The bound on the growth of resident memory over the second half of the asks.
 const ASK_MEMORY_BOUND: u64 = 16 << 20;
 
 /// Asks `to` to echo, from inside its handler, `ASK_WINDOW` at a time: the next window goes
@@ -236,11 +236,14 @@ fn resident_bytes() -> Option<u64> {
 
 /// An ask that has ended leaves nothing behind, its timeout timer included: 1,000,000 asks
 /// from inside a handler, each with a one-hour timeout and answered at once, at most 10,000
-/// outstanding, grow the resident memory of the test process by less than 16 MiB from after
-/// the first 10,000 to the end. A timer kept until it expires costs some 60-100 bytes, so
-/// 1,000,000 of them would be 60-100 MB. (The memory is measured on Linux only, and is the
-/// whole test process's: the other tests of the binary run beside this one. Elsewhere the
-/// asks still run and must all be answered.)
+/// outstanding, grow the resident memory of the test process by less than 16 MiB over the
+/// second half of them. A timer kept until it expires costs some 60-100 bytes, so the 500,000
+/// of that half would be 30-50 MB. The first half is left out of the measure: it is where the
+/// queues and the allocator reach their high-water mark, which depends on how the machine
+/// schedules the actors (from 10,000 asks on, that alone measured 9-20 MB), and that memory
+/// is kept, not grown. (The memory is measured on Linux only, and is the whole test
+/// process's: `run_rule` runs this rule alone. Elsewhere the asks still run and must all be
+/// answered.)
 pub fn completed_asks_leave_no_timer_behind<B: Backend>(make: &impl Fn(u64) -> B) {
     let limit = Duration::from_secs(300);
     let (_seed, system, recorder) = setup(make);
@@ -273,18 +276,19 @@ pub fn completed_asks_leave_no_timer_behind<B: Backend>(make: &impl Fn(u64) -> B
             last == Some(&expected)
         }
     };
-    system.send(&asker, ManyAsksMsg::Run(ASK_WINDOW)).unwrap();
-    wait_for_within(&system, &recorder, limit, completed(ASK_WINDOW));
+    let half = MANY_ASKS / 2;
+    system.send(&asker, ManyAsksMsg::Run(half)).unwrap();
+    wait_for_within(&system, &recorder, limit, completed(half));
     let before = resident_bytes();
     system
-        .send(&asker, ManyAsksMsg::Run(MANY_ASKS - ASK_WINDOW))
+        .send(&asker, ManyAsksMsg::Run(MANY_ASKS - half))
         .unwrap();
     wait_for_within(&system, &recorder, limit, completed(MANY_ASKS));
     let after = resident_bytes();
     if let (Some(before), Some(after)) = (before, after) {
         let growth = after.saturating_sub(before);
         eprintln!(
-            "resident memory {} KiB after {ASK_WINDOW} asks, {} KiB after {MANY_ASKS}",
+            "resident memory {} KiB after {half} asks, {} KiB after {MANY_ASKS}",
             before >> 10,
             after >> 10
         );
@@ -292,7 +296,7 @@ pub fn completed_asks_leave_no_timer_behind<B: Backend>(make: &impl Fn(u64) -> B
             growth < ASK_MEMORY_BOUND,
             "resident memory grew by {} KiB over {} completed asks (from {} KiB to {} KiB)",
             growth >> 10,
-            MANY_ASKS - ASK_WINDOW,
+            MANY_ASKS - half,
             before >> 10,
             after >> 10
         );
