@@ -29,6 +29,8 @@ pub(crate) mod child;
 pub(crate) mod direct;
 pub(crate) mod directory;
 pub(crate) mod host;
+#[cfg(test)]
+mod hostile;
 pub(crate) mod in_flight;
 pub(crate) mod journal;
 pub(crate) mod launch;

@@ -27,7 +27,7 @@ use crate::os::journal;
 use crate::os::ring;
 use crate::os::wire::{ToChild, ToHost, Uplink};
 
-mod entry;
+pub(crate) mod entry;
 mod io;
 pub(crate) mod routes;
 pub(crate) use entry::{EntryRecord, MAGIC};
